@@ -1,0 +1,146 @@
+"""Benchmark: render + encode a 4 s 1280x720 preview clip against an encoding floor measured in the same run.
+
+The floor encodes 96 constant yuv420p frames with the renderer's own `open_output` (same
+container, x264 preset/crf/threads, +faststart) plus, as AAC, the very audio samples the render
+encodes (the benchmark prompt has an `Audio:` line; synthesising them is not timed in the floor).
+The render time also includes what the floor does not do: reading the prompt, drawing every
+frame, synthesising the audio, and writing the WebP thumbnail and JPEG spritesheet. A second
+floor with silent audio (cheaper to encode) is reported for reference. Floor and render runs are
+interleaved so background load hits both alike; the ratio is median(render) / median(floor).
+
+    python bench/bench_render.py [--reps N] [--json OUT]
+
+`run(reps)` returns the same numbers as a dict for the project's bench runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from sora_mcp.engine.render import ENCODER_OPTIONS, RenderSpec, open_output, render
+from sora_mcp.engine.render_audio import AudioTrack, synthesize
+from sora_mcp.engine.render_prompt import plan_prompt
+
+WIDTH, HEIGHT, SECONDS, FPS = 1280, 720, 4, 24
+TARGET = 1.5
+PROMPT = """Primary request: A red fox trots through a snowy birch forest at dawn, pausing to look back
+Scene/background: snow-covered birch forest, low sun between the trunks
+Camera: {camera}
+Lighting/mood: golden hour, calm, soft backlight
+Color palette: teal, amber, cream, charcoal
+Style/format: cinematic animatic
+Timing/beats: 0-1s: fox enters from the left; 1-3s: fox pauses and looks back; 3-4s: fox exits right
+Audio: soft wind, distant birdsong, crunching snow
+Avoid: text artifacts"""
+CASES = {"push-in": "slow push-in at eye level", "pan": "slow pan right, tracking the fox"}
+
+
+def _floor(path: Path, samples: np.ndarray) -> float:
+    """Encode 96 constant frames plus `samples` as AAC, exactly as the renderer's encoder is set up."""
+    plane = np.full((HEIGHT * 3 // 2, WIDTH), 96, np.uint8)
+    plane[HEIGHT:] = 128
+    start = time.perf_counter()
+    container, stream = open_output(path, WIDTH, HEIGHT, FPS)
+    AudioTrack(container, samples).finish()
+    for index in range(SECONDS * FPS):
+        frame = av.VideoFrame.from_ndarray(plane, format="yuv420p")
+        frame.pts, frame.time_base = index, Fraction(1, FPS)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+    container.close()
+    return time.perf_counter() - start
+
+
+def _render(out_dir: Path, camera: str, seed: int) -> float:
+    spec = RenderSpec(PROMPT.format(camera=camera), WIDTH, HEIGHT, SECONDS, seed, FPS)
+    start = time.perf_counter()
+    render(spec, out_dir)
+    return time.perf_counter() - start
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+def run(reps: int = 5) -> dict:
+    """Measure floor and each render case `reps` times, interleaved; return medians, spread and ratios."""
+    # the floor encodes the very samples the render encodes (their synthesis is not timed)
+    samples = synthesize(plan_prompt(PROMPT.format(camera=CASES["pan"]), SECONDS), SECONDS)
+    silence = np.zeros_like(samples)
+    floors: list[float] = []
+    silent_floors: list[float] = []
+    renders: dict[str, list[float]] = {name: [] for name in CASES}
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+        root = Path(tmp)
+        _floor(root / "warm.mp4", samples)  # first use loads codecs and fonts; not what we measure
+        _render(root / "warm", CASES["pan"], 0)
+        for rep in range(reps):
+            floors.append(_floor(root / "floor.mp4", samples))
+            silent_floors.append(_floor(root / "silent.mp4", silence))
+            for name, camera in CASES.items():
+                renders[name].append(_render(root / name, camera, rep))
+    floor = _summary(floors)
+    cases = {}
+    for name, times in renders.items():
+        summary = _summary(times)
+        ratio = summary["median_s"] / floor["median_s"]
+        cases[name] = {**summary, "ratio": round(ratio, 3), "within_target": ratio <= TARGET}
+    return {
+        "clip": f"{WIDTH}x{HEIGHT}, {SECONDS}s, {FPS} fps, {SECONDS * FPS} frames, AAC audio",
+        "encoder": {**ENCODER_OPTIONS, "threads": "2", "movflags": "+faststart"},
+        "reps": reps,
+        "target_ratio": TARGET,
+        "floor": floor,
+        "floor_with_silent_audio": _summary(silent_floors),
+        "render": cases,
+    }
+
+
+def markdown(result: dict) -> str:
+    floor = result["floor"]
+    lines = [
+        "| case | median s | min–max s | ratio to floor | ≤ 1.5× |",
+        "| --- | --- | --- | --- | --- |",
+        f"| floor: encode 96 constant frames + the same AAC audio | {floor['median_s']:.3f} | "
+        f"{floor['min_s']:.3f}–{floor['max_s']:.3f} | 1.00 | |",
+    ]
+    silent = result["floor_with_silent_audio"]
+    lines.append(
+        f"| (for reference) floor with silent audio instead | {silent['median_s']:.3f} | "
+        f"{silent['min_s']:.3f}–{silent['max_s']:.3f} | {silent['median_s'] / floor['median_s']:.2f} | |"
+    )
+    for name, case in result["render"].items():
+        lines.append(
+            f"| render {name} (frames + audio + stills) | {case['median_s']:.3f} | {case['min_s']:.3f}–{case['max_s']:.3f} | "
+            f"{case['ratio']:.2f} | {'yes' if case['within_target'] else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="measurements per case (default 5)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    result = run(args.reps)
+    print(f"{result['clip']}; encoder {result['encoder']}; {result['reps']} reps, interleaved")
+    print(markdown(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""How each `/v1/videos` dialect differs, and the normalisation that hides it.
+
+A `Dialect` says what a backend family can do (remix, delete, named variants, ...) and how it
+wants a create encoded (multipart form or JSON, seconds as text or integer). `normalize_video`
+turns any job object — OpenAI's, vLLM-Omni's, SGLang's, LiteLLM's or a gateway's with
+`processing`/`succeeded`, `duration`, `aspect_ratio`, `video_url` — into a `RemoteVideo`.
+`detect_dialect` guesses the family from facts that are reliable (host, `/models` answers,
+LiteLLM's response headers); anything else is `generic`, which tolerates every shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sora_mcp.models import JobError, RemoteVideo, Status
+
+DialectName = Literal["openai", "vllm-omni", "sglang", "litellm", "generic", "engine"]
+Encoding = Literal["multipart", "json"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: DialectName
+    label: str  # how messages name the backend
+    encoding: Encoding
+    seconds_int: bool = False
+    remix: bool = True
+    extend: bool = True
+    edit: bool = True
+    delete: bool = True
+    named_variants: bool = True  # can it serve thumbnail/spritesheet (or at least be asked)?
+    json_fallback: bool = False  # retry a create as JSON once on 415 (nothing was created)
+
+
+DIALECTS: dict[str, Dialect] = {
+    "openai": Dialect("openai", "OpenAI", "multipart"),
+    "engine": Dialect("engine", "the embedded engine", "multipart"),
+    # vLLM-Omni: form fields only, MP4 whatever the variant, no remix/extend/edit.
+    "vllm-omni": Dialect(
+        "vllm-omni", "vLLM-Omni", "multipart", remix=False, extend=False, edit=False, named_variants=False
+    ),
+    # SGLang diffusion: JSON (multipart only with an upload), integer seconds, variant = index.
+    "sglang": Dialect(
+        "sglang",
+        "SGLang",
+        "json",
+        seconds_int=True,
+        remix=False,
+        extend=False,
+        edit=False,
+        named_variants=False,
+    ),
+    # LiteLLM proxy: JSON, no DELETE route; variant is not forwarded (the MP4 comes back).
+    "litellm": Dialect("litellm", "LiteLLM", "json", delete=False),
+    "generic": Dialect("generic", "this backend", "multipart", json_fallback=True),
+}
+
+_STATUS_ALIASES: dict[str, Status] = {}
+for _status, _aliases in {
+    "queued": "queued pending submitted waiting created accepted scheduled new not_started starting enqueued",
+    "in_progress": "in_progress processing running generating rendering started active working inprogress",
+    "completed": "completed complete succeeded success successful done finished ready",
+    "failed": "failed failure error errored rejected",
+    "cancelled": "cancelled canceled aborted",
+    "expired": "expired",
+    "deleted": "deleted",
+}.items():
+    for _alias in _aliases.split():
+        _STATUS_ALIASES[_alias] = _status  # type: ignore[assignment]
+
+
+def normalize_status(raw: object) -> Status:
+    """Map any backend's status word onto `Status`; unknown words count as still running."""
+    word = str(raw or "").strip().lower().replace("-", "_").replace(" ", "_")
+    return _STATUS_ALIASES.get(word, "in_progress" if word else "queued")
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().lower().removesuffix("s").strip()
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def seconds_text(value: object) -> str | None:
+    """`8`, `8.0`, `"8"`, `"8s"` → `"8"`; `5.5` → `"5.5"`; nonsense → None."""
+    number = _number(value)
+    if number is None or number <= 0:
+        return None
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
+def _progress(value: object, status: Status) -> int:
+    if status == "completed":
+        return 100  # SGLang caps at 99 until done; some gateways never report it
+    number = _number(value)
+    if number is None:
+        return 0
+    if isinstance(value, float) and 0 < number < 1:
+        number *= 100  # a fraction, as some gateways report it
+    return max(0, min(100, int(number)))
+
+
+def _size(data: dict[str, Any]) -> str | None:
+    size = data.get("size") or data.get("resolution")
+    if isinstance(size, str) and "x" in size.lower():
+        return size.lower().replace(" ", "")
+    width, height = data.get("width"), data.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return f"{width}x{height}"
+    return _size_from_aspect(data.get("aspect_ratio"), size)
+
+
+def _size_from_aspect(aspect: object, resolution: object) -> str | None:
+    """`16:9` + `720p` → `1280x720`. Without a resolution the size is unknowable: None."""
+    if not isinstance(aspect, str) or ":" not in aspect or not isinstance(resolution, str):
+        return None
+    short = _number(resolution.lower().removesuffix("p"))
+    try:
+        a, b = (float(part) for part in aspect.split(":", 1))
+    except ValueError:
+        return None
+    if not short or a <= 0 or b <= 0:
+        return None
+    long_side = int(round(short * max(a, b) / min(a, b) / 2) * 2)
+    return f"{long_side}x{int(short)}" if a >= b else f"{int(short)}x{long_side}"
+
+
+def _timestamp(value: object) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value / 1000) if value > 1e11 else int(value)  # milliseconds on some gateways
+    try:
+        return int(datetime.fromisoformat(str(value)).timestamp())
+    except ValueError:
+        return None
+
+
+def _error(data: dict[str, Any]) -> JobError | None:
+    err = data.get("error")
+    if isinstance(err, dict):
+        message = err.get("message") or err.get("detail") or json.dumps(err)
+        return JobError(code=str(err.get("code") or err.get("type") or "error"), message=str(message))
+    if isinstance(err, str) and err:
+        return JobError(code="error", message=err)
+    for key in ("error_message", "failure_reason", "fail_reason"):
+        if data.get(key):
+            return JobError(code="error", message=str(data[key]))
+    return None
+
+
+def _video_url(data: dict[str, Any]) -> str | None:
+    for holder in (data, data.get("output"), data.get("result")):
+        if isinstance(holder, dict):
+            for key in ("video_url", "url", "download_url"):
+                value = holder.get(key)
+                if isinstance(value, str) and value.startswith(("http://", "https://")):
+                    return value
+    return None
+
+
+def normalize_video(data: dict[str, Any], *, poll_after_ms: int | None = None) -> RemoteVideo:
+    """Any backend's job object → `RemoteVideo` (status normalised, raw status kept)."""
+    raw_status = data.get("status") if data.get("status") is not None else data.get("state")
+    status = normalize_status(raw_status)
+    video_id = data.get("id") or data.get("video_id") or data.get("task_id") or data.get("job_id")
+    seconds = data.get("seconds") if data.get("seconds") is not None else data.get("duration")
+    return RemoteVideo(
+        id=str(video_id or ""),
+        status=status,
+        raw_status=None if raw_status is None else str(raw_status),
+        progress=_progress(data.get("progress"), status),
+        model=data.get("model") if isinstance(data.get("model"), str) else None,
+        size=_size(data),
+        seconds=seconds_text(seconds),
+        prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else None,
+        remixed_from_video_id=data.get("remixed_from_video_id"),
+        created_at=_timestamp(data.get("created_at")),
+        completed_at=_timestamp(data.get("completed_at")),
+        expires_at=_timestamp(data.get("expires_at")),
+        error=_error(data) if status == "failed" or data.get("error") else None,
+        video_url=_video_url(data),
+        poll_after_ms=poll_after_ms,
+    )
+
+
+def form_value(value: object) -> str:
+    """A provider field as a multipart form value (objects as JSON, booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def detect_dialect(
+    *, host: str, models_body: object = None, headers: dict[str, str] | None = None
+) -> DialectName:
+    """Guess the dialect from reliable facts only; `generic` when unsure."""
+    if host.split(":")[0] == "api.openai.com":
+        return "openai"
+    if headers and any(name.lower().startswith("x-litellm") for name in headers):
+        return "litellm"
+    if isinstance(models_body, dict):
+        if "model_path" in models_body and ("task_type" in models_body or "pipeline_name" in models_body):
+            return "sglang"
+        owners = {
+            str(item.get("owned_by", "")).lower()
+            for item in models_body.get("data", []) or []
+            if isinstance(item, dict)
+        }
+        if owners & {"vllm-omni", "vllm_omni"}:
+            return "vllm-omni"
+        if "sglang" in owners:
+            return "sglang"
+        if "vllm" in owners:
+            return "vllm-omni"  # plain vLLM has no /v1/videos; with --omni it does
+        if "litellm" in owners:
+            return "litellm"
+    return "generic"
+
+
+def dialect_from_id(video_id: str) -> DialectName | None:
+    """Some ids say who made them (`video_gen_<hex>` is vLLM-Omni's)."""
+    if video_id.startswith("video_gen_"):
+        return "vllm-omni"
+    return None
+
+
+def litellm_provider_from_id(video_id: str) -> str | None:
+    """LiteLLM ids are `video_` + base64 of `litellm:custom_llm_provider:X;model_id:...;video_id:...`."""
+    try:
+        raw = video_id.removeprefix("video_")
+        text = base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8", "strict")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    head = text.split(";", 1)[0]
+    if not head.startswith("litellm:custom_llm_provider:"):
+        return None
+    return head.removeprefix("litellm:custom_llm_provider:") or None

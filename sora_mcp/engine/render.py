@@ -1,0 +1,224 @@
+"""Render a job's procedural preview clip: MP4 (H.264 + optional AAC), WebP thumbnail, JPEG spritesheet.
+
+`render(spec, out_dir)` is the engine's one entry point for pixels. It is synchronous and
+CPU-bound (the engine calls it from a worker thread) and deterministic: the same spec gives
+the same bytes, because every random choice is seeded and x264 runs with a fixed thread
+count. Outputs appear in `out_dir` only complete (temp name + atomic rename); a failure
+leaves nothing behind. Bad inputs raise `RenderError`, whose message names the problem and
+the fix and never a host path.
+
+Frames are drawn on a helper thread while this thread encodes them: PyAV releases the GIL
+inside the encoder, so on two cores drawing costs almost no wall-clock time.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from sora_mcp.engine.render_audio import RATE, AudioTrack, synthesize
+from sora_mcp.engine.render_layers import Planes, planes_of
+from sora_mcp.engine.render_prompt import PromptPlan, plan_prompt
+from sora_mcp.engine.render_scene import build_scene
+from sora_mcp.engine.render_sources import count_frames, first_frame, reference_image, source_audio, source_frames
+from sora_mcp.engine.render_spec import RenderError, RenderResult, RenderSpec, validate
+from sora_mcp.engine.render_stills import Stills
+
+__all__ = ["CONTAINER_OPTIONS", "ENCODER_OPTIONS", "RenderError", "RenderResult", "RenderSpec", "open_output", "render"]
+
+# Chosen by measurement (bench/bench_render.py): on 2 cores "ultrafast" keeps encoding of moving
+# content close to the cost of static content; slower presets spend their time on motion search
+# a procedural preview does not need. threads is fixed because x264's output depends on it.
+ENCODER_OPTIONS: dict[str, str] = {"preset": "ultrafast", "crf": "23"}
+ENCODER_THREADS = 2
+CONTAINER_OPTIONS: dict[str, str] = {"movflags": "+faststart"}
+OUTPUT_NAMES = ("video.mp4", "thumbnail.webp", "spritesheet.jpg")
+
+
+def open_output(path: Path, width: int, height: int, fps: int) -> tuple[av.container.OutputContainer, av.VideoStream]:
+    """An MP4 container with the H.264 stream every render (and the benchmark floor) uses."""
+    container = av.open(str(path), "w", format="mp4", options=CONTAINER_OPTIONS)
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = dict(ENCODER_OPTIONS)
+    stream.codec_context.thread_count = ENCODER_THREADS
+    return container, stream
+
+
+def render(
+    spec: RenderSpec,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    slowdown: float = 1.0,
+) -> RenderResult:
+    """Render `spec` into out_dir/video.mp4, thumbnail.webp and spritesheet.jpg.
+
+    `progress(frames_done, frames_total)` is called as frames are encoded (about 25 times).
+    `slowdown` > 1 sleeps (slowdown - 1) / fps seconds per frame, to make renders observably slow.
+    """
+    validate(spec)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    temps = {name: out_dir / f".{token}.part.{name}" for name in OUTPUT_NAMES}
+    try:
+        has_audio = _render_to(spec, temps, progress, slowdown)
+        for name, temp in temps.items():
+            os.replace(temp, out_dir / name)
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+    return RenderResult(out_dir / OUTPUT_NAMES[0], out_dir / OUTPUT_NAMES[1], out_dir / OUTPUT_NAMES[2],
+                        spec.frames, has_audio)
+
+
+class _Stopped(Exception):
+    """The encoding side gave up; the drawing thread just ends."""
+
+
+class _Producer(threading.Thread):
+    """Draws every frame in order into a bounded queue and makes the stills on the way."""
+
+    def __init__(self, spec: RenderSpec, plan: PromptPlan, source_count: int,
+                 backdrop: Image.Image | None, temps: dict[str, Path]) -> None:
+        super().__init__(name="render-frames", daemon=True)
+        self.spec, self.plan, self.source_count, self.backdrop, self.temps = spec, plan, source_count, backdrop, temps
+        # deep enough that writing the thumbnail mid-clip never starves the encoder
+        self.frames: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=16)
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._draw_all()
+        except _Stopped:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread, which re-raises
+            self.error = exc
+            try:
+                self._put(None)
+            except _Stopped:
+                return
+
+    def _put(self, frame: av.VideoFrame | None) -> None:
+        while not self.stop.is_set():
+            try:
+                self.frames.put(frame, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _draw_all(self) -> None:
+        spec, total = self.spec, self.spec.frames
+        stills = Stills(total, spec.width, spec.height, self.temps["thumbnail.webp"], self.temps["spritesheet.jpg"])
+        backdrop: Image.Image | Planes | None = self.backdrop
+        if spec.source_video is not None:
+            for index, frame in enumerate(source_frames(spec.source_video, spec.width, spec.height, self.source_count)):
+                self._put(frame)
+                if stills.wants(index):
+                    stills.offer(index, planes_of(frame))
+                if index == self.source_count - 1:
+                    backdrop = planes_of(frame, copy=True)
+        scene = build_scene(self.plan, spec.width, spec.height, total - self.source_count, spec.fps, spec.seed, backdrop)
+        for index in range(self.source_count, total):
+            frame = scene.draw(index - self.source_count)
+            self._put(frame)  # queued first: the encoder only reads it, and stills work can overlap
+            if stills.wants(index):
+                stills.offer(index, planes_of(frame))
+        stills.finish()
+
+
+def _render_to(spec: RenderSpec, temps: dict[str, Path],
+               progress: Callable[[int, int], None] | None, slowdown: float) -> bool:
+    """Encode the clip into temps["video.mp4"] (the stills are written by the drawing thread)."""
+    total = spec.frames
+    source_count = count_frames(spec.source_video) if spec.source_video is not None else 0
+    if source_count >= total:
+        raise RenderError(
+            f"The extension's total of {spec.seconds}s does not exceed the source clip's "
+            f"{source_count / spec.fps:g}s: ask for more seconds than the source has."
+        )
+    plan = plan_prompt(spec.prompt, (total - source_count) / spec.fps)
+    backdrop = None
+    if spec.source_video is None and spec.input_reference is not None:
+        backdrop = reference_image(spec.input_reference)
+    elif spec.source_video is None and spec.edit_of is not None:
+        backdrop = first_frame(spec.edit_of)
+    producer = _Producer(spec, plan, source_count, backdrop, temps)
+    producer.start()
+    try:
+        samples = _audio(spec, plan, source_count)  # computed while the first frames are drawn
+        _encode(spec, temps["video.mp4"], producer, samples, progress, slowdown)
+    finally:
+        producer.stop.set()
+        producer.join()
+    if producer.error is not None:
+        raise producer.error
+    return samples is not None
+
+
+def _next_frame(producer: _Producer) -> av.VideoFrame:
+    while True:
+        try:
+            frame = producer.frames.get(timeout=0.5)
+        except queue.Empty:
+            if not producer.is_alive():
+                raise RuntimeError("the frame-drawing thread ended early") from producer.error
+            continue
+        if frame is None:
+            assert producer.error is not None
+            raise producer.error
+        return frame
+
+
+def _encode(spec: RenderSpec, path: Path, producer: _Producer, samples: np.ndarray | None,
+            progress: Callable[[int, int], None] | None, slowdown: float) -> None:
+    total = spec.frames
+    step = max(1, total // 25)
+    pause = max(0.0, slowdown - 1.0) / spec.fps
+    container, stream = open_output(path, spec.width, spec.height, spec.fps)
+    try:
+        if samples is not None:
+            # all audio first, while the drawing thread builds its scene; the muxer holds the
+            # packets back and interleaves them with the video's by timestamp
+            AudioTrack(container, samples).finish()
+        for index in range(total):
+            frame = _next_frame(producer)
+            frame.pts, frame.time_base = index, Fraction(1, spec.fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            if pause:
+                time.sleep(pause)
+            if progress is not None and ((index + 1) % step == 0 or index + 1 == total):
+                progress(index + 1, total)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    finally:
+        container.close()
+
+
+def _audio(spec: RenderSpec, plan: PromptPlan, source_count: int) -> np.ndarray | None:
+    """The clip's samples: the source's audio (if any) then the new segment's, or None for silence."""
+    new_seconds = (spec.frames - source_count) / spec.fps
+    new = synthesize(plan, new_seconds) if plan.has_audio else None
+    if spec.source_video is None:
+        return new
+    old = source_audio(spec.source_video, source_count / spec.fps)
+    if old is None and new is None:
+        return None
+    if old is None:
+        old = np.zeros((1, round(source_count / spec.fps * RATE)), np.float32)
+    if new is None:
+        new = np.zeros((1, round(new_seconds * RATE)), np.float32)
+    return np.concatenate([old, new], axis=1)

@@ -1,0 +1,28 @@
+"""The library: the SQLite ledger of every job, archived asset files, downloads and temp files."""
+
+from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail
+from sora_mcp.library.downloads import DiskError, DownloadResult, download
+from sora_mcp.library.ledger import Ledger
+from sora_mcp.library.paths import asset_path, safe_dirname
+from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset
+from sora_mcp.library.tempfiles import PREFIX as TEMP_PREFIX
+from sora_mcp.library.tempfiles import atomic_replace, create_temp, sweep_temp, temp_path
+
+__all__ = [
+    "TEMP_PREFIX",
+    "DiskError",
+    "DownloadResult",
+    "JobRecord",
+    "Ledger",
+    "StatusEvent",
+    "StoredAsset",
+    "asset_path",
+    "atomic_replace",
+    "create_temp",
+    "derive_spritesheet",
+    "derive_thumbnail",
+    "download",
+    "safe_dirname",
+    "sweep_temp",
+    "temp_path",
+]

@@ -1,0 +1,112 @@
+"""The ledger's schema history: numbered steps applied in order, keyed on `PRAGMA user_version`.
+
+Each step runs in one `BEGIN IMMEDIATE` transaction together with the version bump, so a
+crash mid-migration leaves the previous version intact and two processes opening the same
+file never migrate it twice. Append new steps; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sora_mcp.errors import ConfigError
+
+# Version 1: the first release's tables.
+_V1 = [
+    """CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        backend TEXT,
+        model TEXT,
+        size TEXT,
+        seconds TEXT,
+        prompt_given TEXT,
+        prompt_sent TEXT,
+        augmentation TEXT,
+        input_reference_sha256 TEXT,
+        remixed_from TEXT,
+        extended_from TEXT,
+        kind TEXT NOT NULL DEFAULT 'create',
+        status TEXT NOT NULL,
+        raw_status TEXT,
+        progress INTEGER NOT NULL DEFAULT 0,
+        error_code TEXT,
+        error_message TEXT,
+        created_at INTEGER,
+        completed_at INTEGER,
+        expires_at INTEGER,
+        cost_usd REAL,
+        cost_note TEXT,
+        updated_at INTEGER
+    )""",
+    """CREATE TABLE status_history (
+        video_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        progress INTEGER NOT NULL DEFAULT 0,
+        at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX status_history_video ON status_history(video_id, at)",
+    """CREATE TABLE assets (
+        video_id TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        derived INTEGER NOT NULL DEFAULT 0,
+        archived_at INTEGER,
+        PRIMARY KEY (video_id, variant)
+    )""",
+]
+
+# Version 2: crash-safe creates, poll counts, deletion flags, a stable list order.
+_V2 = [
+    "ALTER TABLE jobs ADD COLUMN base_url_host TEXT",
+    "ALTER TABLE jobs ADD COLUMN edited_from TEXT",
+    "ALTER TABLE jobs ADD COLUMN idempotency_key TEXT",
+    "ALTER TABLE jobs ADD COLUMN polls INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jobs ADD COLUMN deleted_remote INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jobs ADD COLUMN deleted_at INTEGER",
+    "ALTER TABLE jobs ADD COLUMN local_files_deleted INTEGER NOT NULL DEFAULT 0",
+    # When this ledger first saw the job (local clock): spend is counted by it.
+    "ALTER TABLE jobs ADD COLUMN recorded_at INTEGER",
+    "UPDATE jobs SET recorded_at = COALESCE(created_at, updated_at, 0) WHERE recorded_at IS NULL",
+    # The keyset cursor orders by (created_at, id), so created_at must never be NULL.
+    "UPDATE jobs SET created_at = COALESCE(recorded_at, 0) WHERE created_at IS NULL",
+    "CREATE INDEX jobs_created ON jobs(created_at, id)",
+    "CREATE INDEX jobs_status ON jobs(status)",
+    """CREATE TABLE pending_creates (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        meta TEXT,
+        sent_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        resolved_video_id TEXT
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to `LATEST`; return the version it was at before."""
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    if start > LATEST:
+        raise ConfigError(
+            f"The ledger was written by a newer sora-mcp (schema v{start}; this one knows v{LATEST}).",
+            fix="Upgrade sora-mcp, or point SORA_MCP_DATA_DIR at another folder.",
+        )
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= LATEST:
+                conn.execute("COMMIT")
+                return int(start)
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

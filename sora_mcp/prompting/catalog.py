@@ -1,0 +1,456 @@
+"""The model catalog: which sizes, durations and features each model accepts, and what it costs.
+
+The data lives in `sora_mcp/content/catalog.json` (shipped with the package); a user file
+(`SORA_MCP_CATALOG`, JSON or TOML) adds models or overrides them field by field. Requests are
+checked here before any network call, so a refusal can list exactly what the model allows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.models import Quote
+
+Feature = Literal["remix", "extend", "edit", "input_reference", "audio"]
+Kind = Literal["create", "extend", "remix", "edit"]
+SIZE_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
+BASIC_MAX_SECONDS = 60
+ENGINE_NOTE = "embedded engine: free local preview"
+
+
+class Supports(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remix: bool = False
+    extend: bool = False
+    edit: bool = False
+    input_reference: bool = False
+    audio: bool = False
+
+
+def _seconds_list(value: object) -> object:
+    # Catalog files may write durations as numbers; they are strings on the wire.
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
+class ModelSpec(BaseModel):
+    """One model's rules. Durations are either a `seconds` list or a frame limit (`max_frames` at `fps`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    family: str = "other"
+    backends: list[str] = Field(default_factory=list, description="Dialects that typically serve it.")
+    description: str | None = None
+    sizes: list[str] = Field(min_length=1)
+    size_multiple_of: int | None = Field(default=None, gt=0)
+    seconds: list[str] | None = None
+    max_frames: int | None = Field(default=None, gt=0)
+    fps: int | None = Field(default=None, gt=0)
+    extend_seconds: list[str] | None = None
+    max_prompt_chars: int | None = Field(default=None, gt=0)
+    supports: Supports = Field(default_factory=Supports)
+    price_usd_per_second: dict[str, float] = Field(default_factory=dict)
+    source: str = Field(min_length=1, description="Where the values came from.")
+    verified: bool = True
+
+    @field_validator("seconds", "extend_seconds", mode="before")
+    @classmethod
+    def _norm_seconds(cls, value: object) -> object:
+        return _seconds_list(value)
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes_look_right(cls, sizes: list[str]) -> list[str]:
+        bad = [s for s in sizes if not SIZE_RE.match(s)]
+        if bad:
+            raise ValueError(f"sizes must look like '1280x720' (got {', '.join(bad)})")
+        return sizes
+
+    @model_validator(mode="after")
+    def _has_durations(self) -> ModelSpec:
+        if not self.seconds and not (self.max_frames and self.fps):
+            raise ValueError("give either 'seconds' (a list) or both 'max_frames' and 'fps'")
+        for s in (self.seconds or []) + (self.extend_seconds or []):
+            if not s.isdigit():
+                raise ValueError(f"seconds must be whole numbers (got {s!r})")
+        return self
+
+    @property
+    def max_seconds(self) -> int:
+        if self.seconds:
+            return max(int(s) for s in self.seconds)
+        assert self.max_frames and self.fps
+        return self.max_frames // self.fps
+
+    def allowed_seconds_text(self) -> str:
+        if self.seconds:
+            return ", ".join(self.seconds)
+        return f"1 to {self.max_seconds} (at most {self.max_frames} frames at {self.fps} fps)"
+
+    def size_allowed(self, size: str) -> bool:
+        if size in self.sizes:
+            return True
+        if not self.size_multiple_of:
+            return False
+        w, h = (int(x) for x in size.split("x"))
+        largest = max(int(a) * int(b) for a, b in (s.split("x") for s in self.sizes))
+        m = self.size_multiple_of
+        return w % m == 0 and h % m == 0 and w * h <= largest
+
+
+class ValidatedRequest(BaseModel):
+    """A request that passed the catalog's checks, with `seconds` normalised to a string."""
+
+    model: str
+    size: str | None
+    seconds: str | None
+    known: bool = Field(
+        description="False when the model is not in the catalog (only basic checks were made)."
+    )
+    note: str | None = None
+
+
+def normalise_seconds(seconds: int | str) -> str:
+    """Accept 4 or "4" (whole numbers only); return the string form the API uses."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | str):
+        raise InvalidInput(
+            f'seconds must be a whole number like "4" (got {seconds!r}).', fix='Pass e.g. "4".'
+        )
+    text = str(seconds).strip()
+    if not text.isascii() or not text.isdigit():
+        raise InvalidInput(
+            f'seconds must be a whole number like "4" (got {str(seconds)[:40]!r}).', fix='Pass e.g. "4".'
+        )
+    return str(int(text))
+
+
+def normalise_size(size: str) -> str:
+    text = str(size).strip().lower().replace("×", "x")
+    if not SIZE_RE.match(text):
+        raise InvalidInput(
+            f'size must be WIDTHxHEIGHT like "1280x720" (got {str(size)[:40]!r}).',
+            fix='Pass e.g. "1280x720".',
+        )
+    return text
+
+
+class Catalog:
+    """The effective catalog: built-in models plus the user's file."""
+
+    def __init__(self, models: list[ModelSpec], engine: dict[str, Any], user_file: str | None = None) -> None:
+        self._models = models
+        self.engine = engine
+        self.user_file = user_file
+        self._index: dict[str, ModelSpec] = {}
+        for spec in models:
+            for name in [spec.id, *spec.aliases]:
+                self._index[name.casefold()] = spec
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, user_file: Path | None = None) -> Catalog:
+        raw = json.loads(resources.files("sora_mcp").joinpath("content", "catalog.json").read_text("utf-8"))
+        entries: dict[str, dict[str, Any]] = {m["id"].casefold(): m for m in raw["models"]}
+        if user_file is not None:
+            for entry in _read_user_file(Path(user_file)):
+                key = _match_key(entry, entries)
+                entries[key] = _merge(entries.get(key, {}), entry)
+        models: list[ModelSpec] = []
+        for entry in entries.values():
+            try:
+                models.append(ModelSpec.model_validate(entry))
+            except ValidationError as exc:
+                where = Path(user_file).name if user_file is not None else "catalog.json"
+                raise _config_error(where, f"model {entry.get('id')!r}: {_summarise(exc)}") from None
+        return cls(models, raw.get("engine", {}), Path(user_file).name if user_file is not None else None)
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def get(self, model: str) -> ModelSpec | None:
+        return self._index.get(str(model).strip().casefold())
+
+    def models(self) -> list[ModelSpec]:
+        return list(self._models)
+
+    def names(self) -> list[str]:
+        return [m.id for m in self._models]
+
+    def supports(self, model: str, feature: Feature) -> bool | None:
+        spec = self.get(model)
+        return None if spec is None else bool(getattr(spec.supports, feature))
+
+    # --- validation ------------------------------------------------------------------------
+
+    def validate(
+        self,
+        model: str,
+        size: str | None,
+        seconds: int | str | None,
+        *,
+        strict: bool = False,
+        kind: Kind = "create",
+        prompt: str | None = None,
+    ) -> ValidatedRequest:
+        """Check a request against the model's rules; raise `InvalidInput` listing what is allowed.
+
+        `size`/`seconds` may be None for remix and edit (they inherit the source video's).
+        For create, None means the model's default (its first listed value).
+        """
+        model = str(model or "").strip()
+        if not model:
+            raise InvalidInput("model is empty.", fix=f"Pass one of: {', '.join(self.names())}.")
+        size_n = normalise_size(size) if size is not None else None
+        secs_n = normalise_seconds(seconds) if seconds is not None else None
+        spec = self.get(model)
+        if spec is None:
+            return self._validate_unknown(model, size_n, secs_n, strict=strict, kind=kind)
+        if kind != "create" and not getattr(spec.supports, kind):
+            raise InvalidInput(
+                f"Model {spec.id} cannot {kind} videos.",
+                fix="Create a new clip instead and state in the prompt what must stay the same.",
+            )
+        if kind == "create":
+            size_n = size_n or spec.sizes[0]
+            secs_n = secs_n or (spec.seconds[0] if spec.seconds else str(spec.max_seconds))
+        if size_n is not None and kind in ("create", "extend") and not spec.size_allowed(size_n):
+            raise InvalidInput(
+                f"Size {size_n} is not available for {spec.id}. Allowed sizes: {self._sizes_text(spec)}.",
+                fix=f"Pass one of those as size{self._elsewhere(spec, size_n)}.",
+            )
+        if secs_n is not None:
+            self._check_seconds(spec, secs_n, kind)
+        if prompt is not None and spec.max_prompt_chars and len(prompt) > spec.max_prompt_chars:
+            raise InvalidInput(
+                f"The prompt is {len(prompt)} characters; {spec.id} accepts at most {spec.max_prompt_chars}.",
+                fix="Shorten the prompt.",
+            )
+        note = (
+            None if spec.verified else f"some catalog values for {spec.id} are unverified; see sora://models"
+        )
+        return ValidatedRequest(model=model, size=size_n, seconds=secs_n, known=True, note=note)
+
+    def _validate_unknown(
+        self, model: str, size: str | None, seconds: str | None, *, strict: bool, kind: Kind
+    ) -> ValidatedRequest:
+        if strict:
+            raise InvalidInput(
+                f"Model '{model[:80]}' is not in the catalog. Known models: {', '.join(self.names())}.",
+                fix="Use one of those, add the model to a catalog file named by SORA_MCP_CATALOG, "
+                "or unset SORA_MCP_STRICT_MODELS to let unknown models through with basic checks.",
+            )
+        if seconds is not None and not 1 <= int(seconds) <= BASIC_MAX_SECONDS:
+            raise InvalidInput(
+                f"seconds={seconds} is outside 1..{BASIC_MAX_SECONDS}.",
+                fix="Pass a duration between 1 and 60.",
+            )
+        if kind == "create":
+            size = size or "1280x720"
+            seconds = seconds or "4"
+        note = (
+            f"Model '{model[:80]}' is not in the catalog, so only basic checks were made (size WxH, "
+            f"1-{BASIC_MAX_SECONDS} s) and there is no price. Add it via SORA_MCP_CATALOG for exact checks."
+        )
+        return ValidatedRequest(model=model, size=size, seconds=seconds, known=False, note=note)
+
+    def _check_seconds(self, spec: ModelSpec, secs: str, kind: Kind) -> None:
+        if kind == "extend":
+            allowed = spec.extend_seconds or spec.seconds
+            if allowed and secs not in allowed:
+                raise InvalidInput(
+                    f"seconds={secs} is not available when extending with {spec.id}. Allowed: {', '.join(allowed)}.",
+                    fix="Pass one of those as seconds.",
+                )
+            return
+        if kind != "create":
+            return
+        if spec.seconds:
+            if secs not in spec.seconds:
+                raise InvalidInput(
+                    f"seconds={secs} is not available for {spec.id}. Allowed seconds: {', '.join(spec.seconds)}.",
+                    fix="Pass one of those as seconds.",
+                )
+            return
+        assert spec.max_frames and spec.fps
+        if int(secs) < 1 or int(secs) * spec.fps > spec.max_frames:
+            raise InvalidInput(
+                f"seconds={secs} is too long for {spec.id}: it renders at most {spec.max_frames} frames at "
+                f"{spec.fps} fps, so at most {spec.max_seconds} seconds.",
+                fix=f"Pass seconds between 1 and {spec.max_seconds}.",
+            )
+
+    @staticmethod
+    def _sizes_text(spec: ModelSpec) -> str:
+        text = ", ".join(spec.sizes)
+        if spec.size_multiple_of:
+            text += (
+                f" (or any size with sides that are multiples of {spec.size_multiple_of}, no larger in area)"
+            )
+        return text
+
+    def _elsewhere(self, spec: ModelSpec, size: str) -> str:
+        others = [m.id for m in self._models if m.family == spec.family and m is not spec and size in m.sizes]
+        return f", or use {' / '.join(others)} for {size}" if others else ""
+
+    # --- prices ----------------------------------------------------------------------------
+
+    def quote(
+        self,
+        model: str,
+        size: str,
+        seconds: int | str,
+        *,
+        engine: bool = False,
+        backend_is_engine: bool | None = None,
+    ) -> Quote:
+        """Estimate the cost. `engine` (alias `backend_is_engine`): the embedded engine, always $0."""
+        secs = normalise_seconds(seconds)
+        if engine or backend_is_engine:
+            return Quote(model=model, size=size, seconds=secs, usd=0.0, note=ENGINE_NOTE)
+        spec = self.get(model)
+        if spec is None:
+            note = f"no estimate: model '{model[:80]}' is not in the catalog, so its price is unknown"
+            return Quote(model=model, size=size, seconds=secs, usd=None, note=note)
+        price = spec.price_usd_per_second.get(size)
+        if price is None:
+            note = f"no published price for {spec.id} at {size}" + (
+                " (self-hosted: the cost is your own hardware)" if not spec.price_usd_per_second else ""
+            )
+            return Quote(model=model, size=size, seconds=secs, usd=None, note=note)
+        usd = round(price * int(secs), 4)
+        note = f"{spec.id} at {size}: ${price:.2f}/s x {secs} s (published price; see sora://models)"
+        return Quote(model=model, size=size, seconds=secs, usd=usd, note=note)
+
+    # --- views for the sora://models resource ------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_file": self.user_file,
+            "engine": self.engine,
+            "models": [m.model_dump() for m in self._models],
+        }
+
+    def as_markdown(self) -> str:
+        lines = ["# Models", ""]
+        if self.user_file:
+            lines += [f"Includes entries from `{self.user_file}` (SORA_MCP_CATALOG).", ""]
+        lines += [
+            "| model | sizes | seconds | remix / extend / edit / image / audio | USD per second |",
+            "|---|---|---|---|---|",
+        ]
+        for m in self._models:
+            s = m.supports
+            feats = " / ".join(
+                "yes" if f else "no" for f in (s.remix, s.extend, s.edit, s.input_reference, s.audio)
+            )
+            prices = (
+                ", ".join(f"{k}: {v:.2f}" for k, v in m.price_usd_per_second.items()) or "no published price"
+            )
+            name = m.id + (f" (aliases: {', '.join(m.aliases)})" if m.aliases else "")
+            lines.append(
+                f"| {name} | {self._sizes_text(m)} | {m.allowed_seconds_text()} | {feats} | {prices} |"
+            )
+        lines += [
+            "",
+            (
+                f"Embedded engine: follows the {self.engine.get('rules', 'sora-2 family')} rules at $0 "
+                f"({self.engine.get('note', 'free local preview')})."
+            ),
+            "",
+            "## Sources",
+            "",
+        ]
+        lines += [
+            f"- **{m.id}**{'' if m.verified else ' (partly unverified)'}: {m.source}" for m in self._models
+        ]
+        lines += [
+            "",
+            (
+                "Unknown models pass with basic checks and a note unless SORA_MCP_STRICT_MODELS=1. "
+                "Add or override models with a JSON/TOML file named by SORA_MCP_CATALOG."
+            ),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+# --- user file helpers ---------------------------------------------------------------------
+
+
+def _config_error(name: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"The model catalog file '{name}' is not valid: {problem}",
+        fix="Fix the file (a 'models' list of entries with id, sizes and seconds or max_frames+fps) "
+        "or unset SORA_MCP_CATALOG.",
+    )
+
+
+def _read_user_file(path: Path) -> list[dict[str, Any]]:
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _config_error(name, "the file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _config_error(name, f"it could not be read ({type(exc).__name__})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise _config_error(name, "its name must end in .json or .toml")
+    except json.JSONDecodeError as exc:
+        raise _config_error(name, f"JSON error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _config_error(name, f"TOML error: {exc}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list) or not all(isinstance(m, dict) and m.get("id") for m in models):
+        raise _config_error(name, "it needs a 'models' list whose entries each have an 'id'")
+    return models
+
+
+def _match_key(entry: dict[str, Any], entries: dict[str, dict[str, Any]]) -> str:
+    key = str(entry["id"]).casefold()
+    if key in entries:
+        return key
+    for k, existing in entries.items():
+        if key in (a.casefold() for a in existing.get("aliases", [])):
+            entry["id"] = existing["id"]
+            return k
+    return key
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if key in ("supports", "price_usd_per_second") and isinstance(value, dict):
+            merged[key] = {**base.get(key, {}), **value}
+        else:
+            merged[key] = value
+    # An entry that switches from a seconds list to a frame limit (or back) drops the other form.
+    if "max_frames" in override and "seconds" not in override:
+        merged.pop("seconds", None)
+    if "seconds" in override and "max_frames" not in override:
+        merged.pop("max_frames", None)
+        merged.pop("fps", None)
+    return merged
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_input=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "entry"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

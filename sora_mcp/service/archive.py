@@ -1,0 +1,105 @@
+"""Archiving: saving a completed job's files into the library before the backend's links expire.
+
+Every variant is streamed to a temp file and renamed into place by `library.download`. When a
+backend cannot serve a thumbnail or spritesheet (or serves the MP4 instead), sora-mcp derives
+it from the archived MP4 and marks it `derived`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from sora_mcp.errors import SoraError, Unsupported
+from sora_mcp.library import asset_path, derive_spritesheet, derive_thumbnail, download
+from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo
+
+if TYPE_CHECKING:
+    from sora_mcp.service.core import VideoService
+
+log = logging.getLogger("sora_mcp.archive")
+
+
+def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, derived: bool) -> Asset:
+    return Asset(video_id=video_id, variant=variant, path=str(path), mime_type=VARIANT_MIME[variant],
+                 size_bytes=size, sha256=sha256, derived=derived)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_asset(svc: VideoService, video_id: str, variant: str, *, verify: bool = True) -> Asset | None:
+    """The archived file, if it is present and intact (size and sha256 as recorded)."""
+    for a in svc._ledger().assets(video_id):
+        if a.variant != variant:
+            continue
+        path = svc.settings.data_dir / a.path
+        try:
+            if path.stat().st_size != a.size_bytes:
+                return None
+        except OSError:
+            return None
+        if verify and _sha256(path) != a.sha256:
+            log.warning("archived %s of %s is corrupt; it will be downloaded again", variant, video_id)
+            return None
+        return _asset(video_id, variant, path, a.size_bytes, a.sha256, a.derived)
+    return None
+
+
+async def archive_job(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
+    """Save every configured variant not yet in the library. Failures are logged, not raised."""
+    saved: list[Asset] = []
+    variants = ["video"] + [v for v in svc.settings.archive_variants if v != "video"]
+    for variant in variants:
+        existing = await anyio.to_thread.run_sync(lambda v=variant: library_asset(svc, remote.id, v, verify=False))
+        if existing is not None:
+            saved.append(existing)
+            continue
+        try:
+            saved.append(await fetch_variant(svc, remote.id, variant))
+        except SoraError as exc:
+            log.warning("could not archive %s of %s: %s", variant, remote.id, exc.message)
+            if variant == "video":
+                break
+    return saved
+
+
+async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset:
+    """Download one variant (or derive it from the MP4) into the library and record it."""
+    cached = await anyio.to_thread.run_sync(lambda: library_asset(svc, video_id, variant))
+    if cached is not None:
+        return cached
+    backend = await svc.backend()
+    dest = asset_path(svc.settings.library_dir, video_id, variant)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = await download(lambda offset: backend.open_content(video_id, variant, offset=offset), dest,
+                                tmp_dir=svc.settings.tmp_dir, expected_variant=variant)
+    except Unsupported:
+        if variant == "video":
+            raise
+        # The backend cannot serve this variant (or answers with the MP4): derive it locally.
+        return await _derive(svc, video_id, variant, dest)
+    return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=False)
+
+
+async def _derive(svc: VideoService, video_id: str, variant: str, dest: Path) -> Asset:
+    video = await fetch_variant(svc, video_id, "video")
+    maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
+    result = await anyio.to_thread.run_sync(lambda: maker(Path(video.path), dest, tmp_dir=svc.settings.tmp_dir))
+    return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)
+
+
+def _record(svc: VideoService, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool) -> Asset:
+    rel = dest.relative_to(svc.settings.data_dir)
+    svc._ledger().add_asset(video_id, variant, str(rel), size, sha, derived=derived)
+    return _asset(video_id, variant, dest, size, sha, derived)

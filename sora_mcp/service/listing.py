@@ -1,0 +1,131 @@
+"""list_videos and delete_video: the backend's view merged with the library's.
+
+Listing pulls the backend's list (bounded), upserts it into the ledger, then answers a page
+from the ledger so the cursor is stable and filters work; each entry says whether it is on
+the backend only (`remote`), in the library only (`local`), or both. When the backend cannot
+be reached the page comes from the ledger alone, and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from typing import TYPE_CHECKING
+
+from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
+from sora_mcp.models import DeleteResult, Job, JobPage
+from sora_mcp.service.jobs import job_from_record, next_step
+
+if TYPE_CHECKING:
+    from sora_mcp.service.core import VideoService
+
+log = logging.getLogger("sora_mcp.listing")
+REMOTE_SCAN_PAGES = 5
+REMOTE_PAGE_SIZE = 100
+
+
+async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | None]:
+    """Ids the backend lists (None when unreachable), whether the scan was complete, and a note."""
+    backend = await svc.backend()
+    ledger = svc._ledger()
+    seen: set[str] = set()
+    after = None
+    for _ in range(REMOTE_SCAN_PAGES):
+        page = await backend.list(limit=REMOTE_PAGE_SIZE, after=after, order="desc")
+        for item in page.data:
+            seen.add(item.id)
+            ledger.update_status(item)
+            record = ledger.get(item.id)
+            if (item.status == "completed" and record is not None and getattr(record, "kind", "") != "external"
+                    and not record.assets):
+                svc.spawn(svc.archive, item)
+        if not page.has_more or not page.data:
+            return seen, True, None
+        after = page.last_id or page.data[-1].id
+    return seen, False, None
+
+
+async def list_jobs(
+    svc: VideoService, *, limit: int, after: str | None, order: str, status: str | None, model: str | None,
+    since: int | None, text: str | None,
+) -> JobPage:
+    if not 1 <= int(limit) <= 100:
+        raise InvalidInput(f"limit {limit} is out of range", fix="Use a limit from 1 to 100.")
+    if order not in ("asc", "desc"):
+        raise InvalidInput(f"order '{order}' is not valid", fix="Use 'desc' (newest first) or 'asc'.")
+    note = None
+    try:
+        seen, complete, note = await _scan_remote(svc)
+    except (BackendUnavailable, Unsupported) as exc:
+        seen, complete = None, False
+        note = f"The backend could not be listed ({exc.message}); showing the local library only."
+    except SoraError as exc:
+        seen, complete = None, False
+        note = f"The backend's list failed ({exc.message}); showing the local library only."
+    ledger = svc._ledger()
+    try:
+        records, next_after = ledger.list(status=status, model=model, since=since, text=text, limit=int(limit),
+                                          after=after, order=order)
+    except KeyError:
+        raise InvalidInput(f"Unknown cursor '{after}'", fix="Pass the next_after value from the previous page, "
+                           "or omit after to start from the beginning.") from None
+    jobs: list[Job] = []
+    for rec in records:
+        job = job_from_record(rec, svc.settings.data_dir)
+        external = getattr(rec, "kind", "") == "external"
+        if seen is None:
+            job.where = "remote" if external else "local"
+        elif rec.id in seen:
+            job.where = "remote" if external else "both"
+        elif complete or getattr(rec, "deleted_remote", False):
+            job.where = "local"
+        else:
+            job.where = "remote" if external else "both"
+        if seen is not None and rec.id not in seen and complete and job.status not in ("deleted",):
+            job.next_step = "The backend no longer has this job; its archived files (assets) are in the library."
+        else:
+            job.next_step = next_step(job)
+        jobs.append(job)
+    return JobPage(data=jobs, next_after=next_after, has_more=next_after is not None, note=note)
+
+
+async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bool) -> DeleteResult:
+    ledger = svc._ledger()
+    record = ledger.get(video_id)
+    backend = await svc.backend()
+    note = None
+    deleted = False
+    try:
+        deleted = await backend.delete(video_id)
+    except Unsupported as exc:
+        note = f"{exc.message}. The local record is marked deleted; archived files are kept."
+    except NotFound:
+        if record is None:
+            raise NotFound(f"No video with id '{video_id}' on the backend or in the library",
+                           fix="Check the id with list_videos.") from None
+        note = "The backend no longer had this video; the local record is marked deleted."
+    if record is None and not deleted:
+        return DeleteResult(id=video_id, deleted=False, note=note)
+    local_deleted = False
+    if record is not None:
+        if delete_local_files:
+            for a in ledger.assets(video_id):
+                (svc.settings.data_dir / a.path).unlink(missing_ok=True)
+            folder = _asset_folder(svc, video_id)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            ledger.remove_assets(video_id)
+            local_deleted = True
+        ledger.mark_deleted(video_id, local_files_deleted=local_deleted)
+        if not delete_local_files and record.assets:
+            keep = "Archived files are kept in the library; pass delete_local_files=true to remove them too."
+            note = f"{note} {keep}" if note else keep
+    return DeleteResult(id=video_id, deleted=deleted, local_files_deleted=local_deleted, note=note)
+
+
+def _asset_folder(svc: VideoService, video_id: str):
+    from sora_mcp.library import asset_path
+
+    folder = asset_path(svc.settings.library_dir, video_id, "video").parent
+    lib = svc.settings.library_dir.resolve()
+    return folder if folder.resolve().parent == lib else None

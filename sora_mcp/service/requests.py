@@ -1,0 +1,31 @@
+"""Request shapes the front ends hand to the service (one per generating operation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sora_mcp.prompting import AugmentFields
+
+
+class CreateRequest(BaseModel):
+    prompt: str
+    model: str = "sora-2"
+    size: str = "1280x720"
+    seconds: str | int = "4"
+    input_reference: str | None = None
+    augment: bool = True
+    fields: AugmentFields = Field(default_factory=AugmentFields)
+    extra: dict[str, Any] | None = None
+
+
+class DeriveRequest(BaseModel):
+    """remix / extend / edit: a new job made from an existing one."""
+
+    video_id: str
+    prompt: str
+    seconds: str | int | None = None
+    augment: bool = True
+    fields: AugmentFields = Field(default_factory=AugmentFields)
+    extra: dict[str, Any] | None = None

@@ -1,0 +1,127 @@
+"""Normalisation of every dialect's job objects, detection, and request encoding details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sora_mcp.backends.dialects import detect_dialect, normalize_status, normalize_video
+from sora_mcp.prompting.reference import PreparedReference
+
+from .conftest import make_backend
+from .fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
+from .fakes import FakeServer
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("queued", "queued"),
+        ("pending", "queued"),
+        ("submitted", "queued"),
+        ("starting", "queued"),
+        ("processing", "in_progress"),
+        ("running", "in_progress"),
+        ("In-Progress", "in_progress"),
+        ("succeeded", "completed"),
+        ("SUCCESS", "completed"),
+        ("done", "completed"),
+        ("error", "failed"),
+        ("failure", "failed"),
+        ("canceled", "cancelled"),
+        ("cancelled", "cancelled"),
+        ("expired", "expired"),
+        ("deleted", "deleted"),
+        ("warming_up", "in_progress"),
+        (None, "queued"),
+    ],
+)
+def test_status_aliases(raw: str | None, status: str) -> None:
+    assert normalize_status(raw) == status
+
+
+def test_gateway_shape_is_normalised() -> None:
+    video = normalize_video(
+        {
+            "task_id": "t1",
+            "state": "succeeded",
+            "duration": 5.0,
+            "aspect_ratio": "9:16",
+            "resolution": "720p",
+            "created_at": "2026-10-01T12:00:00Z",
+            "output": {"video_url": "https://cdn.example/t1.mp4"},
+        }
+    )
+    assert (video.id, video.status, video.raw_status, video.progress) == ("t1", "completed", "succeeded", 100)
+    assert (video.seconds, video.size, video.video_url) == ("5", "720x1280", "https://cdn.example/t1.mp4")
+    assert video.created_at == 1790856000
+
+
+def test_missing_or_odd_fields_stay_honest() -> None:
+    video = normalize_video(
+        {
+            "id": "v",
+            "status": "processing",
+            "progress": 0.25,
+            "aspect_ratio": "16:9",
+            "seconds": 8,
+            "created_at": 1790856000123,
+        }
+    )
+    assert (video.progress, video.size, video.seconds, video.created_at) == (25, None, "8", 1790856000)
+    failed = normalize_video({"id": "v", "status": "error", "error": {"code": 500, "message": "OOM"}})
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "500"
+    assert normalize_video({"id": "v", "status": "failed", "failure_reason": "nsfw"}).error.message == "nsfw"
+
+
+def test_detection_from_reliable_facts() -> None:
+    assert detect_dialect(host="api.openai.com:443") == "openai"
+    assert detect_dialect(host="h:4000", headers={"x-litellm-version": "1"}) == "litellm"
+    assert detect_dialect(host="h:1", models_body={"model_path": "Wan", "task_type": "T2V"}) == "sglang"
+    assert (
+        detect_dialect(host="h:1", models_body={"data": [{"id": "Wan", "owned_by": "vllm"}]}) == "vllm-omni"
+    )
+    assert detect_dialect(host="h:1", models_body={"data": [{"id": "x", "owned_by": "someone"}]}) == "generic"
+
+
+def png(tmp_path: Path) -> Path:
+    path = tmp_path / "ref.png"
+    Image.new("RGB", (64, 36), (200, 30, 30)).save(path)
+    return path
+
+
+@pytest.mark.anyio
+async def test_sglang_upload_goes_multipart(serve: Callable[..., FakeServer], tmp_path: Path) -> None:
+    fake = FakeSglang()
+    backend = make_backend(serve(fake).base_url, dialect="sglang")
+    ref = PreparedReference(kind="file", path=png(tmp_path), filename="ref.png", mime_type="image/png")
+    video = await backend.create("animate this", None, "640x360", 4, input_reference=ref, extra={"fps": 8})
+    assert fake.bodies[0]["input_reference"] == {"upload": "ref.png"}
+    assert fake.bodies[0]["seconds"] == 4 and fake.bodies[0]["fps"] == "8"
+    assert video.seconds == "4"
+    await backend.aclose()
+
+
+@pytest.mark.anyio
+async def test_url_references_per_dialect(serve: Callable[..., FakeServer]) -> None:
+    ref = PreparedReference(kind="image_url", image_url="https://example.com/a.png")
+    vllm, gateway = FakeVllmOmni(), FakeGateway()
+    for fake, dialect in ((vllm, "vllm-omni"), (gateway, "generic")):
+        backend = make_backend(serve(fake).base_url, dialect=dialect)
+        await backend.create("move", None, None, None, input_reference=ref)
+        await backend.aclose()
+    assert vllm.bodies[0]["image_reference"] == '{"image_url": "https://example.com/a.png"}'
+    assert gateway.bodies[0]["input_reference"] == {"image_url": "https://example.com/a.png"}
+
+
+@pytest.mark.anyio
+async def test_litellm_provider_setting_wins(serve: Callable[..., FakeServer], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SORA_MCP_LITELLM_PROVIDER", "gemini")
+    fake = FakeLiteLLM()
+    backend = make_backend(serve(fake).base_url)
+    await backend.list()
+    assert fake.log[-1][2]["custom-llm-provider"] == "gemini"
+    await backend.aclose()
