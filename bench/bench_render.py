@@ -27,7 +27,14 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sora_mcp.engine.render import ENCODER_OPTIONS, RenderSpec, open_output, render
+from sora_mcp.engine.render import (
+    CONTAINER_OPTIONS,
+    ENCODER_OPTIONS,
+    ENCODER_THREADS,
+    RenderSpec,
+    open_output,
+    render,
+)
 from sora_mcp.engine.render_audio import AudioTrack, synthesize
 from sora_mcp.engine.render_prompt import plan_prompt
 
@@ -96,10 +103,17 @@ def run(reps: int = 5) -> dict:
     for name, times in renders.items():
         summary = _summary(times)
         ratio = summary["median_s"] / floor["median_s"]
-        cases[name] = {**summary, "ratio": round(ratio, 3), "within_target": ratio <= TARGET}
+        # best-vs-best is less sensitive to other processes sharing the 2 cores
+        best = summary["min_s"] / floor["min_s"]
+        cases[name] = {
+            **summary,
+            "ratio": round(ratio, 3),
+            "ratio_of_minima": round(best, 3),
+            "within_target": ratio <= TARGET,
+        }
     return {
         "clip": f"{WIDTH}x{HEIGHT}, {SECONDS}s, {FPS} fps, {SECONDS * FPS} frames, AAC audio",
-        "encoder": {**ENCODER_OPTIONS, "threads": "2", "movflags": "+faststart"},
+        "encoder": {**ENCODER_OPTIONS, "threads": str(ENCODER_THREADS), **CONTAINER_OPTIONS},
         "reps": reps,
         "target_ratio": TARGET,
         "floor": floor,
@@ -111,20 +125,23 @@ def run(reps: int = 5) -> dict:
 def markdown(result: dict) -> str:
     floor = result["floor"]
     lines = [
-        "| case | median s | min–max s | ratio to floor | ≤ 1.5× |",
-        "| --- | --- | --- | --- | --- |",
-        f"| floor: encode 96 constant frames + the same AAC audio | {floor['median_s']:.3f} | "
-        f"{floor['min_s']:.3f}–{floor['max_s']:.3f} | 1.00 | |",
+        "| case | median s | min–max s | ratio to floor (medians) | ratio (minima) | ≤ 1.5× |",
+        "| --- | --- | --- | --- | --- | --- |",
+        (
+            f"| floor: encode 96 constant frames + the same AAC audio | {floor['median_s']:.3f} | "
+            f"{floor['min_s']:.3f}–{floor['max_s']:.3f} | 1.00 | 1.00 | |"
+        ),
     ]
     silent = result["floor_with_silent_audio"]
     lines.append(
         f"| (for reference) floor with silent audio instead | {silent['median_s']:.3f} | "
-        f"{silent['min_s']:.3f}–{silent['max_s']:.3f} | {silent['median_s'] / floor['median_s']:.2f} | |"
+        f"{silent['min_s']:.3f}–{silent['max_s']:.3f} | {silent['median_s'] / floor['median_s']:.2f} | "
+        f"{silent['min_s'] / floor['min_s']:.2f} | |"
     )
     for name, case in result["render"].items():
         lines.append(
             f"| render {name} (frames + audio + stills) | {case['median_s']:.3f} | {case['min_s']:.3f}–{case['max_s']:.3f} | "
-            f"{case['ratio']:.2f} | {'yes' if case['within_target'] else 'NO'} |"
+            f"{case['ratio']:.2f} | {case['ratio_of_minima']:.2f} | {'yes' if case['within_target'] else 'NO'} |"
         )
     return "\n".join(lines)
 

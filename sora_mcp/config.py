@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine"]
 
@@ -38,12 +38,13 @@ class Settings(BaseSettings):
     dialect: Dialect = "auto"
     catalog: Path | None = Field(default=None, description="A JSON/TOML file adding or overriding models.")
     strict_models: bool = False
-    allowed_roots: list[Path] = Field(
+    # NoDecode: env values are plain separated lists (see _split_list), not JSON.
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Folders input_reference paths may come from (default: the working directory and data dir).",
     )
-    denylist: list[str] = Field(default_factory=list, description="Extra words/phrases refused in prompts.")
-    archive_variants: list[Literal["video", "thumbnail", "spritesheet"]] = Field(
+    denylist: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Extra words/phrases refused in prompts.")
+    archive_variants: Annotated[list[Literal["video", "thumbnail", "spritesheet"]], NoDecode] = Field(
         default_factory=lambda: ["video", "thumbnail", "spritesheet"]
     )
     watch: bool = Field(default=True, description="Follow unfinished jobs in the background and archive them.")
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     @field_validator("allowed_roots", "denylist", "archive_variants", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            import json
+
+            return json.loads(value)
         if isinstance(value, str):
             parts = value.split(os.pathsep if "/" in value else ",")
             return [p.strip() for p in parts if p.strip()]

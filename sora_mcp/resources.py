@@ -7,8 +7,8 @@ import json
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from sora_mcp.prompting import content_text
 from sora_mcp.errors import SoraError
+from sora_mcp.prompting import content_text
 from sora_mcp.service import VideoService
 
 
@@ -29,7 +29,10 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
         text = service.catalog.as_markdown()
         served = await service.backend_models()
         if served:
-            text += "\n\n## Models the backend lists (GET /v1/models)\n\n" + "\n".join(f"- {m}" for m in served)
+            text += "\n\n## Models the backend lists (GET /v1/models)\n\n" + "\n".join(
+                f"- {m}" + ("" if service.catalog.get(m) else " (not in the catalog: basic checks only)")
+                for m in served
+            )
         return text
 
     @mcp.resource("sora://videos/{video_id}", name="video", mime_type="application/json")

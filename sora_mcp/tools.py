@@ -12,9 +12,26 @@ from pydantic import BaseModel, Field
 
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage
 from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
+from sora_mcp.service.batch import BatchResult, BatchSpec
 from sora_mcp.tool_args import (
-    Augment, DryRun, Extra, InputReference, Model, Prompt, Seconds, Size, VideoId, approver_for, augment_fields,
+    ApprovalAnswer,
+    Augment,
+    DryRun,
+    Extra,
+    InputReference,
+    Model,
+    Prompt,
+    Seconds,
+    Size,
+    VideoId,
+    approver_for,
+    augment_fields,
     augmentable,
+    batch_defaults,
+    batch_gate,
+    create_gate,
+    derive_gate,
+    needs_approval,
 )
 
 THUMBNAIL_INLINE_MAX = 512 * 1024
@@ -43,15 +60,16 @@ def _image(asset: Asset) -> ImageContent | None:
 
 
 def register_tools(mcp: MCPServer, service: VideoService) -> None:
-    open_world = dict(openWorldHint=True)
+    open_world = {"openWorldHint": True}
 
     @mcp.tool(annotations=ToolAnnotations(title="Create a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @augmentable
+    @needs_approval(create_gate(service))
     async def create_video(
         prompt: Prompt, ctx: Context, model: Model = "sora-2", size: Size = "1280x720", seconds: Seconds = "4",
         input_reference: InputReference = None, augment: Augment = True, extra: Extra = None,
-        dry_run: DryRun = False, **fields: Any,
+        dry_run: DryRun = False, *, approval: ApprovalAnswer, **fields: Any,
     ) -> Job:
         """Start generating a video from a text prompt; returns the job at once (status queued).
 
@@ -59,18 +77,20 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         get_status(video_id, wait_seconds=120) to wait with progress, then download_asset(video_id).
         With augment=true (default) the optional fields (scene, camera, palette, ...) are woven into a
         structured prompt; the result's `prompt` shows exactly what was sent. dry_run=true only
-        validates and quotes the cost. See the sora://prompt-template and sora://models resources.
+        validates and quotes the cost; above the budget (SORA_MCP_BUDGET_USD) the user is asked to
+        approve. For many clips use create_batch. See the sora://prompt-template and sora://models resources.
         """
         req = CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds, input_reference=input_reference,
                             augment=augment, fields=augment_fields(fields), extra=extra)
-        return await service.create(req, dry_run=dry_run, approve=approver_for(ctx))
+        return await service.create(req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
     @mcp.tool(annotations=ToolAnnotations(title="Remix a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @augmentable
+    @needs_approval(derive_gate(service, "remix"))
     async def remix_video(
         video_id: VideoId, prompt: Prompt, ctx: Context, augment: Augment = True, extra: Extra = None,
-        dry_run: DryRun = False, **fields: Any,
+        dry_run: DryRun = False, *, approval: ApprovalAnswer, **fields: Any,
     ) -> Job:
         """Make a new video from a completed one, changing only what the prompt says.
 
@@ -79,14 +99,15 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         """
         req = DeriveRequest(video_id=video_id, prompt=prompt, augment=augment, fields=augment_fields(fields),
                             extra=extra)
-        return await service.derive("remix", req, dry_run=dry_run, approve=approver_for(ctx))
+        return await service.derive("remix", req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
     @mcp.tool(annotations=ToolAnnotations(title="Extend a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
+    @needs_approval(derive_gate(service, "extend"))
     async def extend_video(
         video_id: VideoId, prompt: Prompt, ctx: Context,
         seconds: Annotated[str | int, Field(description="Length of the NEW segment in seconds (4, 8 or 12).")] = "4",
-        augment: Augment = True, extra: Extra = None, dry_run: DryRun = False,
+        augment: Augment = True, extra: Extra = None, dry_run: DryRun = False, *, approval: ApprovalAnswer,
     ) -> Job:
         """Continue a completed video with a new segment that picks up from its last frame.
 
@@ -94,20 +115,62 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         refusal if not. Next: get_status with wait_seconds, then download_asset.
         """
         req = DeriveRequest(video_id=video_id, prompt=prompt, seconds=seconds, augment=augment, extra=extra)
-        return await service.derive("extend", req, dry_run=dry_run, approve=approver_for(ctx))
+        return await service.derive("extend", req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
     @mcp.tool(annotations=ToolAnnotations(title="Edit a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
+    @needs_approval(derive_gate(service, "edit"))
     async def edit_video(
         video_id: VideoId, prompt: Prompt, ctx: Context, augment: Augment = True, extra: Extra = None,
-        dry_run: DryRun = False,
+        dry_run: DryRun = False, *, approval: ApprovalAnswer,
     ) -> Job:
         """Re-render a completed video per an edit instruction (e.g. "make it night, keep the framing").
 
         Not every backend can edit; you get a clear refusal if not. Next: get_status with wait_seconds.
         """
         req = DeriveRequest(video_id=video_id, prompt=prompt, augment=augment, extra=extra)
-        return await service.derive("edit", req, dry_run=dry_run, approve=approver_for(ctx))
+        return await service.derive("edit", req, dry_run=dry_run, approve=approver_for(ctx, approval))
+
+    @mcp.tool(annotations=ToolAnnotations(title="Create many videos", destructiveHint=False, idempotentHint=False,
+                                          **open_world))
+    @needs_approval(batch_gate(service))
+    async def create_batch(
+        ctx: Context,
+        jobs: Annotated[list[BatchSpec] | None, Field(
+            description="The jobs, each {prompt, model?, size?, seconds?, input_reference?, ...shot fields}.")] = None,
+        jsonl_path: Annotated[str | None, Field(
+            description="Or a local JSONL file (inside the allowed folders): one job per line as a JSON object or "
+                        "a plain-text prompt; blank lines and # comments are skipped.")] = None,
+        model: Annotated[str | None, Field(description="Default model for lines that do not name one.")] = None,
+        size: Annotated[str | None, Field(description="Default size (WIDTHxHEIGHT) for lines without one.")] = None,
+        seconds: Annotated[str | int | None, Field(description="Default duration for lines without one.")] = None,
+        augment: Annotated[bool | None, Field(description="Default for weaving shot fields into the prompt.")] = None,
+        concurrency: Annotated[int, Field(ge=1, le=10, description="Creates in flight at once (1-10).")] = 3,
+        max_attempts: Annotated[int, Field(ge=1, le=10, description="Sends per line when rate-limited or the "
+                                           "backend is unreachable (1-10).")] = 3,
+        fail_fast: Annotated[bool, Field(description="Stop launching lines after the first failure; with an "
+                                         "invalid line, send nothing.")] = False,
+        dry_run: DryRun = False, *, approval: ApprovalAnswer,
+    ) -> BatchResult:
+        """Start many video jobs at once from a list or a JSONL file; returns one result per line.
+
+        Every line is validated and priced first; if the total crosses the budget the user is asked
+        once. Lines run `concurrency` at a time; 429s are retried after Retry-After; a create whose
+        answer was lost is reconciled, never sent twice. Each result has its line number and the job
+        (with its cost quote) or the error. Next: get_status(video_ids=[...], wait_seconds=120) to
+        wait on all of them with progress, then download_asset for each. dry_run=true only validates
+        and quotes the whole batch.
+        """
+
+        async def progress(done: float, total: float, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return await service.create_batch(
+            [j.model_dump(exclude_unset=True) for j in jobs] if jobs is not None else None, jsonl_path,
+            defaults=batch_defaults(model, size, seconds, augment), concurrency=concurrency,
+            max_attempts=max_attempts, fail_fast=fail_fast, dry_run=dry_run,
+            approve=approver_for(ctx, approval), on_progress=progress,
+        )
 
     @mcp.tool(annotations=ToolAnnotations(title="Get job status", readOnlyHint=True, idempotentHint=True,
                                           **open_world))
@@ -120,9 +183,11 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
     ) -> Annotated[CallToolResult, StatusResult]:
         """Check a job (or several) and optionally wait for it to finish.
 
-        With wait_seconds > 0 it polls until the job completes or fails, or the time is up (then it
-        returns the current state; call again to keep waiting; the job keeps running). A completed
-        job is archived into the local library and its thumbnail is shown. Next: download_asset.
+        With wait_seconds > 0 it polls until the job(s) complete or fail, or the time is up (then it
+        returns the current state; call again to keep waiting; the jobs keep running). With
+        video_ids (up to 50, e.g. from create_batch) it waits on all of them and sends one combined
+        progress stream naming the job that moved. A completed job is archived into the local
+        library and its thumbnail is shown. Next: download_asset.
         """
         ids = _ids(video_id, video_ids)
 
@@ -167,6 +232,9 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         """
         asset = await service.download(video_id, variant)
         content: list[Any] = [TextContent(type="text", text=_dump(asset))]
+        if asset.derived:
+            content.append(TextContent(type="text", text=f"This {variant} was made locally by sora-mcp from the "
+                                       "downloaded MP4: the backend does not serve it."))
         if variant == "thumbnail" and (img := _image(asset)) is not None:
             content.append(img)
         return CallToolResult(content=content, structured_content=asset.model_dump(mode="json"))

@@ -3,7 +3,7 @@
 Create/remix/extend/edit are POSTed once (never retried) with the caller's Idempotency-Key;
 features a dialect lacks are refused before any request with the alternative named; downloads
 stream through `ContentStream`, from `/content` or from a completion's `video_url`.
-The plumbing (SDK client, detection, error mapping) lives in `transport.py`.
+The plumbing (SDK client, detection, error mapping, `video_url` streams) lives in `transport.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -22,7 +21,7 @@ from sora_mcp.backends.content import ContentStream, VariantUnavailable
 from sora_mcp.backends.dialects import Dialect, form_value, normalize_video
 from sora_mcp.backends.transport import AUTH, Transport, read_json, segment
 from sora_mcp.config import Settings
-from sora_mcp.errors import BackendError, InvalidInput, NotReady, SoraError, Unsupported
+from sora_mcp.errors import BackendError, InvalidInput, NotFound, NotReady, SoraError, Unsupported
 from sora_mcp.models import RemotePage, RemoteVideo, Variant
 
 _MULTIPART = {"Content-Type": "multipart/form-data"}
@@ -49,24 +48,47 @@ class Backend(Transport):
         if not url:
             raise BackendError("No backend URL: set SORA_MCP_BASE_URL or start the embedded engine first")
         dialect = settings.dialect
+        provider = settings.litellm_provider or os.environ.get("SORA_MCP_LITELLM_PROVIDER")
         if dialect == "auto" and base_url and not settings.base_url:
             dialect = "engine"
+        elif dialect == "auto" and provider:
+            dialect = "litellm"  # a LiteLLM provider was configured: that says what the backend is
         key = settings.api_key.get_secret_value() if settings.api_key else None
         return cls(
             base_url=url,
             api_key=key,
             dialect=dialect,
             timeout_s=settings.request_timeout_s,
-            litellm_provider=getattr(settings, "litellm_provider", None)
-            or os.environ.get("SORA_MCP_LITELLM_PROVIDER"),
+            litellm_provider=provider,
         )
 
-    def _refuse(self, dialect: Dialect, feature: str) -> Unsupported:
+    def _refuse(self, dialect: Dialect, feature: str, status: int | None = None) -> Unsupported:
+        said = f" (it has no {feature} route: HTTP {status})" if status else ""
         return Unsupported(
-            f"This backend ({dialect.label}) cannot {feature} videos",
-            fix="Create a new clip instead, with a prompt that restates what must stay the same "
-            "(subject, setting, camera, style) plus the change you want.",
+            f"This backend ({dialect.label}) cannot {feature} videos{said}",
+            fix="Create a new clip instead with create_video, with a prompt that restates what must stay "
+            "the same (subject, setting, camera, style) plus the change you want.",
         )
+
+    async def require(self, feature: str) -> None:
+        """Refuse `remix`/`extend`/`edit` before anything else when this backend's dialect lacks it."""
+        dialect = await self._resolve()
+        if not getattr(dialect, feature, True):
+            raise self._refuse(dialect, feature)
+
+    async def _derived_job(
+        self, dialect: Dialect, feature: str, video_id: str, path: str, fields: dict[str, Any], **kw: Any
+    ) -> RemoteVideo:
+        """POST a remix/extension/edit; a missing route is told apart from a missing source video."""
+        try:
+            return await self._post_job(dialect, path, fields, operation=feature, **kw)
+        except (NotFound, BackendError) as exc:
+            said = exc.message
+            status = next((s for s in (404, 405, 501) if f"HTTP {s}" in said or f"error {s} during" in said), None)
+            if status is None:
+                raise
+            await self.retrieve(video_id)  # raises NotFound itself when the source is what is missing
+            raise self._refuse(dialect, feature, status) from None
 
     async def _post_job(
         self,
@@ -144,15 +166,25 @@ class Backend(Transport):
                 fields["image_reference"] = form_value(pointer)
             else:
                 fields["input_reference"] = pointer
-        return await self._post_job(
-            dialect,
-            "/videos",
-            fields,
-            operation="create",
-            extra=extra,
-            idempotency_key=idempotency_key,
-            files=files,
-        )
+        try:
+            return await self._post_job(
+                dialect,
+                "/videos",
+                fields,
+                operation="create",
+                extra=extra,
+                idempotency_key=idempotency_key,
+                files=files,
+            )
+        except InvalidInput as exc:
+            if dialect.name != "generic":
+                raise
+            # Unrecognised backends get OpenAI's encoding; a refusal may just mean another dialect.
+            raise InvalidInput(
+                exc.message,
+                fix=f"{(exc.fix or '').rstrip('.')}. If this backend is vLLM-Omni, SGLang or LiteLLM, "
+                "set SORA_MCP_DIALECT=vllm-omni|sglang|litellm so requests are encoded its way.",
+            ) from None
 
     async def remix(
         self,
@@ -164,11 +196,12 @@ class Backend(Transport):
         dialect = await self._resolve()
         if not dialect.remix:
             raise self._refuse(dialect, "remix")
-        return await self._post_job(
+        return await self._derived_job(
             dialect,
+            "remix",
+            video_id,
             f"/videos/{segment(video_id)}/remix",
             {"prompt": prompt},
-            operation="remix",
             extra=extra,
             idempotency_key=idempotency_key,
             encoding="json",
@@ -190,11 +223,12 @@ class Backend(Transport):
             "seconds": int(seconds) if dialect.seconds_int else str(seconds),
             "video": {"id": video_id},
         }
-        return await self._post_job(
+        return await self._derived_job(
             dialect,
+            "extend",
+            video_id,
             "/videos/extensions",
             fields,
-            operation="extend",
             extra=extra,
             idempotency_key=idempotency_key,
         )
@@ -209,11 +243,12 @@ class Backend(Transport):
         dialect = await self._resolve()
         if not dialect.edit:
             raise self._refuse(dialect, "edit")
-        return await self._post_job(
+        return await self._derived_job(
             dialect,
+            "edit",
+            video_id,
             "/videos/edits",
             {"prompt": prompt, "video": {"id": video_id}},
-            operation="edit",
             extra=extra,
             idempotency_key=idempotency_key,
         )
@@ -347,22 +382,3 @@ class Backend(Transport):
         if video.video_url:
             return video.video_url
         raise exc
-
-    async def _open_url(self, url: str, headers: Mapping[str, str]) -> httpx2.Response:
-        """Stream a completion's `video_url`; the key goes only to the backend's own origin."""
-        send_headers = dict(headers)
-        own = urlsplit(self.base_url)
-        there = urlsplit(url)
-        if (there.scheme, there.netloc) == (own.scheme, own.netloc) and self._api_key:
-            send_headers["Authorization"] = f"Bearer {self._api_key}"
-        try:
-            response = await self._http.send(
-                self._http.build_request("GET", url, headers=send_headers), stream=True
-            )
-            if response.status_code >= 400:
-                await response.aread()
-                await response.aclose()
-                response.raise_for_status()
-            return response
-        except httpx2.HTTPError as exc:
-            raise self._fail(exc, "download") from None

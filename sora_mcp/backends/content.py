@@ -127,10 +127,17 @@ class ContentStream:
             yield bytes(buffer[:chunk_size])
             del buffer[:chunk_size]
         if not self._exhausted:
-            async for piece in self._source:
-                buffer += piece
-                while len(buffer) >= chunk_size:
-                    yield bytes(buffer[:chunk_size])
-                    del buffer[:chunk_size]
+            try:
+                async for piece in self._source:
+                    buffer += piece
+                    while len(buffer) >= chunk_size:
+                        yield bytes(buffer[:chunk_size])
+                        del buffer[:chunk_size]
+            except Exception:
+                # The connection dropped: hand over what did arrive, so a retry resumes after it
+                # instead of losing up to chunk_size bytes (and restarting from 0 on small files).
+                if buffer:
+                    yield bytes(buffer)
+                raise
         if buffer:
             yield bytes(buffer)

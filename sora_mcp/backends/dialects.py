@@ -5,13 +5,16 @@ wants a create encoded (multipart form or JSON, seconds as text or integer). `no
 turns any job object — OpenAI's, vLLM-Omni's, SGLang's, LiteLLM's or a gateway's with
 `processing`/`succeeded`, `duration`, `aspect_ratio`, `video_url` — into a `RemoteVideo`.
 `detect_dialect` guesses the family from facts that are reliable (host, `/models` answers,
-LiteLLM's response headers); anything else is `generic`, which tolerates every shape.
+LiteLLM's response headers) and `dialect_from_answer` refines a `generic` guess from the first
+job answer (LiteLLM's headers and encoded ids, vLLM-Omni's ids); anything else stays `generic`,
+which tolerates every shape.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -54,9 +57,21 @@ DIALECTS: dict[str, Dialect] = {
         edit=False,
         named_variants=False,
     ),
-    # LiteLLM proxy: JSON, no DELETE route; variant is not forwarded (the MP4 comes back).
+    # LiteLLM proxy: JSON; no DELETE route; variant is not forwarded (the MP4 comes back).
+    # Its extension/edit routes (newer versions) work only when the provider behind has them;
+    # a missing route is refused by `Backend` with the backend named.
     "litellm": Dialect("litellm", "LiteLLM", "json", delete=False),
-    "generic": Dialect("generic", "this backend", "multipart", json_fallback=True),
+    "generic": Dialect("generic", "generic /v1/videos", "multipart", json_fallback=True),
+}
+
+# `owned_by` values in a `GET /v1/models` answer that say who is serving.
+_OWNERS: dict[str, DialectName] = {
+    "vllm-omni": "vllm-omni",
+    "vllm_omni": "vllm-omni",
+    "vllm": "vllm-omni",  # plain vLLM has no /v1/videos; with --omni it does
+    "sglang": "sglang",
+    "litellm": "litellm",
+    "sora-mcp-engine": "engine",
 }
 
 _STATUS_ALIASES: dict[str, Status] = {}
@@ -219,32 +234,44 @@ def detect_dialect(
             for item in models_body.get("data", []) or []
             if isinstance(item, dict)
         }
-        if owners & {"vllm-omni", "vllm_omni"}:
-            return "vllm-omni"
-        if "sglang" in owners:
-            return "sglang"
-        if "vllm" in owners:
-            return "vllm-omni"  # plain vLLM has no /v1/videos; with --omni it does
-        if "litellm" in owners:
-            return "litellm"
+        found = {_OWNERS[o] for o in owners if o in _OWNERS}
+        if len(found) == 1:  # one clear owner; a mix (a gateway re-listing others) proves nothing
+            return found.pop()
     return "generic"
 
 
-def dialect_from_id(video_id: str) -> DialectName | None:
-    """Some ids say who made them (`video_gen_<hex>` is vLLM-Omni's)."""
+def dialect_from_answer(video_id: str, headers: Mapping[str, str]) -> DialectName | None:
+    """Who answered, when a job answer says so: LiteLLM's headers or encoded ids, vLLM-Omni's ids."""
+    if litellm_provider_from_id(video_id) or any(name.lower().startswith("x-litellm") for name in headers):
+        return "litellm"
     if video_id.startswith("video_gen_"):
         return "vllm-omni"
     return None
 
 
-def litellm_provider_from_id(video_id: str) -> str | None:
+def _litellm_parts(video_id: str) -> list[str] | None:
     """LiteLLM ids are `video_` + base64 of `litellm:custom_llm_provider:X;model_id:...;video_id:...`."""
+    if not video_id.startswith("video_"):
+        return None
     try:
         raw = video_id.removeprefix("video_")
         text = base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8", "strict")
     except (ValueError, UnicodeDecodeError):
         return None
-    head = text.split(";", 1)[0]
-    if not head.startswith("litellm:custom_llm_provider:"):
+    parts = text.split(";")
+    return parts if parts[0].startswith("litellm:custom_llm_provider:") else None
+
+
+def litellm_provider_from_id(video_id: str) -> str | None:
+    parts = _litellm_parts(video_id)
+    return (parts[0].removeprefix("litellm:custom_llm_provider:") or None) if parts else None
+
+
+def litellm_sibling_id(own_id: str, raw_id: str) -> str | None:
+    """The LiteLLM id of `raw_id` (a provider's id, as LiteLLM leaves `remixed_from_video_id`),
+    built from a job of the same deployment: only the `video_id:` part differs."""
+    parts = _litellm_parts(own_id)
+    if parts is None or _litellm_parts(raw_id) is not None:
         return None
-    return head.removeprefix("litellm:custom_llm_provider:") or None
+    swapped = [f"video_id:{raw_id}" if p.startswith("video_id:") else p for p in parts]
+    return "video_" + base64.b64encode(";".join(swapped).encode("utf-8")).decode("ascii")

@@ -21,8 +21,9 @@ from sora_mcp.backends.dialects import (
     DIALECTS,
     Dialect,
     detect_dialect,
-    dialect_from_id,
+    dialect_from_answer,
     litellm_provider_from_id,
+    litellm_sibling_id,
     normalize_video,
 )
 from sora_mcp.backends.errors import OPENAI_HOST, host_of, map_error
@@ -172,11 +173,34 @@ class Transport:
             raise BackendError(f"{operation}: the backend's answer has no video id")
         if video.video_url:
             self._video_urls[video.id] = video.video_url
-        if self._dialect is DIALECTS["generic"] and (guess := dialect_from_id(video.id)):
-            self._dialect = DIALECTS[guess]
+        if self._dialect is DIALECTS["generic"] and (guess := dialect_from_answer(video.id, response.headers)):
+            self._dialect = DIALECTS[guess]  # LiteLLM's /models looks like OpenAI's; its job answers do not
         if self._dialect is DIALECTS["litellm"]:
             self._seen_provider = litellm_provider_from_id(video.id) or self._seen_provider
+            source = video.remixed_from_video_id
+            if source and (sibling := litellm_sibling_id(video.id, source)):
+                # LiteLLM passes the provider's raw source id through; give back the one it accepts.
+                video = video.model_copy(update={"remixed_from_video_id": sibling})
         return video
+
+    async def _open_url(self, url: str, headers: Mapping[str, str]) -> httpx2.Response:
+        """Stream a completion's `video_url`; the key goes only to the backend's own origin."""
+        send_headers = dict(headers)
+        own = urlsplit(self.base_url)
+        there = urlsplit(url)
+        if (there.scheme, there.netloc) == (own.scheme, own.netloc) and self._api_key:
+            send_headers["Authorization"] = f"Bearer {self._api_key}"
+        try:
+            response = await self._http.send(
+                self._http.build_request("GET", url, headers=send_headers), stream=True
+            )
+            if response.status_code >= 400:
+                await response.aread()
+                await response.aclose()
+                response.raise_for_status()
+            return response
+        except httpx2.HTTPError as exc:
+            raise self._fail(exc, "download") from None
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -24,12 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(sub)
     engine_cmd.add_parser(sub)
-    try:
-        from sora_mcp.cli import human
-    except ImportError:  # pragma: no cover - during development only
-        human = None
-    if human is not None:
-        human.add_parsers(sub)
+    from sora_mcp.cli import human
+
+    human.add_parsers(sub)
     return parser
 
 

@@ -268,6 +268,19 @@ async def content(request: Request) -> Response | FileStream:
     )
 
 
+async def list_models(request: Request) -> Response:
+    """OpenAI's `GET /v1/models`: the model ids this engine accepts (it previews the sora-2 family)."""
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {"id": model, "object": "model", "created": 0, "owned_by": "sora-mcp-engine"}
+                for model in parsing.MODELS
+            ],
+        }
+    )
+
+
 async def admin_stats(request: Request) -> Response:
     engine = _engine(request)
     return JSONResponse(
@@ -335,6 +348,7 @@ def create_app(config: EngineConfig, *, stats: RequestStats | None = None) -> St
             engine.stop()
 
     routes = [
+        Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/videos", _creating(_build_create), methods=["POST"]),
         Route("/v1/videos", list_videos, methods=["GET"]),
         Route("/v1/videos/extensions", _creating(_build_extension), methods=["POST"]),

@@ -30,11 +30,25 @@ from sora_mcp.engine.render_audio import RATE, AudioTrack, synthesize
 from sora_mcp.engine.render_layers import Planes, planes_of
 from sora_mcp.engine.render_prompt import PromptPlan, plan_prompt
 from sora_mcp.engine.render_scene import build_scene
-from sora_mcp.engine.render_sources import count_frames, first_frame, reference_image, source_audio, source_frames
+from sora_mcp.engine.render_sources import (
+    count_frames,
+    first_frame,
+    reference_image,
+    source_audio,
+    source_frames,
+)
 from sora_mcp.engine.render_spec import RenderError, RenderResult, RenderSpec, validate
 from sora_mcp.engine.render_stills import Stills
 
-__all__ = ["CONTAINER_OPTIONS", "ENCODER_OPTIONS", "RenderError", "RenderResult", "RenderSpec", "open_output", "render"]
+__all__ = [
+    "CONTAINER_OPTIONS",
+    "ENCODER_OPTIONS",
+    "RenderError",
+    "RenderResult",
+    "RenderSpec",
+    "open_output",
+    "render",
+]
 
 # Chosen by measurement (bench/bench_render.py): on 2 cores "ultrafast" keeps encoding of moving
 # content close to the cost of static content; slower presets spend their time on motion search
@@ -45,7 +59,9 @@ CONTAINER_OPTIONS: dict[str, str] = {"movflags": "+faststart"}
 OUTPUT_NAMES = ("video.mp4", "thumbnail.webp", "spritesheet.jpg")
 
 
-def open_output(path: Path, width: int, height: int, fps: int) -> tuple[av.container.OutputContainer, av.VideoStream]:
+def open_output(
+    path: Path, width: int, height: int, fps: int
+) -> tuple[av.container.OutputContainer, av.VideoStream]:
     """An MP4 container with the H.264 stream every render (and the benchmark floor) uses."""
     container = av.open(str(path), "w", format="mp4", options=CONTAINER_OPTIONS)
     stream = container.add_stream("libx264", rate=fps)
@@ -78,8 +94,13 @@ def render(
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
-    return RenderResult(out_dir / OUTPUT_NAMES[0], out_dir / OUTPUT_NAMES[1], out_dir / OUTPUT_NAMES[2],
-                        spec.frames, has_audio)
+    return RenderResult(
+        out_dir / OUTPUT_NAMES[0],
+        out_dir / OUTPUT_NAMES[1],
+        out_dir / OUTPUT_NAMES[2],
+        spec.frames,
+        has_audio,
+    )
 
 
 class _Stopped(Exception):
@@ -89,10 +110,22 @@ class _Stopped(Exception):
 class _Producer(threading.Thread):
     """Draws every frame in order into a bounded queue and makes the stills on the way."""
 
-    def __init__(self, spec: RenderSpec, plan: PromptPlan, source_count: int,
-                 backdrop: Image.Image | None, temps: dict[str, Path]) -> None:
+    def __init__(
+        self,
+        spec: RenderSpec,
+        plan: PromptPlan,
+        source_count: int,
+        backdrop: Image.Image | None,
+        temps: dict[str, Path],
+    ) -> None:
         super().__init__(name="render-frames", daemon=True)
-        self.spec, self.plan, self.source_count, self.backdrop, self.temps = spec, plan, source_count, backdrop, temps
+        self.spec, self.plan, self.source_count, self.backdrop, self.temps = (
+            spec,
+            plan,
+            source_count,
+            backdrop,
+            temps,
+        )
         # deep enough that writing the thumbnail mid-clip never starves the encoder
         self.frames: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=16)
         self.stop = threading.Event()
@@ -121,16 +154,22 @@ class _Producer(threading.Thread):
 
     def _draw_all(self) -> None:
         spec, total = self.spec, self.spec.frames
-        stills = Stills(total, spec.width, spec.height, self.temps["thumbnail.webp"], self.temps["spritesheet.jpg"])
+        stills = Stills(
+            total, spec.width, spec.height, self.temps["thumbnail.webp"], self.temps["spritesheet.jpg"]
+        )
         backdrop: Image.Image | Planes | None = self.backdrop
         if spec.source_video is not None:
-            for index, frame in enumerate(source_frames(spec.source_video, spec.width, spec.height, self.source_count)):
+            for index, frame in enumerate(
+                source_frames(spec.source_video, spec.width, spec.height, self.source_count)
+            ):
                 self._put(frame)
                 if stills.wants(index):
                     stills.offer(index, planes_of(frame))
                 if index == self.source_count - 1:
                     backdrop = planes_of(frame, copy=True)
-        scene = build_scene(self.plan, spec.width, spec.height, total - self.source_count, spec.fps, spec.seed, backdrop)
+        scene = build_scene(
+            self.plan, spec.width, spec.height, total - self.source_count, spec.fps, spec.seed, backdrop
+        )
         for index in range(self.source_count, total):
             frame = scene.draw(index - self.source_count)
             self._put(frame)  # queued first: the encoder only reads it, and stills work can overlap
@@ -139,8 +178,9 @@ class _Producer(threading.Thread):
         stills.finish()
 
 
-def _render_to(spec: RenderSpec, temps: dict[str, Path],
-               progress: Callable[[int, int], None] | None, slowdown: float) -> bool:
+def _render_to(
+    spec: RenderSpec, temps: dict[str, Path], progress: Callable[[int, int], None] | None, slowdown: float
+) -> bool:
     """Encode the clip into temps["video.mp4"] (the stills are written by the drawing thread)."""
     total = spec.frames
     source_count = count_frames(spec.source_video) if spec.source_video is not None else 0
@@ -182,8 +222,14 @@ def _next_frame(producer: _Producer) -> av.VideoFrame:
         return frame
 
 
-def _encode(spec: RenderSpec, path: Path, producer: _Producer, samples: np.ndarray | None,
-            progress: Callable[[int, int], None] | None, slowdown: float) -> None:
+def _encode(
+    spec: RenderSpec,
+    path: Path,
+    producer: _Producer,
+    samples: np.ndarray | None,
+    progress: Callable[[int, int], None] | None,
+    slowdown: float,
+) -> None:
     total = spec.frames
     step = max(1, total // 25)
     pause = max(0.0, slowdown - 1.0) / spec.fps

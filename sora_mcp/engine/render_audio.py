@@ -28,12 +28,16 @@ def _hz(midi: float) -> float:
 
 def synthesize(plan: PromptPlan, seconds: float) -> np.ndarray:
     """Mono float32 samples, shape (1, seconds × 48 kHz): pad chords, an arpeggio, dialogue bursts."""
-    n = int(round(seconds * RATE))
+    n = round(seconds * RATE)
     text = (plan.audio or "") + "\n" + "\n".join(plan.dialogue)
     digest = hashlib.sha256(text.encode()).digest()
     root = 45 + digest[0] % 12
     minor = any(w in (text + " " + plan.mood).lower() for w in _MINOR_WORDS)
-    steps = [[0, 3, 7], [8, 12, 15], [3, 7, 10], [10, 14, 17]] if minor else [[0, 4, 7], [7, 11, 14], [9, 12, 16], [5, 9, 12]]
+    steps = (
+        [[0, 3, 7], [8, 12, 15], [3, 7, 10], [10, 14, 17]]
+        if minor
+        else [[0, 4, 7], [7, 11, 14], [9, 12, 16], [5, 9, 12]]
+    )
     bpm = 84 + digest[1] % 48
     t = np.arange(n, dtype=np.float64) / RATE
     chord_len = max(1.0, seconds / 4)
@@ -65,13 +69,15 @@ def _dialogue_bursts(t: np.ndarray, seconds: float, lines: int, digest: bytes) -
         seg = t[a:b] - t[a]
         pitch = 150 + (digest[2 + i % 20] % 80)
         syllables = np.clip(np.sin(2 * np.pi * 4.5 * seg), 0, None) ** 2
-        voice[a:b] = 0.15 * syllables * (np.sin(2 * np.pi * pitch * seg) + 0.4 * np.sin(4 * np.pi * pitch * seg))
+        voice[a:b] = (
+            0.15 * syllables * (np.sin(2 * np.pi * pitch * seg) + 0.4 * np.sin(4 * np.pi * pitch * seg))
+        )
     return voice
 
 
 def decode_audio(path: Path, seconds: float) -> np.ndarray | None:
     """A source clip's audio as mono 48 kHz float32 of exactly `seconds`, or None if it has none."""
-    n = int(round(seconds * RATE))
+    n = round(seconds * RATE)
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return None

@@ -21,12 +21,32 @@ from sora_mcp.engine.render_prompt import RGB, PromptPlan
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+_SMALL = 64 * 1024  # pixels; below this numpy beats setting up a swscale context
+
+
 def to_yuv(img: Image.Image, size: tuple[int, int] | None = None) -> Planes:
-    """RGB image → Y, U, V planes through swscale (BT.601, as the encoder would see an RGB
-    frame), scaled to `size` (even width and height) in the same pass when given."""
-    frame = av.VideoFrame.from_ndarray(np.asarray(img.convert("RGB")), format="rgb24")
+    """RGB image → Y, U, V planes (BT.601 limited range, as swscale converts for the encoder),
+    scaled to `size` (even width and height) in the same pass when given."""
+    rgb = np.asarray(img.convert("RGB"))
+    if size is None and rgb.shape[0] * rgb.shape[1] <= _SMALL:
+        return _small_to_yuv(rgb)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
     width, height = size or img.size
-    return planes_of(frame.reformat(width=width, height=height, format="yuv420p", interpolation="BILINEAR"), copy=True)
+    return planes_of(
+        frame.reformat(width=width, height=height, format="yuv420p", interpolation="BILINEAR"), copy=True
+    )
+
+
+def _small_to_yuv(rgb: np.ndarray) -> Planes:
+    """The same matrix in numpy, for text cards: no converter set-up per card."""
+    f = rgb.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
+    q = f[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
+    u = 128 + (-37.797 * q[..., 0] - 74.203 * q[..., 1] + 112.0 * q[..., 2]) / 255
+    v = 128 + (112.0 * q[..., 0] - 93.786 * q[..., 1] - 18.214 * q[..., 2]) / 255
+    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, u, v))  # type: ignore[return-value]
 
 
 def planes_of(frame: av.VideoFrame, copy: bool = False) -> Planes:
@@ -62,22 +82,23 @@ def procedural_plate(plan: PromptPlan, size: tuple[int, int], seed: int) -> Imag
     sw, sh = max(8, pw // 4), max(8, ph // 4)
     pal = plan.palette
     light = {"night": 0.75}.get(plan.mood, 1.0)
-    top, bottom = _shade(pal[0], light), _shade(pal[1 % len(pal)], light * 0.8)
-    ramp = np.linspace(0.0, 1.0, sh, dtype=np.float32)[:, None, None]
+    top, bottom = _shade(pal[0], light), _shade(pal[1 % len(pal)], light)
+    # the sky reaches the second colour by mid-frame, so both lead colours stay in view
+    ramp = np.clip(np.linspace(-0.1, 1.9, sh, dtype=np.float32), 0, 1)[:, None, None]
     grad = np.asarray(top, np.float32) * (1 - ramp) + np.asarray(bottom, np.float32) * ramp
     img = Image.fromarray(np.repeat(grad, sw, axis=1).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     for i in range(7):  # soft light blobs; where they sit is the seed's layout
         x, y = rng.uniform(0, sw), rng.uniform(0, sh * 0.7)
-        r = rng.uniform(0.08, 0.25) * sh
+        r = rng.uniform(0.06, 0.16) * sh
         draw.ellipse([x - r, y - r, x + r, y + r], fill=_shade(pal[(2 + i) % len(pal)], light))
     img = img.filter(ImageFilter.GaussianBlur(max(2, sh // 30)))
     draw = ImageDraw.Draw(img)
     dark = _shade(min(pal, key=_luma), 0.6 * light)
-    horizon = sh * rng.uniform(0.62, 0.75)
+    horizon = sh * rng.uniform(0.72, 0.82)
     points = [(0.0, float(sh))]
     for i in range(9):  # a skyline/hill silhouette gives the camera move something to read
-        points.append((sw * i / 8, horizon - rng.uniform(0, sh * 0.18)))
+        points.append((sw * i / 8, horizon - rng.uniform(0, sh * 0.12)))
     points.append((float(sw), float(sh)))
     draw.polygon(points, fill=dark)
     for _ in range(3):  # set pieces standing in for the subject's surroundings
@@ -126,7 +147,9 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return cache[size]
 
 
-def _wrap(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
+def _wrap(
+    text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int, max_lines: int
+) -> list[str]:
     lines: list[str] = []
     for word in text.split():
         if lines and font.getlength(lines[-1] + " " + word) <= width:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import av
 from PIL import Image
 
-from sora_mcp.engine.render_camera import Camera
+from sora_mcp.engine.render_camera import Camera, Rect
 from sora_mcp.engine.render_layers import (
     Patch,
     Planes,
@@ -67,7 +67,7 @@ class Scene:
                 s = 1 if i == 0 else 2
                 dst[...] = src[rect.y // s : (rect.y + rect.h) // s, rect.x // s : (rect.x + rect.w) // s]
         else:
-            if key != self._base_key:  # zoom frames come in pairs; resize once per pair
+            if key != self._base_key:  # zooms step on threes: resize once per step
                 self._base_frame = self._scaled(rect)  # kept alive: _base views its buffers
                 self._base = planes_of(self._base_frame)
                 self._base_key = key
@@ -82,7 +82,7 @@ class Scene:
                 blit(out, card.patch, card.x, card.y)
         return frame
 
-    def _scaled(self, rect) -> av.VideoFrame:  # noqa: ANN001 - Rect, kept loose to avoid a cycle
+    def _scaled(self, rect: Rect) -> av.VideoFrame:
         src = av.VideoFrame(rect.w, rect.h, "yuv420p")
         for i, (dst, plane) in enumerate(zip(planes_of(src), self.plate)):
             s = 1 if i == 0 else 2
@@ -104,7 +104,9 @@ def _cards(plan: PromptPlan, width: int, height: int, frames: int, fps: int, lea
     fg, bg = _card_colours(plan.palette)
     unit = height / 720 if width >= height else width / 720
     cards: list[Card] = []
-    title = text_panel(plan.title, int(width * 0.8), int(34 * unit), fg, bg, max_lines=3, label="PREVIEW · SHOT")
+    title = text_panel(
+        plan.title, int(width * 0.8), int(34 * unit), fg, bg, max_lines=3, label="PREVIEW · SHOT"
+    )
     title_end = min(frames, lead_in + max(int(1.5 * fps), (frames - lead_in) // 3))
     tw, th = title.size
     cards.append(Card(title, even((width - tw) / 2), even((height - th) / 2), lead_in, title_end))
@@ -114,17 +116,33 @@ def _cards(plan: PromptPlan, width: int, height: int, frames: int, fps: int, lea
         cards.append(Card(text, even((width - xw) / 2), even((height - xh) / 2), title_end, frames))
     margin = even(24 * unit)
     for beat in plan.beats:
-        patch = text_panel(beat.text, int(width * 0.45), int(20 * unit), fg, bg, max_lines=2,
-                           label=f"{beat.start:g}–{beat.end:g}s")
+        patch = text_panel(
+            beat.text,
+            int(width * 0.45),
+            int(20 * unit),
+            fg,
+            bg,
+            max_lines=2,
+            label=f"{beat.start:g}–{beat.end:g}s",
+        )
         start, end = lead_in + int(beat.start * fps), lead_in + int(beat.end * fps)
         cards.append(Card(patch, margin, margin, start, min(end, frames)))
     if plan.dialogue:
         slot = (frames - lead_in) / len(plan.dialogue)
         for i, line in enumerate(plan.dialogue):
-            patch = text_panel(line, int(width * 0.8), int(24 * unit), (255, 255, 255), (0, 0, 0), max_lines=2)
+            patch = text_panel(
+                line, int(width * 0.8), int(24 * unit), (255, 255, 255), (0, 0, 0), max_lines=2
+            )
             pw, ph = patch.size
-            cards.append(Card(patch, even((width - pw) / 2), even(height - ph - 3 * margin),
-                              lead_in + int(i * slot), lead_in + int((i + 1) * slot)))
+            cards.append(
+                Card(
+                    patch,
+                    even((width - pw) / 2),
+                    even(height - ph - 3 * margin),
+                    lead_in + int(i * slot),
+                    lead_in + int((i + 1) * slot),
+                )
+            )
     mark = text_panel(WATERMARK, width, int(14 * unit), (235, 235, 235), (20, 20, 20), max_lines=1)
     mw, mh = mark.size
     cards.append(Card(mark, even(width - mw - margin), even(height - mh - margin), 0, frames))
@@ -156,7 +174,7 @@ def build_scene(
     return Scene(
         plate=plate,
         camera=camera,
-        sprites=SpriteLayer(plan, width, height, seed),
+        sprites=SpriteLayer(plan, width, height, seed, fps),
         cards=_cards(plan, width, height, frames, fps, lead_in),
         frames=frames,
         fps=fps,

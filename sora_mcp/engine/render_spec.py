@@ -51,14 +51,22 @@ def validate(spec: RenderSpec) -> None:
         raise RenderError("prompt must be text: pass the prompt as a string.")
     for name, value in (("width", spec.width), ("height", spec.height)):
         if not isinstance(value, int) or not 16 <= value <= MAX_SIDE or value % 2:
-            raise RenderError(f"{name} {value!r} is not renderable: use an even number of pixels from 16 to {MAX_SIDE}.")
+            raise RenderError(
+                f"{name} {value!r} is not renderable: use an even number of pixels from 16 to {MAX_SIDE}."
+            )
     if not isinstance(spec.seconds, int) or not 1 <= spec.seconds <= MAX_SECONDS:
-        raise RenderError(f"seconds {spec.seconds!r} is not renderable: use a whole number from 1 to {MAX_SECONDS}.")
+        raise RenderError(
+            f"seconds {spec.seconds!r} is not renderable: use a whole number from 1 to {MAX_SECONDS}."
+        )
     if not isinstance(spec.fps, int) or not 1 <= spec.fps <= 60:
         raise RenderError(f"fps {spec.fps!r} is not renderable: use a whole number from 1 to 60.")
     if not isinstance(spec.seed, int):
         raise RenderError(f"seed {spec.seed!r} is not an integer: pass a whole number.")
-    inputs = (("input reference", spec.input_reference), ("source video", spec.source_video), ("edit source", spec.edit_of))
+    inputs = (
+        ("input reference", spec.input_reference),
+        ("source video", spec.source_video),
+        ("edit source", spec.edit_of),
+    )
     for label, path in inputs:
         if path is not None and not Path(path).is_file():
             raise RenderError(f"The {label} file '{Path(path).name}' does not exist: pass an existing file.")

@@ -30,20 +30,26 @@ def _yuv(colour: RGB) -> tuple[int, int, int]:
     return round(y), round(u), round(v)
 
 
-def _disc_mask(size: int, ring: bool) -> np.ndarray:
+_WHITE, _BLACK = (245, 245, 245), (12, 12, 12)
+
+
+def _shape(size: int, subject: bool) -> np.ndarray:
+    """Which colour (1-based index into the shape's colours) each pixel takes; 0 is transparent.
+
+    A particle is a plain disc. The subject is a ring banded white, black and its palette colour,
+    so it stands out (and its motion shows) on any backdrop, light or dark."""
     yy, xx = np.mgrid[0:size, 0:size]
     r = size / 2
-    d2 = (yy + 0.5 - r) ** 2 + (xx + 0.5 - r) ** 2
-    mask = d2 <= r * r
-    if ring:  # a ring reads as the subject rather than as one more particle
-        mask &= d2 >= (r * 0.55) ** 2
-    return mask
+    d = np.sqrt((yy + 0.5 - r) ** 2 + (xx + 0.5 - r) ** 2) / max(r, 1e-9)
+    if not subject:
+        return (d <= 1).astype(np.int8)
+    return np.select([d > 1, d > 0.85, d > 0.7, d >= 0.5], [0, 1, 2, 3], 0).astype(np.int8)
 
 
 class SpriteLayer:
     """All moving shapes of a clip, drawn into a yuv420p frame in a handful of numpy operations."""
 
-    def __init__(self, plan: PromptPlan, width: int, height: int, seed: int) -> None:
+    def __init__(self, plan: PromptPlan, width: int, height: int, seed: int, fps: int) -> None:
         rng = random.Random(seed * 7919 + 17)
         unit = height / 720
         self.width, self.height = width, height
@@ -54,27 +60,44 @@ class SpriteLayer:
             colour = plan.palette[-1] if subject else plan.palette[(i + 2) % len(plan.palette)]
             speed = (90 if subject else rng.uniform(20, 70)) * unit
             angle = rng.uniform(0, 2 * math.pi)
-            params.append((
-                rng.uniform(0, width), rng.uniform(0, height), speed * math.cos(angle), 0.5 * speed * math.sin(angle),
-                rng.uniform(4, 18) * unit, rng.uniform(0, 2 * math.pi), 0.5 if subject else rng.uniform(0.2, 1.6),
-            ))
+            params.append(
+                (
+                    rng.uniform(0, width),
+                    rng.uniform(0, height),
+                    speed * math.cos(angle),
+                    0.5 * speed * math.sin(angle),
+                    rng.uniform(4, 18) * unit,
+                    rng.uniform(0, 2 * math.pi),
+                    0.5 if subject else rng.uniform(0.2, 1.6),
+                )
+            )
             sizes.append(size)
-            colours.append(_yuv(colour))
+            colours.append([_yuv(_WHITE), _yuv(_BLACK), _yuv(colour)] if subject else [_yuv(colour)])
         self.sizes = np.array(sizes)
-        self.x0, self.y0, self.vx, self.vy, self.wobble, self.phase, self.depth = (np.array(p) for p in zip(*params))
+        self.x0, self.y0, self.vx, self.vy, self.wobble, self.phase, self.depth = (
+            np.array(p) for p in zip(*params)
+        )
+        # the subject moves at least 2.5 px per frame on both axes, so even at thumbnail sizes
+        # (positions snap to even pixels) no two consecutive frames are the same
+        floor = 2.5 * fps
+        self.vx[-1] = np.copysign(max(abs(self.vx[-1]), floor), self.vx[-1])
+        self.vy[-1] = np.copysign(max(abs(self.vy[-1]), floor), self.vy[-1])
         self.luma = self._pixels(sizes, colours, 0, 1)
         self.chroma_u = self._pixels(sizes, colours, 1, 2)
         self.chroma_v = self._pixels(sizes, colours, 2, 2)
 
     @staticmethod
-    def _pixels(sizes: list[int], colours: list[tuple[int, int, int]], channel: int, scale: int):  # noqa: ANN205
+    def _pixels(sizes: list[int], colours: list[list[tuple[int, int, int]]], channel: int, scale: int):
+        """(rows, cols, owner, value) of every opaque pixel of every shape, for one plane."""
         rows, cols, owner, values = [], [], [], []
-        for k, (size, colour) in enumerate(zip(sizes, colours)):
-            r, c = np.nonzero(_disc_mask(size // scale, ring=k == len(sizes) - 1))
+        for k, (size, palette) in enumerate(zip(sizes, colours)):
+            bands = _shape(size // scale, subject=len(palette) > 1)
+            r, c = np.nonzero(bands)
+            lookup = np.array([0] + [colour[channel] for colour in palette], np.uint8)
             rows.append(r)
             cols.append(c)
             owner.append(np.full(r.shape, k))
-            values.append(np.full(r.shape, colour[channel], np.uint8))
+            values.append(lookup[bands[r, c]])
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(owner), np.concatenate(values)
 
     def positions(self, t: float, cam_dx: float, cam_dy: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """The library: the SQLite ledger of every job, archived asset files, downloads and temp files."""
 
-from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail
+from typing import Any
+
 from sora_mcp.library.downloads import DiskError, DownloadResult, download
 from sora_mcp.library.ledger import Ledger
 from sora_mcp.library.paths import asset_path, safe_dirname
@@ -26,3 +27,12 @@ __all__ = [
     "sweep_temp",
     "temp_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # derive_* need PyAV and Pillow (~40 ms to import): load them on first use, not at server start.
+    if name in ("derive_spritesheet", "derive_thumbnail"):
+        from sora_mcp.library import derive
+
+        return getattr(derive, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,8 @@ from sora_mcp.library.tempfiles import atomic_replace, create_temp
 
 # What we ask the stream for: one socket read (httpcore reads 64 KiB), so the client need not join pieces.
 _READ_SIZE = 1 << 16
+# Resumed attempts that make progress may go on to this many times max_attempts requests in all.
+PROGRESS_FACTOR = 8
 _RETRY_FIX = "Try download_asset again later; the job's file stays on the backend until it expires."
 
 
@@ -144,6 +146,7 @@ async def _pump(stream: Any, sink: _Sink, chunk_size: int) -> None:
             async for batch in receive:
                 await anyio.to_thread.run_sync(sink.write_many, batch)
 
+    dropped: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(writer)
@@ -151,12 +154,17 @@ async def _pump(stream: Any, sink: _Sink, chunk_size: int) -> None:
                 # Pieces are batched as a list (no joining copy) and handed over ~chunk_size at a time.
                 batch: list[bytes] = []
                 pending = 0
-                async for piece in stream.aiter_bytes(_READ_SIZE):
-                    batch.append(piece)
-                    pending += len(piece)
-                    if pending >= chunk_size:
-                        await send.send(batch)
-                        batch, pending = [], 0
+                try:
+                    async for piece in stream.aiter_bytes(_READ_SIZE):
+                        batch.append(piece)
+                        pending += len(piece)
+                        if pending >= chunk_size:
+                            await send.send(batch)
+                            batch, pending = [], 0
+                except Exception as exc:  # noqa: BLE001 - re-raised below, once the bytes are written
+                    # The connection dropped: keep what did arrive, so the retry resumes after it
+                    # (otherwise a file smaller than chunk_size would restart from 0 every time).
+                    dropped = exc
                 if batch:
                     await send.send(batch)
     except BaseExceptionGroup as group:
@@ -164,6 +172,8 @@ async def _pump(stream: Any, sink: _Sink, chunk_size: int) -> None:
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+    if dropped is not None:
+        raise dropped
 
 
 async def _attempt(
@@ -210,12 +220,15 @@ async def download(
     backoff_s: float = 0.25,
     expected_variant: str | None = None,
 ) -> DownloadResult:
-    """Download to `dest` atomically; resume or restart up to `max_attempts` times.
+    """Download to `dest` atomically; resume or restart up to `max_attempts` failed tries.
 
-    `chunk_size` is how many bytes are handed to the writer thread at once (the stream itself
-    is read in 64 KiB pieces). With `expected_variant`, a stream whose `served_variant` is
-    something else (a video sent for a thumbnail request) raises `Unsupported` before any
-    byte is written, so the caller can derive the variant instead.
+    A resumed attempt that moves the file forward before it drops is not counted as a
+    failure (a link that drops every few MB still finishes a large file), but the total is
+    capped at `PROGRESS_FACTOR * max_attempts` requests. `chunk_size` is how many bytes are
+    handed to the writer thread at once (the stream itself is read in 64 KiB pieces). With
+    `expected_variant`, a stream whose `served_variant` is something else (a video sent for a
+    thumbnail request) raises `Unsupported` before any byte is written, so the caller can
+    derive the variant instead.
     """
     sink = _Sink(tmp_dir, dest.suffix)
     state: dict[str, Any] = {
@@ -228,7 +241,9 @@ async def download(
     done = False
     try:
         last: BaseException | None = None
-        for attempt in range(1, max_attempts + 1):
+        failures = attempt = 0
+        while failures < max_attempts and attempt < PROGRESS_FACTOR * max_attempts:
+            attempt += 1
             offset = sink.size if state["ranges"] else 0
             if offset == 0 and sink.size:
                 await anyio.to_thread.run_sync(sink.restart)
@@ -238,9 +253,12 @@ async def download(
                 if not _retryable(exc):
                     raise
                 last = exc
-                if attempt < max_attempts:
+                progressed = offset > 0 and sink.size > offset  # a resume that got further: no failure
+                failures += 0 if progressed else 1
+                if failures < max_attempts:
                     wait = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else 0
-                    await anyio.sleep(min(max(wait, backoff_s * 2 ** (attempt - 1)), 10.0))
+                    pause = backoff_s * 2 ** max(failures - 1, 0) / (4 if progressed else 1)
+                    await anyio.sleep(min(max(wait, pause), 10.0))
                 continue
             await anyio.to_thread.run_sync(sink.finish)
             await anyio.to_thread.run_sync(atomic_replace, sink.path, dest)
@@ -256,7 +274,7 @@ async def download(
             )
         reason = str(last) if isinstance(last, (SoraError, _Retry)) else f"{type(last).__name__}: {last}"
         raise BackendError(
-            f"Download failed after {max_attempts} attempts: {reason[:200]}",
+            f"Download failed after {attempt} attempts: {reason[:200]}",
             fix="Check that the backend is reachable and try again; nothing partial was kept.",
         )
     finally:

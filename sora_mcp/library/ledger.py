@@ -6,7 +6,7 @@ objects or processes may open the same file (writes take `BEGIN IMMEDIATE`, wait
 by `busy_timeout`). Schema migrations run on open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
-outcome is unknown), record_job, update_status, record_poll, get, list, unfinished,
+outcome is unknown), record_job, update_status, record_poll, get, list, unfinished, unarchived,
 mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary, close.
 """
 
@@ -349,6 +349,18 @@ class Ledger(LedgerReports):
             self._rows(
                 f"SELECT * FROM jobs WHERE status NOT IN ({_TERMINAL_SQL}) AND deleted_remote = 0 "
                 "ORDER BY created_at, id"
+            )
+        )
+
+    def unarchived(self) -> builtins.list[JobRecord]:
+        """Completed jobs made here whose MP4 is not archived (a server died mid-download, say)."""
+        return self._records(
+            self._rows(
+                "SELECT * FROM jobs WHERE status = 'completed' AND kind != 'external' AND deleted_remote = 0 "
+                "AND local_files_deleted = 0 AND (expires_at IS NULL OR expires_at > ?) AND NOT EXISTS "
+                "(SELECT 1 FROM assets a WHERE a.video_id = jobs.id AND a.variant = 'video') "
+                "ORDER BY created_at, id",
+                (self._now(),),
             )
         )
 

@@ -2,26 +2,52 @@
 
 Every variant is streamed to a temp file and renamed into place by `library.download`. When a
 backend cannot serve a thumbnail or spritesheet (or serves the MP4 instead), sora-mcp derives
-it from the archived MP4 and marks it `derived`.
+it from the archived MP4 and marks it `derived`. When the backend's copy has expired before
+it was archived, the caller gets `AssetExpired`, which says so plainly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
-from sora_mcp.errors import SoraError, Unsupported
-from sora_mcp.library import asset_path, derive_spritesheet, derive_thumbnail, download
+from sora_mcp.errors import NotFound, SoraError, Unsupported
+from sora_mcp.library import asset_path, download
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
 
 log = logging.getLogger("sora_mcp.archive")
+
+
+class AssetExpired(NotFound):
+    """The backend deleted the job's files (its link expired) before sora-mcp archived them."""
+
+    code = "expired"
+
+
+def expired_error(video_id: str, variant: str, expires_at: int | None) -> AssetExpired:
+    when = f" at {datetime.fromtimestamp(expires_at, UTC):%Y-%m-%d %H:%M:%S} UTC" if expires_at else ""
+    return AssetExpired(
+        f"The backend's copy of video {video_id} expired{when} before sora-mcp archived its {variant}, "
+        "so it can no longer be downloaded and is not in the library",
+        fix=f"Remix it (remix_video(video_id='{video_id}', ...)) or create it again. sora-mcp archives "
+        "completed jobs automatically while the server runs; keep it running until get_status says completed.",
+    )
+
+
+def _looks_expired(exc: SoraError, expires_at: int | None) -> bool:
+    """Did a failed download fail because the backend's link expired?"""
+    if expires_at is not None and expires_at <= time.time():
+        return True
+    return isinstance(exc, NotFound) and "expired" in exc.message.lower()
 
 
 def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, derived: bool) -> Asset:
@@ -89,11 +115,30 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
             raise
         # The backend cannot serve this variant (or answers with the MP4): derive it locally.
         return await _derive(svc, video_id, variant, dest)
+    except SoraError as exc:
+        raise _explain_failure(svc, video_id, variant, exc) from None
     return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=False)
+
+
+def _explain_failure(svc: VideoService, video_id: str, variant: str, exc: SoraError) -> SoraError:
+    """Say plainly why a file cannot be had: expired on the backend, or gone from both places."""
+    record = svc._ledger().get(video_id)
+    expires_at = record.expires_at if record is not None else None
+    if _looks_expired(exc, expires_at):
+        return expired_error(video_id, variant, expires_at)
+    if isinstance(exc, NotFound) and record is not None and record.asset(variant) is not None:
+        return NotFound(
+            f"The archived {variant} of video {video_id} is missing or damaged in the library, and the backend "
+            "no longer has the video to download it again",
+            fix="Restore the file from a backup into the data directory, or remix/create the video again.",
+        )
+    return exc
 
 
 async def _derive(svc: VideoService, video_id: str, variant: str, dest: Path) -> Asset:
     video = await fetch_variant(svc, video_id, "video")
+    from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail  # lazy: PyAV + Pillow
+
     maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
     result = await anyio.to_thread.run_sync(lambda: maker(Path(video.path), dest, tmp_dir=svc.settings.tmp_dir))
     return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)

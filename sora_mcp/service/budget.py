@@ -1,7 +1,10 @@
 """The spending cap: a call whose quote would cross the remaining budget needs approval.
 
-The front end supplies `approve(quote, reason)`: the MCP server asks the user through
-elicitation when the client supports it; the CLI has none, so it refuses with the numbers.
+`over_budget` says whether a quote crosses the smallest remaining allowance (total or
+today's), counting money already reserved by calls still in flight. `check_budget` then asks
+the front end's `approve(quote, reason)`: True = approved once, False = the user declined,
+None = nobody could be asked (a client without elicitation, the CLI). Anything but True is
+refused with the quote, the remaining budget and how to raise it.
 """
 
 from __future__ import annotations
@@ -15,37 +18,66 @@ from sora_mcp.config import Settings
 from sora_mcp.errors import BudgetExceeded
 from sora_mcp.models import Quote
 
-Approver = Callable[[Quote, str], Awaitable[bool]]
+# True: go ahead; False: the user declined; None: the user could not be asked.
+Approver = Callable[[Quote, str], Awaitable[bool | None]]
+
+_TOTAL = ("total budget", "SORA_MCP_BUDGET_USD")
+_DAILY = ("daily budget", "SORA_MCP_BUDGET_DAILY_USD")
 
 
-def remaining_budget(settings: Settings, ledger: Any) -> tuple[float | None, str]:
-    """The smallest remaining allowance (total or today's) and which one it is."""
+def remaining_budget(settings: Settings, ledger: Any, reserved: float = 0.0) -> tuple[float | None, str]:
+    """The smallest remaining allowance (total or today's) and which one it is, e.g.
+    `(0.35, "total budget (SORA_MCP_BUDGET_USD)")`; `(None, "")` when no budget is set."""
     left: list[tuple[float, str]] = []
     if settings.budget_usd is not None:
-        left.append((settings.budget_usd - ledger.spent_since(0), "total budget (SORA_MCP_BUDGET_USD)"))
+        left.append((settings.budget_usd - ledger.spent_since(0) - reserved, f"{_TOTAL[0]} ({_TOTAL[1]})"))
     if settings.budget_daily_usd is not None:
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         spent = ledger.spent_since(int(midnight.timestamp()))
-        left.append((settings.budget_daily_usd - spent, "daily budget (SORA_MCP_BUDGET_DAILY_USD)"))
+        left.append((settings.budget_daily_usd - spent - reserved, f"{_DAILY[0]} ({_DAILY[1]})"))
     if not left:
         return None, ""
     return min(left)
 
 
-async def check_budget(settings: Settings, ledger: Any, quote: Quote, approve: Approver | None) -> None:
-    remaining, which = remaining_budget(settings, ledger)
-    if remaining is None or quote.usd is None or quote.usd <= remaining:
-        return
-    reason = (
-        f"This request is estimated at ${quote.usd:.2f} ({quote.model}, {quote.size}, {quote.seconds}s) and the "
-        f"remaining {which} is ${max(remaining, 0):.2f}."
+def over_budget(settings: Settings, ledger: Any, quote: Quote, reserved: float = 0.0) -> str | None:
+    """Why `quote` needs approval, or None when it fits (or has no price, or no budget is set)."""
+    remaining, which = remaining_budget(settings, ledger, reserved)
+    if remaining is None or quote.usd is None or quote.usd <= remaining + 1e-9:
+        return None
+    what = (
+        f"This batch ({quote.seconds} s of video in all)"
+        if quote.model == "batch"
+        else f"This request ({quote.model}, {quote.size}, {quote.seconds} s)"
     )
-    if approve is not None and await approve(quote, reason):
-        return
-    raise BudgetExceeded(
-        reason + " It was not sent",
-        fix=f"Raise the {which.split(' (')[0]} (set {which.split('(')[1].rstrip(')')}), or approve it when asked.",
+    return f"{what} is estimated at ${quote.usd:.2f} and the remaining {which} is ${max(remaining, 0):.2f}."
+
+
+def budget_fix(settings: Settings, reason: str) -> str:
+    limit, var = _DAILY if _DAILY[1] in reason else _TOTAL
+    current = settings.budget_daily_usd if var == _DAILY[1] else settings.budget_usd
+    later = " or wait until tomorrow (UTC)" if var == _DAILY[1] else ""
+    return (
+        f"Raise the {limit}: set {var} above ${current or 0:.2f} and restart the server{later}; "
+        "or make it cheaper (fewer seconds, a smaller size or model); dry_run=true quotes without spending."
     )
+
+
+async def check_budget(
+    settings: Settings, ledger: Any, quote: Quote, approve: Approver | None, reserved: float = 0.0
+) -> None:
+    """Return when the quote fits or was approved once; raise BudgetExceeded otherwise."""
+    reason = over_budget(settings, ledger, quote, reserved)
+    if reason is None:
+        return
+    answer = await approve(quote, reason) if approve is not None else None
+    if answer is True:
+        return
+    if answer is False:
+        why = " You declined the spend, so nothing was sent."
+    else:
+        why = " The client cannot be asked for approval (it does not support elicitation), so nothing was sent."
+    raise BudgetExceeded(reason + why, fix=budget_fix(settings, reason))
 
 
 def now() -> int:

@@ -7,10 +7,12 @@ ledger, the catalog and a background watcher that archives jobs as they complete
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
@@ -19,14 +21,26 @@ from sora_mcp.errors import InvalidInput, NotFound, NotReady, OutcomeUnknown, So
 from sora_mcp.library import Ledger, sweep_temp
 from sora_mcp.models import TERMINAL_STATUSES, Asset, DeleteResult, Job, JobPage, Quote, RemoteVideo
 from sora_mcp.prompting import Catalog, augment, check_prompt
-from sora_mcp.service import archive, waiting
+from sora_mcp.service import archive, sending, waiting
+from sora_mcp.service.budget import Approver
 from sora_mcp.service.jobs import job_from_record, job_from_remote, next_step
 from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
+if TYPE_CHECKING:
+    from sora_mcp.service.batch import BatchResult
+
 log = logging.getLogger("sora_mcp.service")
 
-# Called when a quote would cross the budget: returns True to go ahead.
-Approver = Callable[[Quote, str], Awaitable[bool]]
+
+class DerivePlan(NamedTuple):
+    """A priced remix/extend/edit: what will be sent and what it should cost."""
+
+    prompt_sent: str
+    model: str | None
+    size: str | None
+    seconds_out: str | None  # the new job's length (the stitched total for extend)
+    new_seconds: str | None  # extend only: the new segment's length
+    quote: Quote
 
 
 class VideoService:
@@ -40,6 +54,8 @@ class VideoService:
         self._tg: anyio.abc.TaskGroup | None = None
         self._watching: set[str] = set()
         self._archive_locks: dict[str, anyio.Lock] = {}
+        self._claimed: set[str] = set()  # backend jobs a reconciliation already took
+        self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -125,65 +141,74 @@ class VideoService:
     def quote_create(self, req: CreateRequest) -> tuple[str, Any, Quote]:
         """Validate, augment and price a create without calling the backend."""
         prompt_sent = self._prepare_prompt(req.prompt, req)
-        valid = self.catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models)
+        valid = self.catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models,
+                                      prompt=prompt_sent)
         quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
         return prompt_sent, valid, quote
 
-    async def create(self, req: CreateRequest, *, dry_run: bool = False, approve: Approver | None = None) -> Job:
+    async def create(
+        self, req: CreateRequest, *, dry_run: bool = False, approve: Approver | None = None,
+        budget_approved: bool = False, idempotency_key: str | None = None,
+    ) -> Job:
+        """Create one job. `budget_approved`: the caller (a batch) already cleared the budget;
+        `idempotency_key`: reuse one key across a caller's retries of the same request."""
         from sora_mcp.prompting import prepare_reference
 
         prompt_sent, valid, quote = self.quote_create(req)
         if dry_run:
             return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note)
-        await self._check_budget(quote, approve)
+        if not budget_approved:
+            await self._check_budget(quote, approve)
         ledger = self._ledger()
-        backend = await self.backend()
-        async with _maybe_reference(prepare_reference, req.input_reference, self.settings, valid.size) as ref:
-            key = f"sora-mcp-{uuid.uuid4()}"
-            fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size, "seconds": valid.seconds}
-            ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
+        with self._reserve(0.0 if budget_approved else quote.usd):
+            backend = await self.backend()
+            async with _maybe_reference(prepare_reference, req.input_reference, self.settings, valid.size) as ref:
+                key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"
+                fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size,
+                               "seconds": valid.seconds}
+                ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
 
-            async def send() -> RemoteVideo:
-                return await backend.create(
-                    prompt_sent, valid.model, valid.size, valid.seconds,
-                    input_reference=ref, extra=req.extra, idempotency_key=key,
-                )
+                async def send() -> RemoteVideo:
+                    return await backend.create(
+                        prompt_sent, valid.model, valid.size, valid.seconds,
+                        input_reference=ref, extra=req.extra, idempotency_key=key,
+                    )
 
-            remote = await self._send_once(send, prompt_sent, key)
-        ledger.resolve_pending(key, remote.id)
-        ledger.record_job(
-            remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
-            augmentation=req.fields.model_dump(exclude_none=True), input_reference_sha256=getattr(ref, "sha256", None),
-            kind="create", source_id=None, cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
-        )
+                match = sending.Match(prompt_sent, valid.model, valid.size, valid.seconds)
+                remote = await self._send_once(send, match, key)
+            ledger.resolve_pending(key, remote.id)
+            ledger.record_job(
+                remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
+                augmentation=req.fields.model_dump(exclude_none=True),
+                input_reference_sha256=getattr(ref, "sha256", None), kind="create", source_id=None,
+                cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
+            )
         self._watch(remote.id)
         job = job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
         if valid.note:
             job.next_step = f"{valid.note} {job.next_step}"
         return job
 
-    async def derive(
-        self, kind: str, req: DeriveRequest, *, dry_run: bool = False, approve: Approver | None = None
-    ) -> Job:
-        """remix / extend / edit an existing job."""
-        ledger = self._ledger()
-        source = ledger.get(req.video_id)
+    async def quote_derive(self, kind: str, req: DeriveRequest, *, offline: bool = False) -> DerivePlan:
+        """Validate, augment and price a remix/extend/edit. The source's model, size and length come
+        from the ledger, else from the backend (a read) unless `offline`."""
+        _check_id(req.video_id)  # a huge or control-character id must not reach the URL builder
+        source = self._ledger().get(req.video_id)
         prompt_sent = self._prepare_prompt(req.prompt, req)
-        model = getattr(source, "model", None)
-        size = getattr(source, "size", None)
-        seconds = getattr(source, "seconds", None)
-        backend = await self.backend() if not dry_run or source is None else None
-        if source is None and backend is not None:
-            remote_src = await backend.retrieve(req.video_id)
+        model, size, seconds = (getattr(source, a, None) for a in ("model", "size", "seconds"))
+        if not offline:
+            await (await self.backend()).require(kind)  # a backend lacking the feature is named first
+        if source is None and not offline:
+            remote_src = await (await self.backend()).retrieve(req.video_id)
             model, size, seconds = remote_src.model, remote_src.size, remote_src.seconds
+        new_seconds = None
         if kind == "extend":
             if req.seconds is None:
                 raise InvalidInput("extend needs `seconds`: how long the new segment is", fix="Pass seconds=4 (or 8, 12).")
             valid = self.catalog.validate(model or "sora-2", size or "1280x720", req.seconds, kind="extend",
                                           strict=self.settings.strict_models)
-            total = str(int(seconds or 0) + int(valid.seconds))
             quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
-            seconds_out = total
+            new_seconds, seconds_out = valid.seconds, str(int(seconds or 0) + int(valid.seconds))
         else:
             quote = self.catalog.quote(model or "unknown", size or "", seconds or "0", engine=self.uses_engine)
             seconds_out = seconds
@@ -194,64 +219,91 @@ class VideoService:
                 f"The model {model} does not support {kind}",
                 fix="Create a new clip with create_video, stating what must stay the same in the prompt.",
             )
+        return DerivePlan(prompt_sent, model, size, seconds_out, new_seconds, quote)
+
+    async def derive(
+        self, kind: str, req: DeriveRequest, *, dry_run: bool = False, approve: Approver | None = None
+    ) -> Job:
+        """remix / extend / edit an existing job."""
+        ledger = self._ledger()
+        plan = await self.quote_derive(kind, req)
+        prompt_sent, quote = plan.prompt_sent, plan.quote
         if dry_run:
-            return self._dry_run_job(model or "unknown", size or "", seconds_out or "", prompt_sent, quote, None)
+            return self._dry_run_job(plan.model or "unknown", plan.size or "", plan.seconds_out or "", prompt_sent,
+                                     quote, None)
         await self._check_budget(quote, approve)
-        backend = backend or await self.backend()
-        key = f"sora-mcp-{uuid.uuid4()}"
-        ledger.record_pending(key, _fingerprint({"kind": kind, "src": req.video_id, "prompt": prompt_sent}, None), {})
+        with self._reserve(quote.usd):
+            backend = await self.backend()
+            key = f"sora-mcp-{uuid.uuid4()}"
+            ledger.record_pending(key, _fingerprint({"kind": kind, "src": req.video_id, "prompt": prompt_sent}, None), {})
 
-        async def send() -> RemoteVideo:
-            if kind == "remix":
-                return await backend.remix(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
-            if kind == "extend":
-                return await backend.extend(req.video_id, prompt_sent, valid.seconds, extra=req.extra,
-                                            idempotency_key=key)
-            return await backend.edit(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
+            async def send() -> RemoteVideo:
+                if kind == "remix":
+                    return await backend.remix(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
+                if kind == "extend":
+                    return await backend.extend(req.video_id, prompt_sent, plan.new_seconds, extra=req.extra,
+                                                idempotency_key=key)
+                return await backend.edit(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
 
-        remote = await self._send_once(send, prompt_sent, key)
-        ledger.resolve_pending(key, remote.id)
-        ledger.record_job(
-            remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
-            augmentation=req.fields.model_dump(exclude_none=True), input_reference_sha256=None, kind=kind,
-            source_id=req.video_id, cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
-        )
+            match = sending.Match(prompt_sent, source_id=req.video_id if kind == "remix" else None)
+            remote = await self._send_once(send, match, key)
+            ledger.resolve_pending(key, remote.id)
+            ledger.record_job(
+                remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
+                augmentation=req.fields.model_dump(exclude_none=True), input_reference_sha256=None, kind=kind,
+                source_id=req.video_id, cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
+            )
         self._watch(remote.id)
         return job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
 
-    async def _send_once(self, send: Callable[[], Awaitable[RemoteVideo]], prompt_sent: str, key: str) -> RemoteVideo:
-        """Send a paid request exactly once; if its outcome is unknown, reconcile before anything else."""
+    async def create_batch(
+        self, specs: list[dict[str, Any]] | None = None, jsonl_path: str | None = None, *,
+        defaults: dict[str, Any] | None = None, concurrency: int = 3, max_attempts: int = 3,
+        fail_fast: bool = False, dry_run: bool = False, approve: Approver | None = None,
+        on_progress: waiting.ProgressFn | None = None,
+    ) -> BatchResult:
+        """Create many jobs (see `service.batch`): one result per line, never two jobs for one line."""
+        from sora_mcp.service.batch import run_batch
+
+        return await run_batch(self, specs, jsonl_path, defaults=defaults, concurrency=concurrency,
+                               max_attempts=max_attempts, fail_fast=fail_fast, dry_run=dry_run, approve=approve,
+                               on_progress=on_progress)
+
+    async def _send_once(self, send: Callable[[], Awaitable[RemoteVideo]], match: sending.Match, key: str) -> RemoteVideo:
+        """Send a paid request once, reconciling an unknown outcome (see `service.sending`).
+        A definite refusal forgets the pending record; an unknown outcome keeps it."""
         try:
-            return await send()
+            return await sending.send_once(self, send, match)
         except OutcomeUnknown:
-            found = await self._reconcile(prompt_sent)
-            if found is not None:
-                log.info("create outcome was unknown; found the job %s on the backend", found.id)
-                return found
-            backend = await self.backend()
-            if getattr(backend, "honours_idempotency", False):
-                return await send()  # same Idempotency-Key: the backend returns the first job if it exists
+            raise
+        except SoraError:
+            self._ledger().drop_pending(key)
             raise
 
-    async def _reconcile(self, prompt_sent: str, window_s: int = 600) -> RemoteVideo | None:
-        import time
-
-        backend = await self.backend()
-        cutoff = int(time.time()) - window_s
-        try:
-            page = await backend.list(limit=50, order="desc")
-        except SoraError:
-            return None
-        for item in page.data:
-            if item.prompt == prompt_sent and (item.created_at or cutoff) >= cutoff:
-                if self._ledger().get(item.id) is None:
-                    return item
-        return None
+    async def _reconcile(self, match: sending.Match) -> RemoteVideo | None:
+        """A backend job matching a request whose answer was lost, not yet claimed by anyone."""
+        listed = await sending._recent(await self.backend(), int(time.time()) - sending.WINDOW_S)
+        return sending._claim(self, listed or [], match)
 
     async def _check_budget(self, quote: Quote, approve: Approver | None) -> None:
         from sora_mcp.service.budget import check_budget
 
-        await check_budget(self.settings, self._ledger(), quote, approve)
+        await check_budget(self.settings, self._ledger(), quote, approve, reserved=self._reserved_usd)
+
+    def over_budget(self, quote: Quote) -> str | None:
+        """Why `quote` would need approval now (it crosses the remaining budget), or None."""
+        from sora_mcp.service.budget import over_budget
+
+        return over_budget(self.settings, self._ledger(), quote, reserved=self._reserved_usd)
+
+    @contextlib.contextmanager
+    def _reserve(self, usd: float | None) -> Iterator[None]:
+        """Count a paid request in flight against the budget until it is recorded (or fails)."""
+        self._reserved_usd += usd or 0.0
+        try:
+            yield
+        finally:
+            self._reserved_usd -= usd or 0.0
 
     def _dry_run_job(self, model: str, size: str, seconds: str, prompt: str, quote: Quote, note: str | None) -> Job:
         job = Job(id="dry-run", status="dry_run", progress=0, model=model, size=size, seconds=seconds,
@@ -279,6 +331,10 @@ class VideoService:
                     f"No video with id '{video_id}' on the backend or in the library",
                     fix="Check the id with list_videos.",
                 ) from None
+            if not record.terminal:
+                # It vanished before it ended: no watcher should wait on it forever.
+                ledger.mark_deleted(video_id, local_files_deleted=False)
+                record = ledger.get(video_id) or record
             return job_from_record(record, self.settings.data_dir), None
         ledger.update_status(remote)
         ledger.record_poll(video_id)
@@ -312,7 +368,8 @@ class VideoService:
         if variant not in ("video", "thumbnail", "spritesheet"):
             raise InvalidInput(f"Unknown variant '{variant}'", fix="Use video, thumbnail or spritesheet.")
         ledger = self._ledger()
-        cached = archive.library_asset(self, video_id, variant)
+        # Hashing a large archived file must not stall the event loop.
+        cached = await anyio.to_thread.run_sync(lambda: archive.library_asset(self, video_id, variant))
         if cached is not None:
             return cached
         job = await self.get_status(video_id, archive_now=False)
@@ -323,6 +380,8 @@ class VideoService:
                     f"Video {video_id} is {job.status} ({job.progress}%), so there is nothing to download yet",
                     fix=f"Call get_status(video_id='{video_id}', wait_seconds=120) and download when it is completed.",
                 )
+            if job.status == "expired":
+                raise archive.expired_error(video_id, variant, job.expires_at)
             if record is None or not record.assets:
                 raise NotReady(f"Video {video_id} is {job.status}; it has no downloadable asset",
                                fix="Create a new video with create_video.")
@@ -363,14 +422,15 @@ class VideoService:
         self._tg.start_soon(self._follow, video_id)
 
     async def _resume_watching(self) -> None:
-        for record in self._ledger().unfinished():
-            self._watch(record.id)
+        from sora_mcp.service import recovery
+
+        await recovery.resume(self)
 
     async def _follow(self, video_id: str) -> None:
+        from sora_mcp.service import recovery
+
         try:
-            await waiting.follow_until_done(self, video_id)
-        except Exception as exc:  # the watcher must never take the server down
-            log.warning("watcher stopped following %s: %s", video_id, getattr(exc, "message", type(exc).__name__))
+            await recovery.follow(self, video_id)
         finally:
             self._watching.discard(video_id)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
 from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.jobs import job_from_record, next_step
+from sora_mcp.service.recovery import archive_quietly
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
@@ -36,9 +37,9 @@ async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | 
             seen.add(item.id)
             ledger.update_status(item)
             record = ledger.get(item.id)
-            if (item.status == "completed" and record is not None and getattr(record, "kind", "") != "external"
-                    and not record.assets):
-                svc.spawn(svc.archive, item)
+            if (item.status == "completed" and record is not None and record.kind != "external"
+                    and record.asset("video") is None and not record.local_files_deleted):
+                svc.spawn(archive_quietly, svc, item)
         if not page.has_more or not page.data:
             return seen, True, None
         after = page.last_id or page.data[-1].id
@@ -82,7 +83,10 @@ async def list_jobs(
         else:
             job.where = "remote" if external else "both"
         if seen is not None and rec.id not in seen and complete and job.status not in ("deleted",):
-            job.next_step = "The backend no longer has this job; its archived files (assets) are in the library."
+            job.next_step = (
+                "The backend no longer has this job; its archived files (assets) are in the library."
+                if job.assets else "The backend no longer has this job and nothing of it was archived."
+            )
         else:
             job.next_step = next_step(job)
         jobs.append(job)
@@ -98,7 +102,7 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
     try:
         deleted = await backend.delete(video_id)
     except Unsupported as exc:
-        note = f"{exc.message}. The local record is marked deleted; archived files are kept."
+        note = f"{exc.message}; the local record is marked deleted (the backend keeps it until it expires)."
     except NotFound:
         if record is None:
             raise NotFound(f"No video with id '{video_id}' on the backend or in the library",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited
 from sora_mcp.models import TERMINAL_STATUSES, Job
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 MAX_WAIT_S = 240.0
 BACKOFF_START_S = 2.0
 BACKOFF_MAX_S = 15.0
+POLL_AFTER_MIN_S = 0.1  # a backend asking for faster polls than this is not obeyed
+POLL_AFTER_MAX_S = 60.0  # nor one asking for slower polls than this
+POLL_CONCURRENCY = 8
+FIRST_POLL_TRIES = 3  # with no state to fall back on, a passing failure is retried at once
 
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
 
@@ -44,63 +49,124 @@ class Poller:
         return s.due if s else 0.0
 
     async def poll(self, video_id: str) -> Job:
-        """The job's status, asking the backend only when its schedule is due."""
+        """The job's status, asking the backend only when its schedule is due.
+
+        A passing backend failure (429, 5xx, unreachable) does not end a wait: the last known
+        state is returned and the next poll comes after `Retry-After` or the next back-off step.
+        """
         s = self._schedules.setdefault(video_id, _Schedule())
         async with s.lock:
             now = anyio.current_time()
             if s.job is not None and now < s.due:
                 return s.job
-            job, poll_after_ms = await self._svc.refresh(video_id)
+            for attempt in range(FIRST_POLL_TRIES):
+                try:
+                    job, poll_after_ms = await self._svc.refresh(video_id)
+                    break
+                except (RateLimited, BackendUnavailable, BackendError) as exc:
+                    if not _transient(exc) or (s.job is None and attempt == FIRST_POLL_TRIES - 1):
+                        raise
+                    wait = getattr(exc, "retry_after", None)
+                    if s.job is not None:
+                        s.due = anyio.current_time() + (wait if wait is not None else self._next_backoff(s))
+                        return s.job
+                    await anyio.sleep(min(wait if wait is not None else 0.5 * (attempt + 1), 5.0))
             if poll_after_ms:
-                interval = poll_after_ms / 1000.0
+                interval = min(max(poll_after_ms / 1000.0, POLL_AFTER_MIN_S), POLL_AFTER_MAX_S)
             else:
-                interval, s.backoff = s.backoff, min(s.backoff * 2, BACKOFF_MAX_S)
+                interval = self._next_backoff(s)
             s.job, s.due = job, anyio.current_time() + interval
             if job.status in TERMINAL_STATUSES:
                 self._schedules.pop(video_id, None)
             return job
 
+    @staticmethod
+    def _next_backoff(s: _Schedule) -> float:
+        interval, s.backoff = s.backoff, min(s.backoff * 2, BACKOFF_MAX_S)
+        return interval
+
+
+def _transient(exc: Exception) -> bool:
+    """429, 5xx-like answers and unreachable backends pass; auth or a bad id do not."""
+    return isinstance(exc, (RateLimited, BackendUnavailable)) or type(exc) is BackendError
+
 
 async def wait_for(
     svc: VideoService, video_ids: list[str], wait_seconds: float, on_progress: ProgressFn | None = None
 ) -> list[Job]:
-    """Poll until every job ends or `wait_seconds` (capped at 240) pass; never raises on time-out."""
+    """Poll until every job ends or `wait_seconds` (capped at 240) pass; never raises on time-out.
+
+    Progress is one combined stream: the sum of the jobs' percentages out of 100 per job (an ended
+    job counts 100), sent whenever a job moves, with a message naming that job.
+    """
     wait_seconds = max(0.0, min(float(wait_seconds), MAX_WAIT_S))
     deadline = anyio.current_time() + wait_seconds
     poller = svc.poller
     jobs: dict[str, Job] = {}
-    for vid in video_ids:
-        jobs[vid] = await poller.poll(vid)
-    await _report(jobs, video_ids, on_progress, None)
+    report = _Reporter(video_ids, on_progress)
+    await _poll_many(poller, video_ids, jobs)
+    await report(jobs, None)
     while wait_seconds > 0:
         pending = [v for v in video_ids if jobs[v].status not in TERMINAL_STATUSES]
         now = anyio.current_time()
         if not pending or now >= deadline:
             break
         next_due = min(max(poller.due(v), now) for v in pending)
-        await anyio.sleep(max(0.0, min(next_due, deadline) - now))
-        if anyio.current_time() >= deadline and next_due > deadline:
+        if next_due > deadline:
+            await anyio.sleep(deadline - now)
             break
-        for vid in pending:
-            if poller.due(vid) <= anyio.current_time():
-                before = jobs[vid]
-                jobs[vid] = await poller.poll(vid)
-                if (before.status, before.progress) != (jobs[vid].status, jobs[vid].progress):
-                    await _report(jobs, video_ids, on_progress, vid)
+        await anyio.sleep(next_due - now)
+        due = [v for v in pending if poller.due(v) <= anyio.current_time()]
+        await _poll_many(poller, due, jobs)
+        for vid in due:
+            await report(jobs, vid)
     return [jobs[v] for v in video_ids]
 
 
-async def _report(jobs: dict[str, Job], order: list[str], on_progress: ProgressFn | None, moved: str | None) -> None:
-    if on_progress is None:
-        return
-    total = 100.0 * len(order)
-    done = sum(100.0 if jobs[v].status in TERMINAL_STATUSES else float(jobs[v].progress) for v in order)
-    if moved is None:
-        message = f"{len(order)} job(s): " + ", ".join(f"{v} {jobs[v].status}" for v in order[:5])
-    else:
-        j = jobs[moved]
-        message = f"{moved}: {j.status} {j.progress}%"
-    await on_progress(done, total, message)
+async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job]) -> None:
+    """Poll several jobs at once (a few requests in flight, not fifty)."""
+    limiter = anyio.CapacityLimiter(POLL_CONCURRENCY)
+
+    async def one(vid: str) -> None:
+        async with limiter:
+            jobs[vid] = await poller.poll(vid)
+
+    async with anyio.create_task_group() as tg:
+        for vid in video_ids:
+            tg.start_soon(one, vid)
+
+
+class _Reporter:
+    """Sends the combined progress; never lets it go backwards (MCP requires it to increase).
+
+    It keeps the view it last reported and applies each moved job to it one at a time, so
+    when several jobs move in one round every one of them gets its own message.
+    """
+
+    def __init__(self, order: list[str], on_progress: ProgressFn | None) -> None:
+        self.order, self.on_progress, self.sent = order, on_progress, -1.0
+        self.shown: dict[str, Job] = {}
+
+    def _done(self) -> float:
+        # A running job counts at most 99, so its ending always moves the stream forward.
+        return sum(100.0 if j.status in TERMINAL_STATUSES else min(float(j.progress), 99.0)
+                   for j in self.shown.values())
+
+    async def __call__(self, jobs: dict[str, Job], moved: str | None) -> None:
+        if self.on_progress is None:
+            return
+        if moved is None:
+            self.shown = {v: jobs[v] for v in self.order}
+            message = f"{len(self.order)} job(s): " + ", ".join(f"{v} {jobs[v].status}" for v in self.order[:5])
+        else:
+            self.shown[moved] = j = jobs[moved]
+            ended = sum(1 for x in self.shown.values() if x.status in TERMINAL_STATUSES)
+            message = f"{moved}: {j.status} {j.progress}% ({ended}/{len(self.order)} ended)"
+        done = self._done()
+        if done <= self.sent:
+            return
+        self.sent = done
+        await self.on_progress(done, 100.0 * len(self.order), message)
 
 
 async def follow_until_done(svc: VideoService, video_id: str) -> None:

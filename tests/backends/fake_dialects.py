@@ -6,7 +6,9 @@ Behaviour read from each project's `/v1/videos` handlers (late 2026) and from is
 - SGLang: JSON (multipart only with an upload), integer `seconds`, progress capped at 99,
   `variant` parsed as an output index (names → 404), delete → the job with `status: "deleted"`.
 - LiteLLM: ~200-char base64 `video_` ids, `processing` status, content ignores `variant` and
-  Range, no DELETE route (405), list needs a `custom-llm-provider` header, `x-litellm-*` headers.
+  Range, no DELETE route (405), list needs a `custom-llm-provider` header, `x-litellm-*` headers
+  on job answers but an OpenAI-looking `/v1/models`, the provider's raw id as a remix's
+  `remixed_from_video_id` (all as LiteLLM 1.108 answers).
 - Gateway: JSON only (multipart → 415), `pending`/`processing`/`succeeded`, `duration` and
   `aspect_ratio` instead of `seconds`/`size`, ISO timestamps, float progress, a `video_url`
   on completion and no `/content` route.
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .fakes import FakeVideos
@@ -113,8 +115,18 @@ class FakeLiteLLM(FakeVideos):
     ranges = False
 
     def new_id(self) -> str:
-        inner = f"litellm:custom_llm_provider:hosted_vllm;model_id:{uuid.uuid4()};video_id:video_gen_{uuid.uuid4().hex}"
+        head = "litellm:custom_llm_provider:hosted_vllm;model_id:"
+        head += "w" * (-len(head) % 3)  # aligned, so ">>>" encodes to "Pj4+": every id has a '+'
+        inner = f"{head}>>>wan;video_id:video_gen_{uuid.uuid4().hex};deployment_id:d{'0' * 40}"
+        inner += "0" * (len(inner) % 3 == 0)  # and '=' padding
         return "video_" + base64.b64encode(inner.encode()).decode()
+
+    def render(self, job: dict[str, Any]) -> dict[str, Any]:
+        body = super().render(job)
+        if job.get("remixed_from"):  # LiteLLM leaves the provider's raw id here, not its own
+            inner = base64.b64decode(job["remixed_from"].removeprefix("video_")).decode()
+            body["remixed_from_video_id"] = inner.split("video_id:", 1)[1].split(";", 1)[0]
+        return body
 
     def headers(self) -> dict[str, str]:
         return {"x-litellm-version": "1.80.0", "x-litellm-call-id": str(uuid.uuid4())}
@@ -137,9 +149,9 @@ class FakeLiteLLM(FakeVideos):
         return self.ok(self.render(job))
 
     async def models(self, request: Request) -> Response:
-        return self.ok(
-            {"object": "list", "data": [{"id": "wan-video", "object": "model", "owned_by": "openai"}]}
-        )
+        # As the real proxy answers: OpenAI-looking, and without its x-litellm-* headers.
+        entry = {"id": "wan-video", "object": "model", "owned_by": "openai", "mode": "video_generation"}
+        return JSONResponse({"object": "list", "data": [entry]})
 
     def routes(self) -> list[Route]:
         routes = [

@@ -44,6 +44,27 @@ def mp4_bytes(size: int) -> bytes:
     return content_slice(0, size)
 
 
+def real_mp4(width: int = 160, height: int = 96, frames: int = 24, fps: int = 24) -> bytes:
+    """A small, decodable H.264 MP4 (a moving gradient), for journeys that derive stills from it."""
+    import io
+
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        ramp = np.linspace(0, 255, width, dtype=np.uint8)
+        for i in range(frames):
+            rgb = np.zeros((height, width, 3), np.uint8)
+            rgb[..., 0] = np.roll(ramp, i * 4)[None, :]
+            rgb[..., 2] = 255 - rgb[..., 0]
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
 @dataclass
 class Fault:
     status: int
@@ -66,6 +87,13 @@ class FakeVideos:
         self.bodies: list[dict[str, Any]] = []  # parsed create/remix bodies
         self.faults: list[Fault] = []
         self.create_delay_s = 0.0
+        # A real, decodable MP4 to serve instead of the patterned filler (journeys that derive
+        # thumbnails from it need one); `content_size` follows it.
+        self.mp4: bytes | None = None
+
+    def use_mp4(self, data: bytes) -> None:
+        self.mp4 = data
+        self.content_size = len(data)
 
     # -- hooks ------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -159,10 +187,13 @@ class FakeVideos:
             headers["content-range"] = f"bytes {start}-{size - 1}/{size}"
         headers["content-length"] = str(size - start)
 
+        real = self.mp4
+
         async def body() -> AsyncIterator[bytes]:
             # 64 KiB at a time: nothing the size of the file is ever held.
             for pos in range(start, size, 1 << 16):
-                yield content_slice(pos, min(size, pos + (1 << 16)))
+                end = min(size, pos + (1 << 16))
+                yield real[pos:end] if real is not None else content_slice(pos, end)
 
         return StreamingResponse(
             body(), status, headers={**self.headers(), **headers}, media_type="video/mp4"

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from sora_mcp.backends.dialects import detect_dialect, normalize_status, normalize_video
+from sora_mcp.backends.dialects import (
+    detect_dialect,
+    dialect_from_answer,
+    litellm_provider_from_id,
+    litellm_sibling_id,
+    normalize_status,
+    normalize_video,
+)
+from sora_mcp.errors import NotFound, Unsupported
 from sora_mcp.prompting.reference import PreparedReference
 
 from .conftest import make_backend
@@ -124,4 +133,53 @@ async def test_litellm_provider_setting_wins(serve: Callable[..., FakeServer], m
     backend = make_backend(serve(fake).base_url)
     await backend.list()
     assert fake.log[-1][2]["custom-llm-provider"] == "gemini"
+    await backend.aclose()
+
+
+def test_detection_from_owners_and_answers() -> None:
+    engine = {"data": [{"id": "sora-2", "owned_by": "sora-mcp-engine"}]}
+    assert detect_dialect(host="h:1", models_body=engine) == "engine"
+    mixed = {"data": [{"id": "a", "owned_by": "vllm"}, {"id": "b", "owned_by": "sglang"}]}
+    assert detect_dialect(host="h:1", models_body=mixed) == "generic"  # a gateway re-listing others
+    lite = FakeLiteLLM().new_id()
+    assert dialect_from_answer(lite, {}) == "litellm"
+    assert dialect_from_answer("task-1", {"X-LiteLLM-Version": "1.80"}) == "litellm"
+    assert dialect_from_answer("video_gen_ab12", {}) == "vllm-omni"
+    assert dialect_from_answer("video_68d7512d07848190", {}) is None  # OpenAI-style: proves nothing
+
+
+def test_litellm_sibling_id_is_what_litellm_would_issue() -> None:
+    inner = "litellm:custom_llm_provider:hosted_vllm;model_id:sora-2;video_id:video_b;deployment_id:d1"
+    remix_id = "video_" + base64.b64encode(inner.encode()).decode()
+    source = litellm_sibling_id(remix_id, "video_a")
+    assert source is not None and litellm_provider_from_id(source) == "hosted_vllm"
+    assert base64.b64decode(source.removeprefix("video_")).decode() == inner.replace("video_b", "video_a")
+    assert litellm_sibling_id(remix_id, remix_id) is None  # already LiteLLM's: left alone
+    assert litellm_sibling_id("video_plain", "video_a") is None
+
+
+@pytest.mark.anyio
+async def test_missing_remix_route_is_unsupported_but_a_missing_video_is_not_found(
+    serve: Callable[..., FakeServer],
+) -> None:
+    fake = FakeGateway()  # has no remix route at all
+    backend = make_backend(serve(fake).base_url)
+    video = await backend.create("a boat", None, None, None)
+    with pytest.raises(Unsupported, match=r"generic /v1/videos\) cannot remix videos \(it has no remix route"):
+        await backend.remix(video.id, "at night")
+    with pytest.raises(NotFound):
+        await backend.remix("task-unknown", "at night")
+    assert len(fake.jobs) == 1
+    await backend.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_configured_litellm_provider_selects_the_litellm_dialect(
+    serve: Callable[..., FakeServer],
+) -> None:
+    fake = FakeLiteLLM()
+    backend = make_backend(serve(fake).base_url, litellm_provider="vertex_ai")
+    assert backend.dialect == "litellm"
+    await backend.list()
+    assert fake.log[-1][2]["custom-llm-provider"] == "vertex_ai"
     await backend.aclose()

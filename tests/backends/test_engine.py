@@ -49,7 +49,7 @@ async def test_engine_journey(engine, tmp_path) -> None:  # type: ignore[no-unty
     assert remix.remixed_from_video_id == created.id
     page = await backend.list(limit=10)
     assert {created.id, remix.id} <= {v.id for v in page.data}
-    assert await backend.list_models() is None  # the engine has no GET /v1/models: 404 → None
+    assert await backend.list_models() == ["sora-2", "sora-2-pro"]  # the engine's GET /v1/models
     extended = await backend.extend(created.id, "the ball rolls away", "4")
     edited = await backend.edit(created.id, "make the floor marble")
     assert extended.id not in (created.id, edited.id) and edited.status in ("queued", "in_progress")

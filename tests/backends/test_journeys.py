@@ -102,7 +102,7 @@ async def test_litellm_journey(serve: Callable[[FakeVideos], FakeServer]) -> Non
     fake = FakeLiteLLM()
     backend = make_backend(serve(fake).base_url)
     created = await backend.create("a lighthouse in fog", "wan-video", "1280x720", "4", extra={"seed": 1})
-    assert backend.dialect == "litellm"  # from the x-litellm-* response headers
+    assert backend.dialect == "litellm"  # from the create answer (x-litellm-* headers, encoded id)
     assert len(created.id) > 150 and created.id in fake.jobs  # the long base64 id, untouched
     states = await wait_done(backend, created.id)
     assert (states[0].status, states[0].raw_status) == ("in_progress", "processing")

@@ -1,0 +1,117 @@
+"""Restart safety: what a (re)starting server picks up from the ledger, and the watcher's retry loop.
+
+At start-up the server follows every job it made that has not ended, archives completed jobs
+whose MP4 never reached the library (the previous process died mid-download), and looks for
+creates that were sent but never recorded (killed between the POST and its answer). The
+watcher outlives a backend outage: transient errors back off and retry instead of dropping
+the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from sora_mcp.errors import BackendError, BackendUnavailable, NotFound, RateLimited
+from sora_mcp.service import waiting
+
+if TYPE_CHECKING:
+    from sora_mcp.service.core import VideoService
+
+log = logging.getLogger("sora_mcp.recovery")
+PENDING_MAX_AGE_S = 24 * 3600
+# A create's job may carry a created_at a little before our send time (clock skew).
+CLOCK_SLACK_S = 120
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 60.0
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, (BackendUnavailable, RateLimited)) or type(exc) is BackendError
+
+
+async def follow(svc: VideoService, video_id: str) -> None:
+    """Follow one job until it ends (archiving it on completion); retry through outages."""
+    backoff = BACKOFF_START_S
+    while True:
+        try:
+            await waiting.follow_until_done(svc, video_id)
+            return
+        except NotFound:
+            log.info("watcher: the backend no longer has %s", video_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - the watcher must never take the server down
+            if not _transient(exc):
+                log.warning("watcher stopped following %s: %s", video_id,
+                            getattr(exc, "message", type(exc).__name__))
+                return
+            log.info("watcher: %s unreachable for now (%s); retrying in %.0f s", video_id,
+                     getattr(exc, "message", ""), backoff)
+        await anyio.sleep(backoff)
+        backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+
+async def resume(svc: VideoService) -> None:
+    """The start-up pass: find lost creates, then watch unfinished and unarchived jobs."""
+    ledger = svc._ledger()
+    try:
+        await reconcile_pending(svc)
+    except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the backend says
+        log.info("could not look for unrecorded creates: %s", getattr(exc, "message", type(exc).__name__))
+    for record in ledger.unfinished():
+        if record.kind != "external":
+            svc._watch(record.id)
+    for record in ledger.unarchived():
+        svc._watch(record.id)
+
+
+async def reconcile_pending(svc: VideoService) -> int:
+    """Record creates that reached the backend but not the ledger; return how many were found."""
+    ledger = svc._ledger()
+    pending = [p for p in ledger.unresolved_pending(PENDING_MAX_AGE_S) if _create_prompt(p)]
+    if not pending:
+        return 0
+    backend = await svc.backend()
+    page = await backend.list(limit=100, order="desc")
+    found = 0
+    for entry in pending:
+        match = _match(svc, entry, page.data)
+        if match is None:
+            continue
+        meta = entry["meta"]
+        ledger.record_job(match, backend=backend.dialect, prompt_sent=meta["prompt"], kind="create",
+                          idempotency_key=entry["key"])
+        ledger.resolve_pending(entry["key"], match.id)
+        log.info("found the create %s that a previous run sent but never recorded", match.id)
+        svc._watch(match.id)
+        found += 1
+    return found
+
+
+def _create_prompt(entry: dict[str, Any]) -> str | None:
+    meta = entry.get("meta") or {}
+    return meta.get("prompt") if meta.get("kind") == "create" else None
+
+
+def _match(svc: VideoService, entry: dict[str, Any], remote: list[Any]) -> Any:
+    meta = entry["meta"]
+    earliest = int(entry["sent_at"]) - CLOCK_SLACK_S
+    for video in remote:
+        if video.prompt != meta["prompt"] or (video.created_at is not None and video.created_at < earliest):
+            continue
+        if meta.get("model") and video.model and video.model != meta["model"]:
+            continue
+        known = svc._ledger().get(video.id)
+        if known is None or known.kind == "external":
+            return video
+    return None
+
+
+async def archive_quietly(svc: VideoService, remote: Any) -> None:
+    """Archive in the background (from list_videos); a failure is logged, never raised into the server."""
+    try:
+        await svc.archive(remote)
+    except Exception as exc:  # noqa: BLE001 - a background task must not end the server
+        log.warning("background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__))

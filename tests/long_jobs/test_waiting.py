@@ -1,0 +1,48 @@
+"""get_status(video_ids=[...]) waits on several jobs at once: one combined progress stream whose
+messages name the job that moved, ending when all end; polls are counted in the ledger."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from tests.long_jobs.conftest import priced_settings, served, structured
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_multi_id_wait_reports_combined_progress_and_ends_when_all_end(engine_factory, tmp_path, mode) -> None:
+    engine = engine_factory(poll_after_ms=150, rate_limit_every_n=7, retry_after_s=0)  # 429s do not end the wait
+    progress: list[tuple[float, float | None, str]] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append((p, total, message or ""))
+
+    async with served(priced_settings(engine, tmp_path)) as (service, server), Client(server, mode=mode) as client:
+        batch = structured(await client.call_tool("create_batch", {"jobs": [
+            {"prompt": f"Clip {n}: a paper lantern rising", "size": "720x1280"} for n in range(3)]}))
+        ids = [r["job"]["id"] for r in batch["results"]]
+        waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 120},
+                                                   progress_callback=on_progress))
+        polls = {vid: service.ledger.get(vid).polls for vid in ids}
+    assert waited["all_done"] and not waited["timed_out"]
+    assert [j["id"] for j in waited["jobs"]] == ids and all(j["status"] == "completed" for j in waited["jobs"])
+    values = [p for p, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values), "progress must only go up"
+    assert progress[-1][0] == progress[-1][1] == 300.0
+    for vid in ids:
+        assert any(m.startswith(f"{vid}:") for _, _, m in progress), f"no progress message named {vid}"
+    assert all(n >= 2 for n in polls.values()), polls
+
+
+async def test_wait_that_runs_out_of_time_says_so_and_the_jobs_go_on(engine_factory, tmp_path) -> None:
+    engine = engine_factory(render_slowdown=20.0, poll_after_ms=200)
+    async with served(priced_settings(engine, tmp_path)) as (_, server), Client(server) as client:
+        first = structured(await client.call_tool("create_video", {"prompt": "A long slow tide"}))
+        second = structured(await client.call_tool("create_video", {"prompt": "A longer slower tide"}))
+        waited = structured(await client.call_tool("get_status", {"video_ids": [first["id"], second["id"]],
+                                                                  "wait_seconds": 1}))
+    assert waited["timed_out"] and not waited["all_done"]
+    assert "get_status again" in waited["next_step"]
+    assert {j["status"] for j in waited["jobs"]} <= {"queued", "in_progress"}
