@@ -71,7 +71,10 @@ class EngineServer:
     def start(self) -> Self:
         if self.running:
             return self
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: accepted sockets inherit it, and asyncio only sets TCP_NODELAY on sockets
+        # that say TCP; with proto 0 every response waits out the peer's delayed ACK (~40 ms).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -210,7 +210,10 @@ class Ledger(LedgerReports):
         fields = self._remote_fields(remote)
         now = self._now()
         with self._tx() as c:
-            old = c.execute("SELECT status FROM jobs WHERE id = ?", (remote.id,)).fetchone()
+            old = c.execute("SELECT status, deleted_remote FROM jobs WHERE id = ?", (remote.id,)).fetchone()
+            if old is not None and old["deleted_remote"]:
+                # Deleted here (a backend that cannot delete keeps reporting it): the mark stands.
+                fields["status"] = "deleted"
             if old is None:
                 row = {
                     **fields,

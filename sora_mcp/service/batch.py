@@ -144,6 +144,9 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+BATCH_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) -> str:
     """Read a JSONL file confined to the allowed roots (blocking: run in a worker thread)."""
     fix_roots = "Put the file inside an allowed folder (SORA_MCP_ALLOWED_ROOTS, default: the working directory)."
@@ -157,6 +160,9 @@ def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) 
         raise refuse("could not be resolved", "Pass a plain path to a .jsonl file.") from None
     if not any(resolved.is_relative_to(root) for root in roots):
         raise refuse("is outside the folders files may come from", fix_roots)
+    # Only batch files: any other text file (.env, a key file) would be sent line by line as prompts.
+    if resolved.suffix.lower() not in BATCH_SUFFIXES:
+        raise refuse("is not a .jsonl file", "Save the batch as a .jsonl (or .ndjson) file: one job per line.")
     try:
         fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
@@ -222,9 +228,7 @@ async def plan_batch(
         try:
             _, _, ln.quote = svc.quote_create(ln.req)
         except (SoraError, ValidationError) as exc:
-            ln.error = f"line {number}: {getattr(exc, 'message', None) or exc}"
-            fix = getattr(exc, "fix", None)
-            ln.error += f". {fix}" if fix else ""
+            ln.error = f"line {number}: {exc}"
         lines.append(ln)
     return lines
 

@@ -338,9 +338,16 @@ class VideoService:
             return job_from_record(record, self.settings.data_dir), None
         ledger.update_status(remote)
         ledger.record_poll(video_id)
-        if remote.status == "completed" and archive_now:
+        record = ledger.get(video_id)
+        # The ledger says what is archived; files themselves are verified when downloaded.
+        if remote.status == "completed" and archive_now and not self._fully_archived(record):
             await self.archive(remote)
-        return job_from_remote(remote, ledger.get(video_id), backend=backend.dialect, data_dir=self.settings.data_dir), remote.poll_after_ms
+            record = ledger.get(video_id)
+        job = job_from_remote(remote, record, backend=backend.dialect, data_dir=self.settings.data_dir)
+        return job, remote.poll_after_ms
+
+    def _fully_archived(self, record: Any) -> bool:
+        return record is not None and all(record.asset(v) is not None for v in self.settings.archive_variants)
 
     async def wait(
         self, video_ids: list[str], wait_seconds: float, on_progress: waiting.ProgressFn | None = None

@@ -287,3 +287,13 @@ def test_two_ledgers_writing_concurrently_do_not_corrupt(tmp_path: Path) -> None
     assert check._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for led in [*ledgers, check]:
         led.close()
+
+
+def test_a_local_delete_mark_survives_the_backend_still_reporting_the_job(ledger: Ledger) -> None:
+    # A backend that cannot delete (LiteLLM: 405) keeps listing the job as completed.
+    ledger.update_status(RemoteVideo(id="stuck", status="completed", progress=100))
+    ledger.mark_deleted("stuck", local_files_deleted=False)
+    ledger.update_status(RemoteVideo(id="stuck", status="completed", progress=100))
+    record = ledger.get("stuck")
+    assert record is not None and record.status == "deleted"
+    assert [j.id for j in ledger.list(status="deleted", include_deleted=True)[0]] == ["stuck"]

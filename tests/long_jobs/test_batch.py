@@ -103,6 +103,16 @@ async def test_batch_file_outside_the_allowed_folders_is_refused(engine, tmp_pat
     assert len(engine.stats) == 0
 
 
+async def test_batch_file_must_be_jsonl_so_other_text_files_are_never_sent(engine, tmp_path) -> None:
+    secrets = tmp_path / "inputs" / ".env"
+    secrets.parent.mkdir(exist_ok=True)
+    secrets.write_text("API_TOKEN=abc123\n")
+    async with served(priced_settings(engine, tmp_path)) as (_, server), Client(server) as client:
+        result = await client.call_tool("create_batch", {"jsonl_path": str(secrets)})
+    assert result.is_error and ".jsonl" in text(result) and "abc123" not in text(result)
+    assert len(engine.stats) == 0
+
+
 def test_parse_jsonl_rules() -> None:
     parsed = parse_jsonl('# c\n\n  plain words here\n"a json string"\n{"prompt": "p", "seconds": 8}\n'
                          '{"subject": "a fox"}\n{"prompt": "x", "colour": 1}\n{broken\n[1, 2]\n{"model": "sora-2"}\n')
