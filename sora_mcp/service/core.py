@@ -7,43 +7,26 @@ ledger, the catalog and a background watcher that archives jobs as they complete
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 
 from sora_mcp.config import Settings
-from sora_mcp.errors import InvalidInput, NotFound, NotReady, OutcomeUnknown, SoraError
+from sora_mcp.errors import InvalidInput, NotFound, NotReady, SoraError
 from sora_mcp.library import Ledger, sweep_temp
-from sora_mcp.models import TERMINAL_STATUSES, Asset, DeleteResult, Job, JobPage, Quote, RemoteVideo
-from sora_mcp.prompting import Catalog, augment, check_prompt
-from sora_mcp.service import archive, sending, waiting
-from sora_mcp.service.budget import Approver
-from sora_mcp.service.jobs import job_from_record, job_from_remote, next_step
-from sora_mcp.service.requests import CreateRequest, DeriveRequest
-
-if TYPE_CHECKING:
-    from sora_mcp.service.batch import BatchResult
+from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
+from sora_mcp.prompting import Catalog
+from sora_mcp.service import archive, waiting
+from sora_mcp.service.generating import Generating
+from sora_mcp.service.jobs import job_from_record, job_from_remote
+from sora_mcp.service.requests import check_id as _check_id
 
 log = logging.getLogger("sora_mcp.service")
 
 
-class DerivePlan(NamedTuple):
-    """A priced remix/extend/edit: what will be sent and what it should cost."""
-
-    prompt_sent: str
-    model: str | None
-    size: str | None
-    seconds_out: str | None  # the new job's length (the stitched total for extend)
-    new_seconds: str | None  # extend only: the new segment's length
-    quote: Quote
-
-
-class VideoService:
+class VideoService(Generating):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ledger: Ledger | None = None
@@ -131,187 +114,6 @@ class VideoService:
         if self.ledger is None:
             raise RuntimeError("VideoService used outside `async with`")
         return self.ledger
-
-    # ---- generating ------------------------------------------------------------------------
-    def _prepare_prompt(self, prompt: str, req: CreateRequest | DeriveRequest) -> str:
-        sent = augment(prompt, req.fields, enabled=req.augment)
-        check_prompt(sent, self.settings.denylist)
-        return sent
-
-    def quote_create(self, req: CreateRequest) -> tuple[str, Any, Quote]:
-        """Validate, augment and price a create without calling the backend."""
-        prompt_sent = self._prepare_prompt(req.prompt, req)
-        valid = self.catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models,
-                                      prompt=prompt_sent)
-        quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
-        return prompt_sent, valid, quote
-
-    async def create(
-        self, req: CreateRequest, *, dry_run: bool = False, approve: Approver | None = None,
-        budget_approved: bool = False, idempotency_key: str | None = None,
-    ) -> Job:
-        """Create one job. `budget_approved`: the caller (a batch) already cleared the budget;
-        `idempotency_key`: reuse one key across a caller's retries of the same request."""
-        from sora_mcp.prompting import prepare_reference
-
-        prompt_sent, valid, quote = self.quote_create(req)
-        if dry_run:
-            return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note)
-        if not budget_approved:
-            await self._check_budget(quote, approve)
-        ledger = self._ledger()
-        with self._reserve(0.0 if budget_approved else quote.usd):
-            backend = await self.backend()
-            async with _maybe_reference(prepare_reference, req.input_reference, self.settings, valid.size) as ref:
-                key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"
-                fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size,
-                               "seconds": valid.seconds}
-                ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
-
-                async def send() -> RemoteVideo:
-                    return await backend.create(
-                        prompt_sent, valid.model, valid.size, valid.seconds,
-                        input_reference=ref, extra=req.extra, idempotency_key=key,
-                    )
-
-                match = sending.Match(prompt_sent, valid.model, valid.size, valid.seconds)
-                remote = await self._send_once(send, match, key)
-            ledger.resolve_pending(key, remote.id)
-            ledger.record_job(
-                remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
-                augmentation=req.fields.model_dump(exclude_none=True),
-                input_reference_sha256=getattr(ref, "sha256", None), kind="create", source_id=None,
-                cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
-            )
-        self._watch(remote.id)
-        job = job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
-        if valid.note:
-            job.next_step = f"{valid.note} {job.next_step}"
-        return job
-
-    async def quote_derive(self, kind: str, req: DeriveRequest, *, offline: bool = False) -> DerivePlan:
-        """Validate, augment and price a remix/extend/edit. The source's model, size and length come
-        from the ledger, else from the backend (a read) unless `offline`."""
-        _check_id(req.video_id)  # a huge or control-character id must not reach the URL builder
-        source = self._ledger().get(req.video_id)
-        prompt_sent = self._prepare_prompt(req.prompt, req)
-        model, size, seconds = (getattr(source, a, None) for a in ("model", "size", "seconds"))
-        if not offline:
-            await (await self.backend()).require(kind)  # a backend lacking the feature is named first
-        if source is None and not offline:
-            remote_src = await (await self.backend()).retrieve(req.video_id)
-            model, size, seconds = remote_src.model, remote_src.size, remote_src.seconds
-        new_seconds = None
-        if kind == "extend":
-            if req.seconds is None:
-                raise InvalidInput("extend needs `seconds`: how long the new segment is", fix="Pass seconds=4 (or 8, 12).")
-            valid = self.catalog.validate(model or "sora-2", size or "1280x720", req.seconds, kind="extend",
-                                          strict=self.settings.strict_models)
-            quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
-            new_seconds, seconds_out = valid.seconds, str(int(seconds or 0) + int(valid.seconds))
-        else:
-            quote = self.catalog.quote(model or "unknown", size or "", seconds or "0", engine=self.uses_engine)
-            seconds_out = seconds
-        if model and self.catalog.supports(model, kind) is False:
-            from sora_mcp.errors import Unsupported
-
-            raise Unsupported(
-                f"The model {model} does not support {kind}",
-                fix="Create a new clip with create_video, stating what must stay the same in the prompt.",
-            )
-        return DerivePlan(prompt_sent, model, size, seconds_out, new_seconds, quote)
-
-    async def derive(
-        self, kind: str, req: DeriveRequest, *, dry_run: bool = False, approve: Approver | None = None
-    ) -> Job:
-        """remix / extend / edit an existing job."""
-        ledger = self._ledger()
-        plan = await self.quote_derive(kind, req)
-        prompt_sent, quote = plan.prompt_sent, plan.quote
-        if dry_run:
-            return self._dry_run_job(plan.model or "unknown", plan.size or "", plan.seconds_out or "", prompt_sent,
-                                     quote, None)
-        await self._check_budget(quote, approve)
-        with self._reserve(quote.usd):
-            backend = await self.backend()
-            key = f"sora-mcp-{uuid.uuid4()}"
-            ledger.record_pending(key, _fingerprint({"kind": kind, "src": req.video_id, "prompt": prompt_sent}, None), {})
-
-            async def send() -> RemoteVideo:
-                if kind == "remix":
-                    return await backend.remix(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
-                if kind == "extend":
-                    return await backend.extend(req.video_id, prompt_sent, plan.new_seconds, extra=req.extra,
-                                                idempotency_key=key)
-                return await backend.edit(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
-
-            match = sending.Match(prompt_sent, source_id=req.video_id if kind == "remix" else None)
-            remote = await self._send_once(send, match, key)
-            ledger.resolve_pending(key, remote.id)
-            ledger.record_job(
-                remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
-                augmentation=req.fields.model_dump(exclude_none=True), input_reference_sha256=None, kind=kind,
-                source_id=req.video_id, cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
-            )
-        self._watch(remote.id)
-        return job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
-
-    async def create_batch(
-        self, specs: list[dict[str, Any]] | None = None, jsonl_path: str | None = None, *,
-        defaults: dict[str, Any] | None = None, concurrency: int = 3, max_attempts: int = 3,
-        fail_fast: bool = False, dry_run: bool = False, approve: Approver | None = None,
-        on_progress: waiting.ProgressFn | None = None,
-    ) -> BatchResult:
-        """Create many jobs (see `service.batch`): one result per line, never two jobs for one line."""
-        from sora_mcp.service.batch import run_batch
-
-        return await run_batch(self, specs, jsonl_path, defaults=defaults, concurrency=concurrency,
-                               max_attempts=max_attempts, fail_fast=fail_fast, dry_run=dry_run, approve=approve,
-                               on_progress=on_progress)
-
-    async def _send_once(self, send: Callable[[], Awaitable[RemoteVideo]], match: sending.Match, key: str) -> RemoteVideo:
-        """Send a paid request once, reconciling an unknown outcome (see `service.sending`).
-        A definite refusal forgets the pending record; an unknown outcome keeps it."""
-        try:
-            return await sending.send_once(self, send, match)
-        except OutcomeUnknown:
-            raise
-        except SoraError:
-            self._ledger().drop_pending(key)
-            raise
-
-    async def _reconcile(self, match: sending.Match) -> RemoteVideo | None:
-        """A backend job matching a request whose answer was lost, not yet claimed by anyone."""
-        listed = await sending._recent(await self.backend(), int(time.time()) - sending.WINDOW_S)
-        return sending._claim(self, listed or [], match)
-
-    async def _check_budget(self, quote: Quote, approve: Approver | None) -> None:
-        from sora_mcp.service.budget import check_budget
-
-        await check_budget(self.settings, self._ledger(), quote, approve, reserved=self._reserved_usd)
-
-    def over_budget(self, quote: Quote) -> str | None:
-        """Why `quote` would need approval now (it crosses the remaining budget), or None."""
-        from sora_mcp.service.budget import over_budget
-
-        return over_budget(self.settings, self._ledger(), quote, reserved=self._reserved_usd)
-
-    @contextlib.contextmanager
-    def _reserve(self, usd: float | None) -> Iterator[None]:
-        """Count a paid request in flight against the budget until it is recorded (or fails)."""
-        self._reserved_usd += usd or 0.0
-        try:
-            yield
-        finally:
-            self._reserved_usd -= usd or 0.0
-
-    def _dry_run_job(self, model: str, size: str, seconds: str, prompt: str, quote: Quote, note: str | None) -> Job:
-        job = Job(id="dry-run", status="dry_run", progress=0, model=model, size=size, seconds=seconds,
-                  prompt=prompt, quote=quote, backend=None)
-        job.next_step = ((note + " ") if note else "") + (
-            "Nothing was created or billed. Call again without dry_run to create it."
-        )
-        return job
 
     # ---- reading ---------------------------------------------------------------------------
     async def get_status(self, video_id: str, *, archive_now: bool = True) -> Job:
@@ -446,37 +248,4 @@ class VideoService:
             self._tg.start_soon(fn, *args)
 
 
-def _check_id(video_id: str) -> None:
-    if not isinstance(video_id, str) or not video_id.strip():
-        raise InvalidInput("video_id is empty", fix="Pass the id returned by create_video or list_videos.")
-    if len(video_id) > 512 or any(ord(c) < 32 for c in video_id):
-        raise InvalidInput("video_id is not a valid id (too long or has control characters)",
-                           fix="Pass the id returned by create_video or list_videos.")
-
-
-def _fingerprint(fields: dict[str, Any], ref: Any) -> str:
-    import hashlib
-    import json
-
-    data = dict(fields, ref=getattr(ref, "sha256", None))
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-class _maybe_reference:
-    """`async with` a prepared input reference, or None when there is none."""
-
-    def __init__(self, prepare: Any, value: str | None, settings: Settings, size: str) -> None:
-        self._cm = None
-        if value:
-            self._cm = prepare(value, roots=settings.roots(), target_size=size, tmp_dir=settings.tmp_dir)
-
-    async def __aenter__(self) -> Any:
-        return await self._cm.__aenter__() if self._cm is not None else None
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        if self._cm is not None:
-            return await self._cm.__aexit__(*exc)
-        return None
-
-
-__all__ = ["VideoService", "TERMINAL_STATUSES", "next_step"]
+__all__ = ["VideoService"]

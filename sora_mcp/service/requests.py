@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sora_mcp.errors import InvalidInput
 from sora_mcp.prompting import AugmentFields
 
 
@@ -29,3 +30,11 @@ class DeriveRequest(BaseModel):
     augment: bool = True
     fields: AugmentFields = Field(default_factory=AugmentFields)
     extra: dict[str, Any] | None = None
+
+
+def check_id(video_id: str) -> None:
+    if not isinstance(video_id, str) or not video_id.strip():
+        raise InvalidInput("video_id is empty", fix="Pass the id returned by create_video or list_videos.")
+    if len(video_id) > 512 or any(ord(c) < 32 for c in video_id):
+        raise InvalidInput("video_id is not a valid id (too long or has control characters)",
+                           fix="Pass the id returned by create_video or list_videos.")
