@@ -20,6 +20,8 @@ from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 from tests.backends.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
+from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
+from tests.results import text as text_of  # noqa: F401 - re-exported for the tests here
 
 SECRET_KEY = "sk-dialect-SECRET-5a4b3c"
 FAKES: dict[str, type[FakeVideos]] = {
@@ -74,14 +76,8 @@ async def mcp_client(settings: Settings) -> AsyncIterator[Client]:
     assert leftovers == [], f"temp files left behind: {leftovers}"
 
 
-def structured(result: Any) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
 
 
-def text_of(result: Any) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
 def refusal(result: Any) -> str:

@@ -24,6 +24,8 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
+from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
+from tests.results import text as error_text  # noqa: F401 - re-exported for the tests here
 
 API_KEY = "sk-library-test-0a1b2c"
 
@@ -62,14 +64,8 @@ async def open_client(settings: Settings) -> AsyncIterator[tuple[Client, VideoSe
         yield client, service
 
 
-def structured(result: Any) -> dict[str, Any]:
-    assert not result.is_error, error_text(result)
-    assert result.structured_content is not None
-    return result.structured_content
 
 
-def error_text(result: Any) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
 def sdk(engine: EngineServer) -> openai.OpenAI:

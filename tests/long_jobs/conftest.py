@@ -13,6 +13,8 @@ from mcp.types import ElicitResult
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
+from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
+from tests.results import text as text  # noqa: F401 - re-exported for the tests here
 
 
 def priced_settings(engine: Any, tmp_path: Path, **overrides: Any) -> Settings:
@@ -45,11 +47,5 @@ def answering(approve: bool | None, asked: list[str]) -> Any:
     return callback
 
 
-def structured(result: Any) -> dict[str, Any]:
-    assert not result.is_error, text(result)
-    assert result.structured_content is not None
-    return result.structured_content
 
 
-def text(result: Any) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)

@@ -7,17 +7,8 @@ from typing import Any
 
 import av
 
+from tests.results import structured
 from tests.server.conftest import SECRET_KEY
-
-
-def _structured(result: Any) -> dict[str, Any]:
-    assert not result.is_error, _text(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def _text(result: Any) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
 def assert_no_secret(result: Any) -> None:
@@ -46,7 +37,7 @@ async def journey(client: Any, *, data_dir: Path) -> dict[str, Any]:
          "camera": "slow push-in", "palette": "teal and amber"},
     )
     assert_no_secret(created)
-    job = _structured(created)
+    job = structured(created)
     assert job["status"] in ("queued", "in_progress")
     assert job["prompt"].startswith("Primary request: A paper boat")
     assert "Camera: slow push-in" in job["prompt"]
@@ -55,26 +46,26 @@ async def journey(client: Any, *, data_dir: Path) -> dict[str, Any]:
     waited = await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 120},
                                     progress_callback=on_progress)
     assert_no_secret(waited)
-    status = _structured(waited)
+    status = structured(waited)
     assert status["all_done"] is True and status["jobs"][0]["status"] == "completed", status
     assert progress, "no progress notification arrived"
     assert progress[-1][0] <= (progress[-1][1] or 100)
     assert any(c.type == "image" for c in waited.content), "completed job should show its thumbnail"
 
-    downloaded = _structured(await client.call_tool("download_asset", {"video_id": vid}))
+    downloaded = structured(await client.call_tool("download_asset", {"video_id": vid}))
     path = Path(downloaded["path"])
     assert path.is_file() and path.resolve().is_relative_to(data_dir.resolve())
     assert downloaded["mime_type"] == "video/mp4" and downloaded["size_bytes"] == path.stat().st_size
     check_mp4(path, width=720, height=1280, seconds=4)
 
-    remixed = _structured(await client.call_tool("remix_video", {"video_id": vid, "prompt": "Same shot at night"}))
+    remixed = structured(await client.call_tool("remix_video", {"video_id": vid, "prompt": "Same shot at night"}))
     assert remixed["remixed_from_video_id"] == vid and remixed["id"] != vid
 
-    listed = _structured(await client.call_tool("list_videos", {"limit": 10}))
+    listed = structured(await client.call_tool("list_videos", {"limit": 10}))
     ids = [j["id"] for j in listed["data"]]
     assert vid in ids and remixed["id"] in ids
 
-    deleted = _structured(await client.call_tool("delete_video", {"video_id": vid}))
+    deleted = structured(await client.call_tool("delete_video", {"video_id": vid}))
     assert deleted == {**deleted, "id": vid, "deleted": True}
     assert path.is_file(), "archived file must be kept unless delete_local_files=true"
     return {"video_id": vid, "remix_id": remixed["id"], "progress": progress}
