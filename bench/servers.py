@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import PYTHON, free_port, server_env
+from common import PYTHON, free_port, server_env, stop_process
 
 PROMPT = "A red fox trots through a snowy birch forest at dawn"
 
@@ -47,13 +47,7 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

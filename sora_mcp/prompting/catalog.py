@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.errors import InvalidInput
 from sora_mcp.models import Quote
+from sora_mcp.prompting.catalog_file import config_error, match_key, merge, read_user_file, summarise
 
 Feature = Literal["remix", "extend", "edit", "input_reference", "audio"]
 Kind = Literal["create", "extend", "remix", "edit"]
@@ -165,16 +165,16 @@ class Catalog:
         raw = json.loads(resources.files("sora_mcp").joinpath("content", "catalog.json").read_text("utf-8"))
         entries: dict[str, dict[str, Any]] = {m["id"].casefold(): m for m in raw["models"]}
         if user_file is not None:
-            for entry in _read_user_file(Path(user_file)):
-                key = _match_key(entry, entries)
-                entries[key] = _merge(entries.get(key, {}), entry)
+            for entry in read_user_file(Path(user_file)):
+                key = match_key(entry, entries)
+                entries[key] = merge(entries.get(key, {}), entry)
         models: list[ModelSpec] = []
         for entry in entries.values():
             try:
                 models.append(ModelSpec.model_validate(entry))
             except ValidationError as exc:
                 where = Path(user_file).name if user_file is not None else "catalog.json"
-                raise _config_error(where, f"model {entry.get('id')!r}: {_summarise(exc)}") from None
+                raise config_error(where, f"model {entry.get('id')!r}: {summarise(exc)}") from None
         return cls(models, raw.get("engine", {}), Path(user_file).name if user_file is not None else None)
 
     # --- lookups ---------------------------------------------------------------------------
@@ -383,74 +383,3 @@ class Catalog:
             ),
         ]
         return "\n".join(lines) + "\n"
-
-
-# --- user file helpers ---------------------------------------------------------------------
-
-
-def _config_error(name: str, problem: str) -> ConfigError:
-    return ConfigError(
-        f"The model catalog file '{name}' is not valid: {problem}",
-        fix="Fix the file (a 'models' list of entries with id, sizes and seconds or max_frames+fps) "
-        "or unset SORA_MCP_CATALOG.",
-    )
-
-
-def _read_user_file(path: Path) -> list[dict[str, Any]]:
-    name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _config_error(name, "the file does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _config_error(name, f"it could not be read ({type(exc).__name__})") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
-        elif path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            raise _config_error(name, "its name must end in .json or .toml")
-    except json.JSONDecodeError as exc:
-        raise _config_error(name, f"JSON error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise _config_error(name, f"TOML error: {exc}") from None
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, list) or not all(isinstance(m, dict) and m.get("id") for m in models):
-        raise _config_error(name, "it needs a 'models' list whose entries each have an 'id'")
-    return models
-
-
-def _match_key(entry: dict[str, Any], entries: dict[str, dict[str, Any]]) -> str:
-    key = str(entry["id"]).casefold()
-    if key in entries:
-        return key
-    for k, existing in entries.items():
-        if key in (a.casefold() for a in existing.get("aliases", [])):
-            entry["id"] = existing["id"]
-            return k
-    return key
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if key in ("supports", "price_usd_per_second") and isinstance(value, dict):
-            merged[key] = {**base.get(key, {}), **value}
-        else:
-            merged[key] = value
-    # An entry that switches from a seconds list to a frame limit (or back) drops the other form.
-    if "max_frames" in override and "seconds" not in override:
-        merged.pop("seconds", None)
-    if "seconds" in override and "max_frames" not in override:
-        merged.pop("max_frames", None)
-        merged.pop("fps", None)
-    return merged
-
-
-def _summarise(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_input=False)[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "entry"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
