@@ -7,7 +7,7 @@ return types, so their field descriptions become the agent-facing `outputSchema`
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,12 +121,3 @@ class DeleteResult(BaseModel):
     deleted: bool
     local_files_deleted: bool = False
     note: str | None = None
-
-
-class JsonDict(BaseModel):
-    """Free-form JSON (for resources)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump()

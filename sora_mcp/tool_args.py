@@ -40,7 +40,6 @@ Extra = Annotated[
 ]
 DryRun = Annotated[bool, Field(description="Only validate, augment and quote the cost; create nothing.")]
 
-AugmentArgs = AugmentFields
 F = TypeVar("F", bound=Callable[..., Any])
 
 

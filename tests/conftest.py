@@ -18,6 +18,14 @@ EngineFactory = Callable[..., EngineServer]
 
 
 @pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty sora-mcp data directory (a test package may override it)."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 

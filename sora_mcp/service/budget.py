@@ -9,7 +9,6 @@ refused with the quote, the remaining budget and how to raise it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +78,3 @@ async def check_budget(
         why = " The client cannot be asked for approval (it does not support elicitation), so nothing was sent."
     raise BudgetExceeded(reason + why, fix=budget_fix(settings, reason))
 
-
-def now() -> int:
-    return int(time.time())

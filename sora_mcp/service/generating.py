@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sora_mcp.config import Settings
 from sora_mcp.errors import InvalidInput, OutcomeUnknown, SoraError
 from sora_mcp.models import Job, Quote, RemoteVideo
 from sora_mcp.prompting import augment, check_prompt
@@ -73,7 +72,10 @@ class Generating:
         ledger = self._ledger()
         with self._reserve(0.0 if budget_approved else quote.usd):
             backend = await self.backend()
-            async with _maybe_reference(prepare_reference, req.input_reference, self.settings, valid.size) as ref:
+            reference = (prepare_reference(req.input_reference, roots=self.settings.roots(), target_size=valid.size,
+                                           tmp_dir=self.settings.tmp_dir)
+                         if req.input_reference else contextlib.nullcontext())
+            async with reference as ref:
                 key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"
                 fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size,
                                "seconds": valid.seconds}
@@ -231,20 +233,3 @@ def _fingerprint(fields: dict[str, Any], ref: Any) -> str:
 
     data = dict(fields, ref=getattr(ref, "sha256", None))
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-class _maybe_reference:
-    """`async with` a prepared input reference, or None when there is none."""
-
-    def __init__(self, prepare: Any, value: str | None, settings: Settings, size: str) -> None:
-        self._cm = None
-        if value:
-            self._cm = prepare(value, roots=settings.roots(), target_size=size, tmp_dir=settings.tmp_dir)
-
-    async def __aenter__(self) -> Any:
-        return await self._cm.__aenter__() if self._cm is not None else None
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        if self._cm is not None:
-            return await self._cm.__aexit__(*exc)
-        return None

@@ -30,13 +30,6 @@ from tests.results import text as error_text  # noqa: F401 - re-exported for the
 API_KEY = "sk-library-test-0a1b2c"
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    return d
-
-
 @pytest.fixture(autouse=True)
 def _temp_folder_ends_empty(data_dir: Path) -> Iterator[None]:
     """Runs its check after every other fixture (services, servers) has been torn down."""

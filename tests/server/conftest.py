@@ -16,13 +16,6 @@ SECRET_KEY = "sk-test-SECRET-9f8e7d6c5b4a"
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
 def keyed_engine(engine_factory):
     """The engine requiring our distinctive API key, so a missing or leaked key shows."""
     return engine_factory(api_key=SECRET_KEY)
