@@ -6,7 +6,7 @@ objects or processes may open the same file (writes take `BEGIN IMMEDIATE`, wait
 by `busy_timeout`). Schema migrations run on open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
-outcome is unknown), record_job, update_status, record_poll, get, list, unfinished, unarchived,
+outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
 mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary, close.
 """
 
@@ -201,11 +201,12 @@ class Ledger(LedgerReports):
             if old is None or old["status"] != remote.status:
                 self._history(c, remote.id, remote.status, row["progress"])
 
-    def update_status(self, remote: RemoteVideo) -> bool:
+    def update_status(self, remote: RemoteVideo, *, polled: bool = False) -> bool:
         """Record what the backend says now; True when the status changed (or the job is new here).
 
         A job the ledger has never seen is stored with kind="external" so that list merging
-        and archiving work for it too.
+        and archiving work for it too. `polled=True` also counts this read as one poll of the
+        job, in the same transaction.
         """
         fields = self._remote_fields(remote)
         now = self._now()
@@ -224,6 +225,7 @@ class Ledger(LedgerReports):
                     "created_at": remote.created_at if remote.created_at is not None else now,
                     "updated_at": now,
                     "recorded_at": now,
+                    "polls": int(polled),
                 }
                 marks = ", ".join("?" for _ in row)
                 c.execute(f"INSERT INTO jobs({', '.join(row)}) VALUES ({marks})", list(row.values()))
@@ -234,7 +236,8 @@ class Ledger(LedgerReports):
                 for k in fields
             )
             c.execute(
-                f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), now, remote.id]
+                f"UPDATE jobs SET {sets}, updated_at = ?, polls = polls + ? WHERE id = ?",
+                [*fields.values(), now, int(polled), remote.id],
             )
             if remote.status == "deleted":
                 c.execute(
@@ -245,10 +248,6 @@ class Ledger(LedgerReports):
                 return False
             self._history(c, remote.id, remote.status, fields["progress"])
             return True
-
-    def record_poll(self, video_id: str) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE jobs SET polls = polls + 1 WHERE id = ?", (video_id,))
 
     def mark_deleted(self, video_id: str, *, local_files_deleted: bool) -> None:
         """The backend copy is gone (we deleted it); archived files stay unless the flag says so."""

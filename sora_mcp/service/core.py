@@ -138,8 +138,7 @@ class VideoService(Generating):
                 ledger.mark_deleted(video_id, local_files_deleted=False)
                 record = ledger.get(video_id) or record
             return job_from_record(record, self.settings.data_dir), None
-        ledger.update_status(remote)
-        ledger.record_poll(video_id)
+        ledger.update_status(remote, polled=True)
         record = ledger.get(video_id)
         # The ledger says what is archived; files themselves are verified when downloaded.
         if remote.status == "completed" and archive_now and not self._fully_archived(record):
@@ -202,7 +201,10 @@ class VideoService(Generating):
         from sora_mcp.service.listing import delete_job
 
         _check_id(video_id)
-        return await delete_job(self, video_id, delete_local_files=delete_local_files)
+        try:
+            return await delete_job(self, video_id, delete_local_files=delete_local_files)
+        finally:
+            self.poller.forget(video_id)
 
     # ---- summaries (resources) -------------------------------------------------------------
     async def backend_models(self) -> list[str] | None:

@@ -3,7 +3,8 @@
 A job is polled when its schedule says so: after the backend's `openai-poll-after-ms` when it
 sends one, otherwise backing off 2 s, 4 s, 8 s, then every 15 s. Several waiters on one job
 (a `get_status` wait, the background watcher, a second client) share each poll instead of
-multiplying them.
+multiplying them, the last one included: the poll that sees a job end answers every waiter that
+was already waiting, so none of them asks again (a wait that starts later asks the backend).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ POLL_AFTER_MIN_S = 0.1  # a backend asking for faster polls than this is not obe
 POLL_AFTER_MAX_S = 60.0  # nor one asking for slower polls than this
 POLL_CONCURRENCY = 8
 FIRST_POLL_TRIES = 3  # with no state to fall back on, a passing failure is retried at once
+# How long a job's ending stays on hand for the waiters that were waiting when it ended: each of
+# them polls again within one interval, and no interval is longer than POLL_AFTER_MAX_S.
+ENDED_KEEP_S = POLL_AFTER_MAX_S + 15.0
 
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
 
@@ -43,22 +47,44 @@ class Poller:
     def __init__(self, service: VideoService) -> None:
         self._svc = service
         self._schedules: dict[str, _Schedule] = {}
+        self._ended: dict[str, tuple[Job, float]] = {}  # id -> (its ending, when seen), oldest first
 
     def due(self, video_id: str) -> float:
         s = self._schedules.get(video_id)
         return s.due if s else 0.0
 
-    async def poll(self, video_id: str) -> Job:
+    def forget(self, video_id: str) -> None:
+        """Drop what is known about a job (it was deleted): the next poll asks the backend."""
+        self._schedules.pop(video_id, None)
+        self._ended.pop(video_id, None)
+
+    def _ending_seen_since(self, video_id: str, since: float | None) -> Job | None:
+        now = anyio.current_time()
+        while self._ended:  # prune, oldest first
+            oldest = next(iter(self._ended))
+            if now - self._ended[oldest][1] < ENDED_KEEP_S:
+                break
+            del self._ended[oldest]
+        ended = self._ended.get(video_id)
+        return ended[0] if ended is not None and since is not None and ended[1] >= since else None
+
+    async def poll(self, video_id: str, *, since: float | None = None) -> Job:
         """The job's status, asking the backend only when its schedule is due.
 
-        A passing backend failure (429, 5xx, unreachable) does not end a wait: the last known
-        state is returned and the next poll comes after `Retry-After` or the next back-off step.
+        `since` is when the caller started waiting: if another waiter's poll saw the job end after
+        that, its answer is returned without asking again. A passing backend failure (429, 5xx,
+        unreachable) does not end a wait: the last known state is returned and the next poll
+        comes after `Retry-After` or the next back-off step.
         """
+        if (ended := self._ending_seen_since(video_id, since)) is not None:
+            return ended
         s = self._schedules.setdefault(video_id, _Schedule())
         async with s.lock:
             now = anyio.current_time()
             if s.job is not None and now < s.due:
                 return s.job
+            if (ended := self._ending_seen_since(video_id, since)) is not None:
+                return ended  # it ended while we waited for the lock
             for attempt in range(FIRST_POLL_TRIES):
                 try:
                     job, poll_after_ms = await self._svc.refresh(video_id)
@@ -78,6 +104,8 @@ class Poller:
             s.job, s.due = job, anyio.current_time() + interval
             if job.status in TERMINAL_STATUSES:
                 self._schedules.pop(video_id, None)
+                self._ended.pop(video_id, None)
+                self._ended[video_id] = (job, anyio.current_time())
             return job
 
     @staticmethod
@@ -100,11 +128,12 @@ async def wait_for(
     job counts 100), sent whenever a job moves, with a message naming that job.
     """
     wait_seconds = max(0.0, min(float(wait_seconds), MAX_WAIT_S))
-    deadline = anyio.current_time() + wait_seconds
+    since = anyio.current_time()
+    deadline = since + wait_seconds
     poller = svc.poller
     jobs: dict[str, Job] = {}
     report = _Reporter(video_ids, on_progress)
-    await _poll_many(poller, video_ids, jobs)
+    await _poll_many(poller, video_ids, jobs, since)
     await report(jobs, None)
     while wait_seconds > 0:
         pending = [v for v in video_ids if jobs[v].status not in TERMINAL_STATUSES]
@@ -117,19 +146,19 @@ async def wait_for(
             break
         await anyio.sleep(next_due - now)
         due = [v for v in pending if poller.due(v) <= anyio.current_time()]
-        await _poll_many(poller, due, jobs)
+        await _poll_many(poller, due, jobs, since)
         for vid in due:
             await report(jobs, vid)
     return [jobs[v] for v in video_ids]
 
 
-async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job]) -> None:
+async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job], since: float) -> None:
     """Poll several jobs at once (a few requests in flight, not fifty)."""
     limiter = anyio.CapacityLimiter(POLL_CONCURRENCY)
 
     async def one(vid: str) -> None:
         async with limiter:
-            jobs[vid] = await poller.poll(vid)
+            jobs[vid] = await poller.poll(vid, since=since)
 
     async with anyio.create_task_group() as tg:
         for vid in video_ids:
@@ -172,8 +201,9 @@ class _Reporter:
 async def follow_until_done(svc: VideoService, video_id: str) -> None:
     """The background watcher's loop for one job (archiving happens inside `refresh`)."""
     poller = svc.poller
+    since = anyio.current_time()
     while True:
-        job = await poller.poll(video_id)
+        job = await poller.poll(video_id, since=since)
         if job.status in TERMINAL_STATUSES:
             return
         await anyio.sleep(max(0.05, poller.due(video_id) - anyio.current_time()))

@@ -23,6 +23,7 @@ from mcp import Client
 
 from sora_mcp.config import Settings
 from sora_mcp.engine import EngineConfig, EngineServer
+from sora_mcp.prompting.template import strip_controls
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 
@@ -67,7 +68,9 @@ def input_forms(value: Any) -> set[str]:
     def walk(v: Any) -> None:
         if isinstance(v, str):
             shown = "".join(ch if ch.isprintable() else "?" for ch in v)
-            out.update({v, shown, repr(v)[1:-1], json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]})
+            # The prompt tools echo a prompt with its control characters removed (strip_controls).
+            out.update({v, shown, strip_controls(v), repr(v)[1:-1], json.dumps(v)[1:-1],
+                        json.dumps(v, ensure_ascii=False)[1:-1]})
         elif isinstance(v, dict):
             for k, x in v.items():
                 walk(k)

@@ -59,9 +59,8 @@ def test_record_update_history_and_polls(ledger: Ledger) -> None:
         idempotency_key="k1",
     )
     assert ledger.update_status(remote("v1", "in_progress", 10)) is True
-    assert ledger.update_status(remote("v1", "in_progress", 55)) is False
-    ledger.record_poll("v1")
-    ledger.record_poll("v1")
+    assert ledger.update_status(remote("v1", "in_progress", 55), polled=True) is False
+    assert ledger.update_status(remote("v1", "in_progress", 55), polled=True) is False
     failed = remote("v1", "failed", 55, error=JobError(code="moderation_blocked", message="no"))
     assert ledger.update_status(failed) is True
     job = ledger.get("v1")
@@ -77,6 +76,9 @@ def test_unknown_job_from_backend_is_stored_as_external(ledger: Ledger) -> None:
     assert ledger.update_status(remote("ext", "completed", 100, prompt="someone else's")) is True
     job = ledger.get("ext")
     assert job is not None and job.kind == "external" and job.prompt_sent == "someone else's"
+    assert job.polls == 0  # seen in a list, not polled
+    ledger.update_status(remote("ext2", "in_progress", 5), polled=True)
+    assert ledger.get("ext2").polls == 1  # first seen by a poll: that read counts
     # A later record_job (our create answer arriving after a list) claims it.
     ledger.record_job(remote("ext", "completed", 100), backend="engine", prompt_given="mine", kind="create")
     job = ledger.get("ext")
@@ -241,7 +243,7 @@ def test_v1_database_is_migrated_with_data_kept(tmp_path: Path) -> None:
     page, _ = led.list()
     assert [j.id for j in page] == ["old2", "old1"]  # old2's NULL created_at filled from updated_at
     led.record_pending("k", "fp", {})  # the v2 table exists
-    led.record_poll("old1")
+    led.update_status(remote("old1", "completed", 100), polled=True)
     assert led.get("old1").polls == 1
     led.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
@@ -270,8 +272,7 @@ def test_two_ledgers_writing_concurrently_do_not_corrupt(tmp_path: Path) -> None
             for i in range(60):
                 vid = f"w{n}-{i}"
                 led.record_job(remote(vid, created_at=i))
-                led.update_status(remote(vid, "in_progress", 50, created_at=i))
-                led.record_poll(vid)
+                led.update_status(remote(vid, "in_progress", 50, created_at=i), polled=True)
         except BaseException as exc:  # pragma: no cover - the assertion below reports it
             errors.append(exc)
 

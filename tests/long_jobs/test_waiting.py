@@ -3,6 +3,7 @@ messages name the job that moved, ending when all end; polls are counted in the 
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -46,3 +47,35 @@ async def test_wait_that_runs_out_of_time_says_so_and_the_jobs_go_on(engine_fact
     assert waited["timed_out"] and not waited["all_done"]
     assert "get_status again" in waited["next_step"]
     assert {j["status"] for j in waited["jobs"]} <= {"queued", "in_progress"}
+
+
+async def test_the_poll_that_sees_a_job_end_answers_every_waiter_already_waiting(engine_factory, tmp_path) -> None:
+    # The background watcher and a get_status wait share one schedule per job. When one of them
+    # sees the job end, the other (already waiting) gets that answer without asking again; a wait
+    # that starts later asks the backend; a deleted job is forgotten.
+    engine = engine_factory(poll_after_ms=100)
+
+    async def gets_settled(path: str) -> int:
+        # The engine logs a request just after answering it: let the log catch up.
+        seen, quiet = engine.stats.count("GET", path), 0
+        while quiet < 3:
+            await anyio.sleep(0.05)
+            now = engine.stats.count("GET", path)
+            seen, quiet = now, (quiet + 1 if now == seen else 0)
+        return seen
+
+    async with served(priced_settings(engine, tmp_path)) as (service, server), Client(server) as client:
+        vid = structured(await client.call_tool("create_video", {"prompt": "A lantern drifting over a lake"}))["id"]
+        poller, path = service.poller, f"/v1/videos/{vid}"
+        waiting_since = anyio.current_time()
+        while (job := await poller.poll(vid, since=waiting_since)).status not in ("completed", "failed"):
+            await anyio.sleep(max(0.0, poller.due(vid) - anyio.current_time()))
+        assert job.status == "completed"
+        asked = await gets_settled(path)
+        shared = await poller.poll(vid, since=waiting_since)  # a waiter that was waiting all along
+        assert shared.status == "completed" and await gets_settled(path) == asked
+        later = await poller.poll(vid, since=anyio.current_time())  # a wait that starts now asks
+        assert later.status == "completed" and await gets_settled(path) == asked + 1
+        await client.call_tool("delete_video", {"video_id": vid})
+        gone = await poller.poll(vid, since=waiting_since)  # forgotten on delete: asked again
+        assert gone.status == "deleted" and await gets_settled(path) == asked + 2
