@@ -58,7 +58,7 @@ class Poller:
         self._schedules.pop(video_id, None)
         self._ended.pop(video_id, None)
 
-    def _ending_seen_since(self, video_id: str, since: float | None) -> Job | None:
+    def _ending_seen_since(self, video_id: str, since: float) -> Job | None:
         now = anyio.current_time()
         while self._ended:  # prune, oldest first
             oldest = next(iter(self._ended))
@@ -66,9 +66,9 @@ class Poller:
                 break
             del self._ended[oldest]
         ended = self._ended.get(video_id)
-        return ended[0] if ended is not None and since is not None and ended[1] >= since else None
+        return ended[0] if ended is not None and ended[1] >= since else None
 
-    async def poll(self, video_id: str, *, since: float | None = None) -> Job:
+    async def poll(self, video_id: str, *, since: float) -> Job:
         """The job's status, asking the backend only when its schedule is due.
 
         `since` is when the caller started waiting: if another waiter's poll saw the job end after
@@ -104,7 +104,7 @@ class Poller:
             s.job, s.due = job, anyio.current_time() + interval
             if job.status in TERMINAL_STATUSES:
                 self._schedules.pop(video_id, None)
-                self._ended.pop(video_id, None)
+                self._ended.pop(video_id, None)  # re-inserted at the end: the dict stays oldest first
                 self._ended[video_id] = (job, anyio.current_time())
             return job
 
