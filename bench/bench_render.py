@@ -58,7 +58,7 @@ def _floor(path: Path, samples: np.ndarray) -> float:
     plane[HEIGHT:] = 128
     start = time.perf_counter()
     container, stream = open_output(path, WIDTH, HEIGHT, FPS)
-    AudioTrack(container, samples).finish()
+    AudioTrack(container).finish(samples)
     for index in range(SECONDS * FPS):
         frame = av.VideoFrame.from_ndarray(plane, format="yuv420p")
         frame.pts, frame.time_base = index, Fraction(1, FPS)

@@ -7,8 +7,9 @@ count. Outputs appear in `out_dir` only complete (temp name + atomic rename); a 
 leaves nothing behind. Bad inputs raise `RenderError`, whose message names the problem and
 the fix and never a host path.
 
-Frames are drawn on a helper thread while this thread encodes them: PyAV releases the GIL
-inside the encoder, so on two cores drawing costs almost no wall-clock time.
+Frames are drawn on a helper thread, and the sound is made and AAC-encoded on another, while
+this thread encodes the video and muxes: PyAV releases the GIL inside the encoders, and x264
+with two threads leaves part of the second core idle.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sora_mcp.engine.render_scene import build_scene
 from sora_mcp.engine.render_sources import (
     count_frames,
     first_frame,
+    has_audio_track,
     reference_image,
     source_audio,
     source_frames,
@@ -195,17 +197,18 @@ def _render_to(
         backdrop = reference_image(spec.input_reference)
     elif spec.source_video is None and spec.edit_of is not None:
         backdrop = first_frame(spec.edit_of)
+    has_audio = plan.has_audio or (spec.source_video is not None and has_audio_track(spec.source_video))
+    sound = (lambda: _audio(spec, plan, source_count)) if has_audio else None
     producer = _Producer(spec, plan, source_count, backdrop, temps)
     producer.start()
     try:
-        samples = _audio(spec, plan, source_count)  # computed while the first frames are drawn
-        _encode(spec, temps["video.mp4"], producer, samples, progress, slowdown)
+        _encode(spec, temps["video.mp4"], producer, sound, progress, slowdown)
     finally:
         producer.stop.set()
         producer.join()
     if producer.error is not None:
         raise producer.error
-    return samples is not None
+    return has_audio
 
 
 def _next_frame(producer: _Producer) -> av.VideoFrame:
@@ -222,11 +225,53 @@ def _next_frame(producer: _Producer) -> av.VideoFrame:
         return frame
 
 
+class _AudioEncoder(threading.Thread):
+    """Makes the clip's samples and AAC-encodes them on a thread of its own while the video is encoded.
+
+    Both encoders release the GIL, and x264 with two threads leaves part of the second core
+    idle, so the sound costs almost no wall-clock time. Only the encoding thread muxes: it
+    takes the finished packets from `packets` between video frames.
+    """
+
+    def __init__(self, track: AudioTrack, sound: Callable[[], np.ndarray]) -> None:
+        super().__init__(name="render-audio", daemon=True)
+        self.track, self.sound = track, sound
+        self.packets: queue.SimpleQueue[av.Packet | None] = queue.SimpleQueue()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.done = False
+
+    def run(self) -> None:
+        try:
+            for packet in self.track.packets(self.sound()):
+                if self.stop.is_set():
+                    return
+                self.packets.put(packet)
+        except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread, which re-raises
+            self.error = exc
+        finally:
+            self.packets.put(None)
+
+    def mux_ready(self, container: av.container.OutputContainer, wait: bool = False) -> None:
+        """Mux the packets encoded so far (with `wait`, every packet, to the end of the track)."""
+        while not self.done:
+            try:
+                packet = self.packets.get(block=wait)
+            except queue.Empty:
+                return
+            if packet is None:
+                self.done = True
+                if self.error is not None:
+                    raise self.error
+                return
+            container.mux(packet)
+
+
 def _encode(
     spec: RenderSpec,
     path: Path,
     producer: _Producer,
-    samples: np.ndarray | None,
+    sound: Callable[[], np.ndarray] | None,
     progress: Callable[[int, int], None] | None,
     slowdown: float,
 ) -> None:
@@ -234,35 +279,45 @@ def _encode(
     step = max(1, total // 25)
     pause = max(0.0, slowdown - 1.0) / spec.fps
     container, stream = open_output(path, spec.width, spec.height, spec.fps)
+    audio: _AudioEncoder | None = None
     try:
-        if samples is not None:
-            # all audio first, while the drawing thread builds its scene; the muxer holds the
-            # packets back and interleaves them with the video's by timestamp
-            AudioTrack(container, samples).finish()
+        if sound is not None:
+            audio = _AudioEncoder(AudioTrack(container), sound)
+            # the header opens both encoders here, before the audio thread uses its own; the
+            # muxer interleaves the two streams' packets by timestamp whenever they arrive
+            container.start_encoding()
+            audio.start()
         for index in range(total):
             frame = _next_frame(producer)
             frame.pts, frame.time_base = index, Fraction(1, spec.fps)
             for packet in stream.encode(frame):
                 container.mux(packet)
+            if audio is not None:
+                audio.mux_ready(container)
             if pause:
                 time.sleep(pause)
             if progress is not None and ((index + 1) % step == 0 or index + 1 == total):
                 progress(index + 1, total)
         for packet in stream.encode(None):
             container.mux(packet)
+        if audio is not None:
+            audio.mux_ready(container, wait=True)
     finally:
+        if audio is not None and audio.is_alive():
+            audio.stop.set()  # an error on this side: the audio thread ends at its next packet
+            audio.join()
         container.close()
 
 
-def _audio(spec: RenderSpec, plan: PromptPlan, source_count: int) -> np.ndarray | None:
-    """The clip's samples: the source's audio (if any) then the new segment's, or None for silence."""
+def _audio(spec: RenderSpec, plan: PromptPlan, source_count: int) -> np.ndarray:
+    """The clip's samples: the source's audio (if any) then the new segment's, silence where
+    either has none. Called only for clips that have sound (`has_audio` in `_render_to`)."""
     new_seconds = (spec.frames - source_count) / spec.fps
     new = synthesize(plan, new_seconds) if plan.has_audio else None
     if spec.source_video is None:
+        assert new is not None
         return new
     old = source_audio(spec.source_video, source_count / spec.fps)
-    if old is None and new is None:
-        return None
     if old is None:
         old = np.zeros((1, round(source_count / spec.fps * RATE)), np.float32)
     if new is None:

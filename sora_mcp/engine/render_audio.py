@@ -9,6 +9,7 @@ prompt always sounds the same. `AudioTrack` feeds the AAC encoder; the muxer
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -95,28 +96,29 @@ def decode_audio(path: Path, seconds: float) -> np.ndarray | None:
 
 
 class AudioTrack:
-    """Feeds pre-computed samples to an AAC stream, a little ahead of the video each time."""
+    """An AAC stream in `container`, added before the container's header is written (its first
+    mux, or `start_encoding()`).
 
-    def __init__(self, container: av.container.OutputContainer, samples: np.ndarray) -> None:
+    `packets(samples)` encodes the samples and yields the packets without muxing, so it can run
+    on a thread of its own while the caller muxes (a container is muxed from one thread only);
+    `finish(samples)` encodes and muxes them in one go.
+    """
+
+    def __init__(self, container: av.container.OutputContainer) -> None:
         self.container = container
-        self.samples = samples
         self.stream = container.add_stream("aac", rate=RATE)
         self.stream.layout = LAYOUT
         self.stream.bit_rate = 96_000
-        self.sent = 0
 
-    def encode_until(self, seconds: float) -> None:
-        target = min(self.samples.shape[1], int(seconds * RATE))
-        while self.sent < target:
-            chunk = self.samples[:, self.sent : self.sent + _FRAME]
+    def packets(self, samples: np.ndarray) -> Iterator[av.Packet]:
+        for start in range(0, samples.shape[1], _FRAME):
+            chunk = samples[:, start : start + _FRAME]
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=LAYOUT)
             frame.sample_rate = RATE
-            frame.pts = self.sent
-            self.sent += chunk.shape[1]
-            for packet in self.stream.encode(frame):
-                self.container.mux(packet)
+            frame.pts = start
+            yield from self.stream.encode(frame)
+        yield from self.stream.encode(None)
 
-    def finish(self) -> None:
-        self.encode_until(self.samples.shape[1] / RATE)
-        for packet in self.stream.encode(None):
+    def finish(self, samples: np.ndarray) -> None:
+        for packet in self.packets(samples):
             self.container.mux(packet)

@@ -65,6 +65,16 @@ def source_frames(path: Path, width: int, height: int, count: int) -> Iterator[a
         container.close()
 
 
+def has_audio_track(path: Path) -> bool:
+    """Whether the clip has an audio stream (what `source_audio` returns None for when not)."""
+
+    def check() -> bool:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+
+    return guarded(path, check)
+
+
 def source_audio(path: Path, seconds: float) -> np.ndarray | None:
     return guarded(path, lambda: decode_audio(path, seconds))
 

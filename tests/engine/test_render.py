@@ -174,6 +174,26 @@ def test_extension_continues_from_the_source_last_frame(tmp_path: Path) -> None:
         assert abs(container.duration / av.time_base - 4.0) <= 1 / 24
 
 
+@pytest.mark.parametrize(("source_audio", "new_audio"), [(False, True), (False, False), (True, True)])
+def test_extension_sound_spans_the_whole_clip_when_either_part_has_some(
+    tmp_path: Path, source_audio: bool, new_audio: bool
+) -> None:
+    source = render(spec("A kite" + ("\nAudio: wind" if source_audio else ""), 1), tmp_path / "src")
+    result = render(
+        spec("The kite climbs" + ("\nAudio: gulls" if new_audio else ""), 2, source_video=source.video),
+        tmp_path / "ext",
+    )
+    expected = source_audio or new_audio
+    assert result.has_audio is expected
+    with av.open(str(result.video)) as container:
+        assert len(container.streams.audio) == (1 if expected else 0)
+        if expected:
+            samples = np.concatenate([f.to_ndarray().ravel() for f in container.decode(audio=0)])
+            assert abs(len(samples) / 48_000 - 2.0) < 0.05
+            first, second = np.abs(samples[:48_000]).max(), np.abs(samples[48_000:]).max()
+            assert (bool(first > 0.01), bool(second > 0.01)) == (source_audio, new_audio)
+
+
 def test_extension_must_be_longer_than_its_source(tmp_path: Path) -> None:
     source = render(spec("A bird", 2), tmp_path / "src")
     with pytest.raises(RenderError, match="more seconds"):
