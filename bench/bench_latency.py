@@ -4,11 +4,13 @@ One completed job (created through the server, so it is in the ledger and archiv
 job would be). Per repetition and in turn: N × `client.videos.retrieve(id)` from the openai SDK
 straight to the engine; N × `get_status(video_id)` through the MCP Client over stdio; the same over
 Streamable HTTP; and N × a trivial tool on the bare hello-world server over stdio, for reference
-(the MCP transport's own cost). Added latency = median(get_status) − median(retrieve).
+(the MCP round trip's own cost), once on the SDK's stdio transport and once on the one sora-mcp
+serves on (sora_mcp.cli.stdio). Added latency = median(get_status) − median(retrieve).
 
-The row also splits the added time: the bare MCP round trip (the hello-world call), and the
-official client's own re-validation of the result against get_status's outputSchema (timed
-here with the same jsonschema calls the client makes), leaving what sora-mcp's server adds.
+The row also splits the added time: the bare MCP round trip (the hello-world call on sora-mcp's
+transport), and the official client's own re-validation of the result against get_status's
+outputSchema (timed here with the same jsonschema calls the client makes), leaving what
+sora-mcp's server adds.
 """
 
 from __future__ import annotations
@@ -48,18 +50,23 @@ async def run(reps: int, iterations: int, root: Path) -> Row:
             await wait_done(stdio, [vid])
             http = HttpServer(data, engine.base_url)
             sdk = AsyncOpenAI(base_url=engine.base_url, api_key="bench-key", max_retries=0)
-            times: dict[str, list[float]] = {"direct": [], "stdio": [], "http": [], "hello": []}
+            times: dict[str, list[float]] = {"direct": [], "stdio": [], "http": [], "hello": [], "hello_pipes": []}
             added: dict[str, list[float]] = {"stdio": [], "http": []}
             sample = await stdio.call_tool("get_status", {"video_id": vid})
             size = len(sample.model_dump_json())
             schema = next(t.output_schema for t in (await stdio.list_tools()).tools if t.name == "get_status")
             validation = _validation_times(schema or {}, sample.structured_content, iterations * reps)
-            async with Client(http.url) as remote, Client(hello_params()) as hello:
+            async with (
+                Client(http.url) as remote,
+                Client(hello_params()) as hello,
+                Client(hello_params("--pipes")) as hello_pipes,
+            ):
                 calls = {
                     "direct": lambda: sdk.videos.retrieve(vid),
                     "stdio": lambda: stdio.call_tool("get_status", {"video_id": vid}),
                     "http": lambda: remote.call_tool("get_status", {"video_id": vid}),
                     "hello": lambda: hello.call_tool("hello", {"name": "bench"}),
+                    "hello_pipes": lambda: hello_pipes.call_tool("hello", {"name": "bench"}),
                 }
                 for _ in range(reps):
                     rep = {name: await _time_calls(call, iterations) for name, call in calls.items()}
@@ -93,7 +100,7 @@ def _row(times: dict[str, list[float]], added: dict[str, list[float]], n: int, r
     s = {name: summary(values) for name, values in times.items()}
     delta = {name: s[name]["median"] - s["direct"]["median"] for name in added}
     check = summary(validation)["median"]
-    own = delta["stdio"] - s["hello"]["median"] - check
+    own = delta["stdio"] - s["hello_pipes"]["median"] - check
     ok = all(d * 1000 <= TARGET_MS for d in delta.values())
     spread = {name: f"{min(v) * 1000:.2f}–{max(v) * 1000:.2f}" for name, v in added.items()}
     return Row(
@@ -102,12 +109,13 @@ def _row(times: dict[str, list[float]], added: dict[str, list[float]], n: int, r
         measured=(
             f"stdio: {fmt(s['stdio'], 'ms', 1000)}; HTTP: {fmt(s['http'], 'ms', 1000)}"
             f" (for reference, a trivial tool on the hello-world server over stdio: "
-            f"{fmt(s['hello'], 'ms', 1000)})"
+            f"{fmt(s['hello'], 'ms', 1000)} on the SDK's stdio transport, "
+            f"{fmt(s['hello_pipes'], 'ms', 1000)} on sora-mcp's)"
         ),
         ratio=(
             f"+{delta['stdio'] * 1000:.2f} ms stdio (per-rep {spread['stdio']}); "
             f"+{delta['http'] * 1000:.2f} ms HTTP (per-rep {spread['http']}). Of the stdio figure: "
-            f"{s['hello']['median'] * 1000:.2f} ms is the bare MCP round trip (hello-world), "
+            f"{s['hello_pipes']['median'] * 1000:.2f} ms is the bare MCP round trip (hello-world, same transport), "
             f"{check * 1000:.2f} ms the client re-validating the result, {own * 1000:.2f} ms sora-mcp's server"
         ),
         target=f"≤ {TARGET_MS:g} ms added (median)",

@@ -21,8 +21,8 @@ HELLO = Path(__file__).with_name("hello_server.py")
 TARGET = 1.3
 
 
-def hello_params() -> StdioServerParameters:
-    return StdioServerParameters(command=PYTHON, args=[str(HELLO)], env=clean_env())
+def hello_params(*extra: str) -> StdioServerParameters:
+    return StdioServerParameters(command=PYTHON, args=[str(HELLO), *extra], env=clean_env())
 
 
 def sora_params(data_dir: Path, base_url: str | None = None, *extra: str) -> StdioServerParameters:

@@ -48,7 +48,9 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
     async with VideoService(settings) as service:
         mcp = build_server(service)
         if args.transport == "stdio":
-            await mcp.run_stdio_async()
+            from sora_mcp.cli.stdio import serve_stdio
+
+            await serve_stdio(mcp)
             return
         from sora_mcp.cli.http import serve_http
 

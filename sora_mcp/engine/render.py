@@ -229,7 +229,7 @@ class _AudioEncoder(threading.Thread):
     """Makes the clip's samples and AAC-encodes them on a thread of its own while the video is encoded.
 
     Both encoders release the GIL, and x264 with two threads leaves part of the second core
-    idle, so the sound costs almost no wall-clock time. Only the encoding thread muxes: it
+    idle, so most of the sound's cost overlaps the video's. Only the encoding thread muxes: it
     takes the finished packets from `packets` between video frames.
     """
 
