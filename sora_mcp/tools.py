@@ -186,8 +186,9 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         With wait_seconds > 0 it polls until the job(s) complete or fail, or the time is up (then it
         returns the current state; call again to keep waiting; the jobs keep running). With
         video_ids (up to 50, e.g. from create_batch) it waits on all of them and sends one combined
-        progress stream naming the job that moved. A completed job is archived into the local
-        library and its thumbnail is shown. Next: download_asset.
+        progress stream naming the job that moved. Completed jobs are archived into the local library
+        in the background: a wait on one job answers once its files are saved (its thumbnail is
+        shown); a wait on several answers as soon as the last one ends. Next: download_asset.
         """
         ids = _ids(video_id, video_ids)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
@@ -20,7 +20,7 @@ from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
 from sora_mcp.prompting import Catalog
 from sora_mcp.service import archive, waiting
 from sora_mcp.service.generating import Generating
-from sora_mcp.service.jobs import job_from_record, job_from_remote
+from sora_mcp.service.jobs import job_from_record, job_from_remote, next_step, record_assets
 from sora_mcp.service.requests import check_id as _check_id
 
 log = logging.getLogger("sora_mcp.service")
@@ -37,6 +37,7 @@ class VideoService(Generating):
         self._tg: anyio.abc.TaskGroup | None = None
         self._watching: set[str] = set()
         self._archive_locks: dict[str, anyio.Lock] = {}
+        self._archiving: dict[str, anyio.Event] = {}  # background archives running, by job
         self._claimed: set[str] = set()  # backend jobs a reconciliation already took
         self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
@@ -117,10 +118,13 @@ class VideoService(Generating):
 
     # ---- reading ---------------------------------------------------------------------------
     async def get_status(self, video_id: str, *, archive_now: bool = True) -> Job:
-        return (await self.refresh(video_id, archive_now=archive_now))[0]
+        return (await self.refresh(video_id, archive="now" if archive_now else "no"))[0]
 
-    async def refresh(self, video_id: str, *, archive_now: bool = True) -> tuple[Job, int | None]:
-        """Ask the backend for the job now; update the ledger; archive it when completed."""
+    async def refresh(
+        self, video_id: str, *, archive: Literal["now", "later", "no"] = "now"
+    ) -> tuple[Job, int | None]:
+        """Ask the backend for the job now; update the ledger; archive it when completed: before
+        answering ("now"), or in the background ("later": `archived(video_id)` waits for it)."""
         _check_id(video_id)
         ledger = self._ledger()
         backend = await self.backend()
@@ -141,9 +145,12 @@ class VideoService(Generating):
         ledger.update_status(remote, polled=True)
         record = ledger.get(video_id)
         # The ledger says what is archived; files themselves are verified when downloaded.
-        if remote.status == "completed" and archive_now and not self._fully_archived(record):
-            await self.archive(remote)
-            record = ledger.get(video_id)
+        if remote.status == "completed" and archive != "no" and not self._fully_archived(record):
+            if archive == "now":
+                await self.archive(remote)
+                record = ledger.get(video_id)
+            else:
+                self.archive_soon(remote)
         job = job_from_remote(remote, record, backend=backend.dialect, data_dir=self.settings.data_dir)
         return job, remote.poll_after_ms
 
@@ -170,6 +177,37 @@ class VideoService(Generating):
         lock = self._archive_locks.setdefault(remote.id, anyio.Lock())
         async with lock:
             return await archive.archive_job(self, remote)
+
+    def archive_soon(self, remote: RemoteVideo) -> None:
+        """Archive a completed job in the background, once at a time per job (failures are logged)."""
+        if remote.id in self._archiving or self._tg is None:
+            return
+        done = self._archiving[remote.id] = anyio.Event()
+
+        async def run() -> None:
+            from sora_mcp.service.recovery import archive_quietly
+
+            try:
+                await archive_quietly(self, remote)
+            finally:
+                del self._archiving[remote.id]
+                done.set()
+
+        self._tg.start_soon(run)
+
+    async def archived(self, video_id: str) -> None:
+        """Return once no background archive of the job is running."""
+        if (done := self._archiving.get(video_id)) is not None:
+            await done.wait()
+
+    def with_library(self, job: Job) -> Job:
+        """The job with its archived files as the ledger has them now."""
+        record = self._ledger().get(job.id)
+        if record is None:
+            return job
+        fresh = job.model_copy(update={"assets": record_assets(record, self.settings.data_dir)})
+        fresh.next_step = next_step(fresh)
+        return fresh
 
     async def download(self, video_id: str, variant: str = "video") -> Asset:
         _check_id(video_id)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
 from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.jobs import job_from_record, next_step
-from sora_mcp.service.recovery import archive_quietly
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
@@ -39,7 +38,7 @@ async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | 
             record = ledger.get(item.id)
             if (item.status == "completed" and record is not None and record.kind != "external"
                     and record.asset("video") is None and not record.local_files_deleted):
-                svc.spawn(archive_quietly, svc, item)
+                svc.archive_soon(item)
         if not page.has_more or not page.data:
             return seen, True, None
         after = page.last_id or page.data[-1].id

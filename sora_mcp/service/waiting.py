@@ -5,6 +5,7 @@ sends one, otherwise backing off 2 s, 4 s, 8 s, then every 15 s. Several waiters
 (a `get_status` wait, the background watcher, a second client) share each poll instead of
 multiplying them, the last one included: the poll that sees a job end answers every waiter that
 was already waiting, so none of them asks again (a wait that starts later asks the backend).
+That poll starts the job's archive in the background rather than downloading before it answers.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class Poller:
                 return ended  # it ended while we waited for the lock
             for attempt in range(FIRST_POLL_TRIES):
                 try:
-                    job, poll_after_ms = await self._svc.refresh(video_id)
+                    # archived in the background: a poll answers when it sees the job end, so
+                    # neither its waiters nor the polls of other jobs wait on a download
+                    job, poll_after_ms = await self._svc.refresh(video_id, archive="later")
                     break
                 except (RateLimited, BackendUnavailable, BackendError) as exc:
                     if not _transient(exc) or (s.job is None and attempt == FIRST_POLL_TRIES - 1):
@@ -126,6 +129,10 @@ async def wait_for(
 
     Progress is one combined stream: the sum of the jobs' percentages out of 100 per job (an ended
     job counts 100), sent whenever a job moves, with a message naming that job.
+
+    Completed jobs are archived in the background as they are seen. A wait on one job also
+    waits for its files (so the answer shows them); a wait on several answers as soon as the
+    last one ends, each with the files archived by then (the rest follow in the background).
     """
     wait_seconds = max(0.0, min(float(wait_seconds), MAX_WAIT_S))
     since = anyio.current_time()
@@ -149,7 +156,9 @@ async def wait_for(
         await _poll_many(poller, due, jobs, since)
         for vid in due:
             await report(jobs, vid)
-    return [jobs[v] for v in video_ids]
+    if len(video_ids) == 1 and jobs[video_ids[0]].status == "completed":
+        await svc.archived(video_ids[0])
+    return [svc.with_library(jobs[v]) if jobs[v].status == "completed" else jobs[v] for v in video_ids]
 
 
 async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job], since: float) -> None:
@@ -199,7 +208,7 @@ class _Reporter:
 
 
 async def follow_until_done(svc: VideoService, video_id: str) -> None:
-    """The background watcher's loop for one job (archiving happens inside `refresh`)."""
+    """The background watcher's loop for one job (the poll that sees it complete starts its archive)."""
     poller = svc.poller
     since = anyio.current_time()
     while True:

@@ -28,9 +28,11 @@ def _delete_on_engine(engine: EngineServer, video_id: str) -> None:
 
 
 async def test_list_merges_remote_local_only_and_both(fast_engine: EngineServer, data_dir: Path) -> None:
-    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, _):
+    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, service):
         ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}"}))["id"] for n in range(2)]
         structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 60}))
+        for vid in ids:  # a wait on several jobs answers when they end; their files follow
+            await service.archived(vid)
         gone, kept = ids
         _delete_on_engine(fast_engine, gone)  # behind sora-mcp's back: only the library has it now
         external = engine_create(fast_engine, "Made elsewhere").id

@@ -1,12 +1,17 @@
 """get_status(video_ids=[...]) waits on several jobs at once: one combined progress stream whose
-messages name the job that moved, ending when all end; polls are counted in the ledger."""
+messages name the job that moved, ending when all end; polls are counted in the ledger. Files are
+archived in the background: a wait on several jobs does not wait on downloads, a wait on one does."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 import anyio
 import pytest
 from mcp import Client
 
+from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
 from tests.long_jobs.conftest import priced_settings, served, structured
 
 pytestmark = pytest.mark.anyio
@@ -79,3 +84,64 @@ async def test_the_poll_that_sees_a_job_end_answers_every_waiter_already_waiting
         await client.call_tool("delete_video", {"video_id": vid})
         gone = await poller.poll(vid, since=waiting_since)  # forgotten on delete: asked again
         assert gone.status == "deleted" and await gets_settled(path) == asked + 2
+
+
+class _HeldDownloads(FakeVideos):
+    """A backend whose file downloads wait until the test lets them through (a slow CDN)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.use_mp4(real_mp4())
+        self.release = threading.Event()
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "openai-poll-after-ms": "100"}
+
+    async def content(self, request):  # type: ignore[no-untyped-def]
+        while not self.release.is_set():
+            await asyncio.sleep(0.02)
+        return await super().content(request)
+
+
+async def test_a_wait_on_several_jobs_answers_when_they_end_and_their_files_follow(tmp_path) -> None:
+    fake = _HeldDownloads()
+    with FakeServer(fake) as backend:
+        async with served(priced_settings(backend, tmp_path)) as (service, server), Client(server) as client:
+            ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}: a kite"}))["id"]
+                   for n in range(2)]
+            with anyio.fail_after(30):  # a wait that downloaded before answering would hang here
+                waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 60}))
+            assert waited["all_done"] and [j["status"] for j in waited["jobs"]] == ["completed", "completed"]
+            assert [j["assets"] for j in waited["jobs"]] == [[], []]  # their downloads are still held
+            fake.release.set()
+            for vid in ids:
+                with anyio.fail_after(30):
+                    await service.archived(vid)
+                variants = {a.variant for a in service.ledger.get(vid).assets}
+                assert variants == {"video", "thumbnail", "spritesheet"}, variants
+            again = structured(await client.call_tool("get_status", {"video_ids": ids}))
+            assert all(len(j["assets"]) == 3 for j in again["jobs"])
+
+
+async def test_a_wait_on_one_job_answers_with_its_files(tmp_path) -> None:
+    fake = _HeldDownloads()
+    with FakeServer(fake) as backend:
+        async with served(priced_settings(backend, tmp_path)) as (_, server), Client(server) as client:
+            vid = structured(await client.call_tool("create_video", {"prompt": "A kite over dunes"}))["id"]
+            answer: dict = {}
+
+            async def wait() -> None:
+                answer.update(structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60})))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait)
+                with anyio.fail_after(30):
+                    while fake.jobs[vid]["status"] != "completed":
+                        await anyio.sleep(0.05)
+                await anyio.sleep(0.5)
+                assert answer == {}, "the wait answered before the job's files were archived"
+                fake.release.set()
+            [job] = answer["jobs"]
+            assert job["status"] == "completed" and {a["variant"] for a in job["assets"]} == {
+                "video", "thumbnail", "spritesheet"}
+            assert "archived" in job["next_step"]
