@@ -130,6 +130,9 @@ class _Producer(threading.Thread):
         )
         # deep enough that writing the thumbnail mid-clip never starves the encoder
         self.frames: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=16)
+        # frames the encoder is done with, drawn into again: a fresh 1280x720 frame costs more
+        # (allocation and first-touch page faults) than drawing into it
+        self.spare: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -154,6 +157,18 @@ class _Producer(threading.Thread):
                 continue
         raise _Stopped
 
+    def recycle(self, frame: av.VideoFrame) -> None:
+        """Called by the encoding thread once the encoder has taken the frame."""
+        self.spare.put(frame)
+
+    def _blank(self) -> av.VideoFrame | None:
+        try:
+            frame = self.spare.get_nowait()
+        except queue.Empty:
+            return None
+        frame.make_writable()  # a copy only if the encoder still holds a reference to its data
+        return frame
+
     def _draw_all(self) -> None:
         spec, total = self.spec, self.spec.frames
         stills = Stills(
@@ -173,7 +188,7 @@ class _Producer(threading.Thread):
             self.plan, spec.width, spec.height, total - self.source_count, spec.fps, spec.seed, backdrop
         )
         for index in range(self.source_count, total):
-            frame = scene.draw(index - self.source_count)
+            frame = scene.draw(index - self.source_count, self._blank())
             self._put(frame)  # queued first: the encoder only reads it, and stills work can overlap
             if stills.wants(index):
                 stills.offer(index, planes_of(frame))
@@ -292,6 +307,7 @@ def _encode(
             frame.pts, frame.time_base = index, Fraction(1, spec.fps)
             for packet in stream.encode(frame):
                 container.mux(packet)
+            producer.recycle(frame)
             if audio is not None:
                 audio.mux_ready(container)
             if pause:

@@ -53,16 +53,18 @@ class Scene:
     _base: Planes | None = None
     _base_frame: av.VideoFrame | None = None
 
-    def draw(self, index: int) -> av.VideoFrame:
-        """Frame `index` (0-based within this segment) as a yuv420p VideoFrame."""
+    def draw(self, index: int, frame: av.VideoFrame | None = None) -> av.VideoFrame:
+        """Frame `index` (0-based within this segment) as a yuv420p VideoFrame: drawn into `frame`
+        (a writable frame of the clip's size, e.g. one the encoder is done with) or a new one."""
         # a continuation's frame 0 is one step past the source's last frame, not a repeat of it
         step = 1 if self.camera.continuing else 0
         rect, dx, dy = self.camera.rect(index + step, self.frames + step, self.fps)
         width, height = self.camera.width, self.camera.height
         key = (rect.x, rect.y, rect.w, rect.h)
-        if rect.w == width and rect.h == height:
+        if frame is None:
             frame = av.VideoFrame(width, height, "yuv420p")
-            out = planes_of(frame)
+        out = planes_of(frame)
+        if rect.w == width and rect.h == height:
             for i, (dst, src) in enumerate(zip(out, self.plate)):
                 s = 1 if i == 0 else 2
                 dst[...] = src[rect.y // s : (rect.y + rect.h) // s, rect.x // s : (rect.x + rect.w) // s]
@@ -71,8 +73,6 @@ class Scene:
                 self._base_frame = self._scaled(rect)  # kept alive: _base views its buffers
                 self._base = planes_of(self._base_frame)
                 self._base_key = key
-            frame = av.VideoFrame(width, height, "yuv420p")
-            out = planes_of(frame)
             assert self._base is not None
             for dst, src in zip(out, self._base):
                 dst[...] = src
