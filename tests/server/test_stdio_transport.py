@@ -129,6 +129,19 @@ def test_bad_lines_are_survived_and_end_of_input_ends_the_server(settings) -> No
     assert "Traceback" not in err
 
 
+def test_a_message_of_several_megabytes_is_one_line_like_any_other(noisy_script: Path) -> None:
+    big = {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+           "params": {"name": "noisy", "arguments": {}, "_meta": {"padding": "x" * (6 << 20)}}}
+    proc = _spawn([str(noisy_script)])
+    try:
+        answers = _converse(proc, [*LINES, json.dumps(big), json.dumps(CALL)], {1, 2, 3, 4})
+    finally:
+        proc.kill()
+        proc.wait()
+    assert answers[4]["result"]["structuredContent"] == {"result": "fast"}
+    assert answers[3]["result"]["structuredContent"] == {"result": "fast"}
+
+
 def test_the_pipe_flags_are_given_back(noisy_script: Path) -> None:
     # the child's stdin is the same open pipe as read_end here, so a flag it leaves set shows here
     read_end, write_end = os.pipe()
