@@ -62,7 +62,7 @@ class Asset(BaseModel):
 
     video_id: str
     variant: Variant
-    path: str = Field(description="Where the file is, relative to the data directory's parent when possible.")
+    path: str = Field(description="Where the file is: an absolute path in the library, under the data directory.")
     mime_type: str
     size_bytes: int
     sha256: str
