@@ -298,9 +298,11 @@ def _encode(
     try:
         if sound is not None:
             audio = _AudioEncoder(AudioTrack(container), sound)
-            # the header opens both encoders here, before the audio thread uses its own; the
-            # muxer interleaves the two streams' packets by timestamp whenever they arrive
-            container.start_encoding()
+        # the header opens the encoders now, while the drawing thread builds its scene (and
+        # before the audio thread uses its own); the muxer interleaves the streams' packets
+        # by timestamp whenever they arrive
+        container.start_encoding()
+        if audio is not None:
             audio.start()
         for index in range(total):
             frame = _next_frame(producer)
