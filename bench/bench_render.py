@@ -142,40 +142,31 @@ def run(reps: int = 5) -> dict:
     }
 
 
+def _line(label: str, t: dict, ratio: float, best: float, verdict: str = "") -> str:
+    return (f"| {label} | {t['median_s']:.3f} | {t['min_s']:.3f}–{t['max_s']:.3f} | {ratio:.2f} | {best:.2f} | "
+            f"{verdict} |")
+
+
+def _render_lines(label: str, cases: dict[str, dict]) -> list[str]:
+    return [
+        _line(label.format(name=name), case, case["ratio"], case["ratio_of_minima"],
+              "yes" if case["within_target"] else "NO")
+        for name, case in cases.items()
+    ]
+
+
 def markdown(result: dict) -> str:
-    floor = result["floor"]
-    lines = [
+    floor, silent, video = result["floor"], result["floor_with_silent_audio"], result["video_only"]
+    return "\n".join([
         "| case | median s | min–max s | ratio to floor (medians) | ratio (minima) | ≤ 1.5× |",
         "| --- | --- | --- | --- | --- | --- |",
-        (
-            f"| floor: encode 96 constant frames + the same AAC audio | {floor['median_s']:.3f} | "
-            f"{floor['min_s']:.3f}–{floor['max_s']:.3f} | 1.00 | 1.00 | |"
-        ),
-    ]
-    silent = result["floor_with_silent_audio"]
-    lines.append(
-        f"| (for reference) floor with silent audio instead | {silent['median_s']:.3f} | "
-        f"{silent['min_s']:.3f}–{silent['max_s']:.3f} | {silent['median_s'] / floor['median_s']:.2f} | "
-        f"{silent['min_s'] / floor['min_s']:.2f} | |"
-    )
-    for name, case in result["render"].items():
-        lines.append(
-            f"| render {name} (frames + audio + stills) | {case['median_s']:.3f} | {case['min_s']:.3f}–{case['max_s']:.3f} | "
-            f"{case['ratio']:.2f} | {case['ratio_of_minima']:.2f} | {'yes' if case['within_target'] else 'NO'} |"
-        )
-    video = result["video_only"]
-    vf = video["floor"]
-    lines.append(
-        f"| floor without sound: encode 96 constant frames | {vf['median_s']:.3f} | "
-        f"{vf['min_s']:.3f}–{vf['max_s']:.3f} | 1.00 | 1.00 | |"
-    )
-    for name, case in video["render"].items():
-        lines.append(
-            f"| render {name} without its Audio line (frames + stills) | {case['median_s']:.3f} | "
-            f"{case['min_s']:.3f}–{case['max_s']:.3f} | {case['ratio']:.2f} | {case['ratio_of_minima']:.2f} | "
-            f"{'yes' if case['within_target'] else 'NO'} |"
-        )
-    return "\n".join(lines)
+        _line("floor: encode 96 constant frames + the same AAC audio", floor, 1.0, 1.0),
+        _line("(for reference) floor with silent audio instead", silent,
+              silent["median_s"] / floor["median_s"], silent["min_s"] / floor["min_s"]),
+        *_render_lines("render {name} (frames + audio + stills)", result["render"]),
+        _line("floor without sound: encode 96 constant frames", video["floor"], 1.0, 1.0),
+        *_render_lines("render {name} without its Audio line (frames + stills)", video["render"]),
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
