@@ -29,11 +29,19 @@ class EngineMiddleware:
         path: str = scope["path"]
         method: str = scope["method"]
         is_api = path.startswith("/v1/") or path == "/v1"
-        status = [500]
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            if is_api and not recorded:
+                recorded = True
+                self.engine.stats.record(method, path, status)
 
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                # logged before the client can have the answer, so a test that just got its
+                # response always finds the request in the stats
+                record(message["status"])
                 delay = self.engine.config.response_delay_ms
                 if is_api and delay:
                     await asyncio.sleep(delay / 1000)
@@ -52,8 +60,7 @@ class EngineMiddleware:
             else:
                 await self.app(scope, receive, send_recorded)
         finally:
-            if is_api:
-                self.engine.stats.record(method, path, status[0])
+            record(500)  # no answer started (an error or a cancelled request): logged as a 500
 
     def _auth_refusal(self, scope: Scope) -> JSONResponse | None:
         expected = self.engine.config.api_key
