@@ -1,7 +1,7 @@
 """Benchmark: render + encode a 4 s 1280x720 preview clip against an encoding floor measured in the same run.
 
 The floor encodes 96 constant yuv420p frames with the renderer's own `open_output` (same
-container, x264 preset/crf/threads, +faststart) plus, as AAC, the very audio samples the render
+container, x264 preset/quantiser/threads, +faststart) plus, as AAC, the very audio samples the render
 encodes (the benchmark prompt has an `Audio:` line; synthesising them is not timed in the floor).
 The render time also includes what the floor does not do: reading the prompt, drawing every
 frame, synthesising the audio, and writing the WebP thumbnail and JPEG spritesheet. A second
@@ -35,6 +35,7 @@ import numpy as np
 from sora_mcp.engine.render import (
     CONTAINER_OPTIONS,
     ENCODER_OPTIONS,
+    ENCODER_THREAD_TYPE,
     ENCODER_THREADS,
     RenderSpec,
     open_output,
@@ -132,7 +133,7 @@ def run(reps: int = 5) -> dict:
     video_floor = _summary(video_floors)
     return {
         "clip": f"{WIDTH}x{HEIGHT}, {SECONDS}s, {FPS} fps, {SECONDS * FPS} frames, AAC audio",
-        "encoder": {**ENCODER_OPTIONS, "threads": str(ENCODER_THREADS), **CONTAINER_OPTIONS},
+        "encoder": {**ENCODER_OPTIONS, "threads": str(ENCODER_THREADS), "thread_type": ENCODER_THREAD_TYPE.lower(), **CONTAINER_OPTIONS},
         "reps": reps,
         "target_ratio": TARGET,
         "floor": floor,

@@ -6,13 +6,17 @@ needs, all pre-rendered; `Scene.draw` then produces a frame with numpy copies on
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
+import numpy as np
 from PIL import Image
 
 from sora_mcp.engine.render_camera import Camera, Rect
 from sora_mcp.engine.render_layers import (
+    SWS_THREADS,
     Patch,
     Planes,
     blit,
@@ -30,15 +34,24 @@ from sora_mcp.engine.render_sprites import SpriteLayer
 WATERMARK = "local preview"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Card:
-    """An opaque text card shown on frames [start, end)."""
+    """An opaque text card shown on frames [start, end), placed by `place` (its size → top-left).
 
-    patch: Patch
-    x: int
-    y: int
+    `make` draws it; a card is drawn when its first frame is, so only the cards on screen at
+    frame 0 stand between the scene and the first encoded frame."""
+
+    make: Callable[[], Patch]
+    place: Callable[[tuple[int, int]], tuple[int, int]]
     start: int
     end: int
+    _drawn: tuple[Patch, int, int] | None = None
+
+    def drawn(self) -> tuple[Patch, int, int]:
+        if self._drawn is None:
+            patch = self.make()
+            self._drawn = (patch, *self.place(patch.size))
+        return self._drawn
 
 
 @dataclass
@@ -52,13 +65,12 @@ class Scene:
     _base_key: tuple[int, int, int, int] | None = None
     _base: Planes | None = None
     _base_frame: av.VideoFrame | None = None
+    _paths: tuple[np.ndarray, np.ndarray] | None = None
 
     def draw(self, index: int, frame: av.VideoFrame | None = None) -> av.VideoFrame:
         """Frame `index` (0-based within this segment) as a yuv420p VideoFrame: drawn into `frame`
         (a writable frame of the clip's size, e.g. one the encoder is done with) or a new one."""
-        # a continuation's frame 0 is one step past the source's last frame, not a repeat of it
-        step = 1 if self.camera.continuing else 0
-        rect, dx, dy = self.camera.rect(index + step, self.frames + step, self.fps)
+        rect, _, _ = self._rect(index)
         width, height = self.camera.width, self.camera.height
         key = (rect.x, rect.y, rect.w, rect.h)
         if frame is None:
@@ -76,18 +88,38 @@ class Scene:
             assert self._base is not None
             for dst, src in zip(out, self._base):
                 dst[...] = src
-        self.sprites.draw(frame, index / self.fps, dx, dy)
+        if self._paths is None:
+            self._paths = self._sprite_paths()
+        self.sprites.draw(frame, self._paths[0][index], self._paths[1][index])
         for card in self.cards:
             if card.start <= index < card.end:
-                blit(out, card.patch, card.x, card.y)
+                blit(out, *card.drawn())
         return frame
+
+    def _rect(self, index: int) -> tuple[Rect, float, float]:
+        # a continuation's frame 0 is one step past the source's last frame, not a repeat of it
+        step = 1 if self.camera.continuing else 0
+        return self.camera.rect(index + step, self.frames + step, self.fps)
+
+    def _sprite_paths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every frame's sprite positions, the shapes drifting against the camera (parallax)."""
+        moves = [self._rect(index)[1:] for index in range(self.frames)]
+        t = np.arange(self.frames) / self.fps
+        return self.sprites.positions(t, [dx for dx, _ in moves], [dy for _, dy in moves])
 
     def _scaled(self, rect: Rect) -> av.VideoFrame:
         src = av.VideoFrame(rect.w, rect.h, "yuv420p")
         for i, (dst, plane) in enumerate(zip(planes_of(src), self.plate)):
             s = 1 if i == 0 else 2
             dst[...] = plane[rect.y // s : (rect.y + rect.h) // s, rect.x // s : (rect.x + rect.w) // s]
-        return src.reformat(width=self.camera.width, height=self.camera.height, interpolation="BILINEAR")
+        # each step is a new swscale set-up (the crop's size changes); swscale's fast bilinear
+        # is cheaper than its exact one and looks the same on a soft plate
+        return src.reformat(
+            width=self.camera.width,
+            height=self.camera.height,
+            interpolation="FAST_BILINEAR",
+            threads=SWS_THREADS,
+        )
 
 
 def _card_colours(palette: list[RGB]) -> tuple[RGB, RGB]:
@@ -100,52 +132,62 @@ def _card_colours(palette: list[RGB]) -> tuple[RGB, RGB]:
     return (light if luma(light) > 170 else (245, 245, 240)), bg
 
 
+@functools.lru_cache(maxsize=16)
+def _watermark(width: int, font_size: int) -> Patch:
+    """The same for every clip of a size, so drawn once per size (its planes are read-only)."""
+    patch = text_panel(WATERMARK, width, font_size, (235, 235, 235), (20, 20, 20), max_lines=1)
+    for plane in patch.planes:
+        plane.flags.writeable = False
+    return patch
+
+
 def _cards(plan: PromptPlan, width: int, height: int, frames: int, fps: int, lead_in: int) -> list[Card]:
     fg, bg = _card_colours(plan.palette)
     unit = height / 720 if width >= height else width / 720
-    cards: list[Card] = []
-    title = text_panel(
-        plan.title, int(width * 0.8), int(34 * unit), fg, bg, max_lines=3, label="PREVIEW · SHOT"
-    )
-    title_end = min(frames, lead_in + max(int(1.5 * fps), (frames - lead_in) // 3))
-    tw, th = title.size
-    cards.append(Card(title, even((width - tw) / 2), even((height - th) / 2), lead_in, title_end))
-    if plan.onscreen_text:
-        text = text_panel(plan.onscreen_text, int(width * 0.7), int(40 * unit), fg, bg, max_lines=2)
-        xw, xh = text.size
-        cards.append(Card(text, even((width - xw) / 2), even((height - xh) / 2), title_end, frames))
     margin = even(24 * unit)
+
+    def centred(size: tuple[int, int]) -> tuple[int, int]:
+        return even((width - size[0]) / 2), even((height - size[1]) / 2)
+
+    def top_left(size: tuple[int, int]) -> tuple[int, int]:
+        return margin, margin
+
+    def above_bottom(size: tuple[int, int]) -> tuple[int, int]:
+        return even((width - size[0]) / 2), even(height - size[1] - 3 * margin)
+
+    def bottom_right(size: tuple[int, int]) -> tuple[int, int]:
+        return even(width - size[0] - margin), even(height - size[1] - margin)
+
+    def panel(
+        text: str, max_width: int, size: int, fg: RGB, bg: RGB, lines: int, label: str = ""
+    ) -> Callable[[], Patch]:
+        return lambda: text_panel(text, max_width, size, fg, bg, max_lines=lines, label=label)
+
+    cards: list[Card] = []
+    title_end = min(frames, lead_in + max(int(1.5 * fps), (frames - lead_in) // 3))
+    title = panel(plan.title, int(width * 0.8), int(34 * unit), fg, bg, 3, "PREVIEW · SHOT")
+    cards.append(Card(title, centred, lead_in, title_end))
+    if plan.onscreen_text:
+        text = panel(plan.onscreen_text, int(width * 0.7), int(40 * unit), fg, bg, 2)
+        cards.append(Card(text, centred, title_end, frames))
     for beat in plan.beats:
-        patch = text_panel(
-            beat.text,
-            int(width * 0.45),
-            int(20 * unit),
-            fg,
-            bg,
-            max_lines=2,
-            label=f"{beat.start:g}–{beat.end:g}s",
-        )
+        label = f"{beat.start:g}–{beat.end:g}s"
         start, end = lead_in + int(beat.start * fps), lead_in + int(beat.end * fps)
-        cards.append(Card(patch, margin, margin, start, min(end, frames)))
+        cards.append(
+            Card(
+                panel(beat.text, int(width * 0.45), int(20 * unit), fg, bg, 2, label),
+                top_left,
+                start,
+                min(end, frames),
+            )
+        )
     if plan.dialogue:
         slot = (frames - lead_in) / len(plan.dialogue)
         for i, line in enumerate(plan.dialogue):
-            patch = text_panel(
-                line, int(width * 0.8), int(24 * unit), (255, 255, 255), (0, 0, 0), max_lines=2
-            )
-            pw, ph = patch.size
-            cards.append(
-                Card(
-                    patch,
-                    even((width - pw) / 2),
-                    even(height - ph - 3 * margin),
-                    lead_in + int(i * slot),
-                    lead_in + int((i + 1) * slot),
-                )
-            )
-    mark = text_panel(WATERMARK, width, int(14 * unit), (235, 235, 235), (20, 20, 20), max_lines=1)
-    mw, mh = mark.size
-    cards.append(Card(mark, even(width - mw - margin), even(height - mh - margin), 0, frames))
+            patch = panel(line, int(width * 0.8), int(24 * unit), (255, 255, 255), (0, 0, 0), 2)
+            cards.append(Card(patch, above_bottom, lead_in + int(i * slot), lead_in + int((i + 1) * slot)))
+    mark = functools.partial(_watermark, width, int(14 * unit))
+    cards.append(Card(mark, bottom_right, 0, frames))
     return cards
 
 

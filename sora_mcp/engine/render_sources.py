@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sora_mcp.engine.render_audio import decode_audio
-from sora_mcp.engine.render_layers import planes_of
+from sora_mcp.engine.render_layers import SWS_THREADS, planes_of
 from sora_mcp.engine.render_spec import RenderError
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ def source_frames(path: Path, width: int, height: int, count: int) -> Iterator[a
         for _ in range(count):
             frame = guarded(path, lambda: next(decoded))
             if frame.width != width or frame.height != height or frame.format.name != "yuv420p":
-                frame = frame.reformat(width=width, height=height, format="yuv420p")
+                frame = frame.reformat(width=width, height=height, format="yuv420p", threads=SWS_THREADS)
             out = av.VideoFrame(width, height, "yuv420p")
             for dst, src in zip(planes_of(out), planes_of(frame)):
                 dst[...] = src
@@ -97,6 +97,6 @@ def first_frame(path: Path) -> Image.Image:
 
     def first() -> Image.Image:
         with av.open(str(path)) as container:
-            return next(iter(container.decode(video=0))).to_image()
+            return next(iter(container.decode(video=0))).to_image(threads=SWS_THREADS)
 
     return guarded(path, first)

@@ -9,6 +9,7 @@ Sizes, paths and speeds come from the seed; colours from the prompt's palette.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 
@@ -33,6 +34,7 @@ def _yuv(colour: RGB) -> tuple[int, int, int]:
 _WHITE, _BLACK = (245, 245, 245), (12, 12, 12)
 
 
+@functools.lru_cache(maxsize=256)
 def _shape(size: int, subject: bool) -> np.ndarray:
     """Which colour (1-based index into the shape's colours) each pixel takes; 0 is transparent.
 
@@ -42,8 +44,11 @@ def _shape(size: int, subject: bool) -> np.ndarray:
     r = size / 2
     d = np.sqrt((yy + 0.5 - r) ** 2 + (xx + 0.5 - r) ** 2) / max(r, 1e-9)
     if not subject:
-        return (d <= 1).astype(np.int8)
-    return np.select([d > 1, d > 0.85, d > 0.7, d >= 0.5], [0, 1, 2, 3], 0).astype(np.int8)
+        bands = (d <= 1).astype(np.int8)
+    else:
+        bands = np.select([d > 1, d > 0.85, d > 0.7, d >= 0.5], [0, 1, 2, 3], 0).astype(np.int8)
+    bands.flags.writeable = False  # cached: shared by every clip with a shape of this size
+    return bands
 
 
 class SpriteLayer:
@@ -85,6 +90,7 @@ class SpriteLayer:
         self.luma = self._pixels(sizes, colours, 0, 1)
         self.chroma_u = self._pixels(sizes, colours, 1, 2)
         self.chroma_v = self._pixels(sizes, colours, 2, 2)
+        self._offsets: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @staticmethod
     def _pixels(sizes: list[int], colours: list[list[tuple[int, int, int]]], channel: int, scale: int):
@@ -100,19 +106,36 @@ class SpriteLayer:
             values.append(lookup[bands[r, c]])
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(owner), np.concatenate(values)
 
-    def positions(self, t: float, cam_dx: float, cam_dy: float) -> tuple[np.ndarray, np.ndarray]:
-        """Top-left (x, y) of every shape at time t: a drifting, wobbling path bounced off the frame edges."""
+    def positions(
+        self, t: np.ndarray, cam_dx: np.ndarray, cam_dy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-left (x, y) of every shape at times `t` (seconds, one per frame) with the camera at
+        (cam_dx, cam_dy): arrays of shape (frames, shapes). A drifting, wobbling path bounced off
+        the frame edges; worked out for the whole clip at once, so a frame only looks its row up."""
+        t, cam_dx, cam_dy = (np.asarray(a, np.float64).reshape(-1, 1) for a in (t, cam_dx, cam_dy))
         x = self.x0 + self.vx * t + self.wobble * np.sin(2.1 * t + self.phase) - cam_dx * self.depth
         y = self.y0 + self.vy * t + self.wobble * np.cos(1.7 * t + self.phase) - cam_dy * self.depth
         return _bounce(x, self.width - self.sizes), _bounce(y, self.height - self.sizes)
 
-    def draw(self, frame: av.VideoFrame, t: float, cam_dx: float, cam_dy: float) -> None:
-        x, y = self.positions(t, cam_dx, cam_dy)
-        for plane, (rows, cols, owner, values), scale in zip(
-            frame.planes, (self.luma, self.chroma_u, self.chroma_v), (1, 2, 2)
-        ):
-            flat = np.frombuffer(plane, np.uint8)
-            flat[(rows + y[owner] // scale) * plane.line_size + cols + x[owner] // scale] = values
+    def draw(self, frame: av.VideoFrame, x: np.ndarray, y: np.ndarray) -> None:
+        """Draw every shape into `frame` with its top-left at (x, y) (one row of `positions`)."""
+        for i, (plane, scale) in enumerate(zip(frame.planes, (1, 2, 2))):
+            stride = plane.line_size
+            offsets, counts, values = self._scatter(i, stride)
+            corners = np.repeat(
+                (y // scale) * stride + x // scale, counts
+            )  # pixels are listed shape by shape
+            corners += offsets
+            np.frombuffer(plane, np.uint8)[corners] = values
+
+    def _scatter(self, plane: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(each pixel's offset from its shape's corner in a plane of this stride, pixels per shape, value)."""
+        cached = self._offsets.get((plane, stride))
+        if cached is None:
+            rows, cols, owner, values = (self.luma, self.chroma_u, self.chroma_v)[plane]
+            counts = np.bincount(owner, minlength=len(self.sizes))
+            cached = self._offsets[(plane, stride)] = (rows * stride + cols, counts, values)
+        return cached
 
 
 def _bounce(pos: np.ndarray, span: np.ndarray) -> np.ndarray:

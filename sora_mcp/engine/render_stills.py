@@ -1,21 +1,27 @@
 """The clip's stills: a WebP thumbnail (the frame a third of the way in) and a JPEG spritesheet.
 
 They are made from the drawn frames as they pass (`Stills.offer`), so stills cost a handful of
-small conversions instead of a second decode of the MP4.
+small conversions instead of a second decode of the MP4. Both work from the yuv420p frame the
+encoder gets: libwebp (through PyAV) encodes the thumbnail from those planes as they are, since
+lossy WebP is BT.601 limited-range 4:2:0 like the clip, and each spritesheet tile is one swscale
+pass (shrink and convert to RGB at once).
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from sora_mcp.engine.render_layers import Planes
+from sora_mcp.engine.render_layers import SWS_THREADS, planes_of
 
 SPRITE_TILES = 16
 SPRITE_COLUMNS = 4
+THUMBNAIL_QUALITY = "80"
+SPRITESHEET_QUALITY = 85
 
 
 def tile_indexes(total: int) -> list[int]:
@@ -28,30 +34,26 @@ def thumbnail_index(total: int) -> int:
     return total // 3
 
 
-def _image(planes: Planes) -> Image.Image:
-    """yuv420p planes → RGB image at the same size (one swscale conversion)."""
-    y, u, v = planes
-    height, width = y.shape
-    packed = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(height * 3 // 2, width)
-    return av.VideoFrame.from_ndarray(packed, format="yuv420p").to_image()
-
-
-def _quarter(plane: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Shrink a plane 4x each way by averaging 4x4 blocks (integer maths: cheap, deterministic)."""
-    p = plane[: rows * 4, : cols * 4]
-    half = (p[0::2, 0::2].astype(np.uint16) + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2] + 2) >> 2
-    return ((half[0::2, 0::2] + half[1::2, 0::2] + half[0::2, 1::2] + half[1::2, 1::2] + 2) >> 2).astype(
-        np.uint8
-    )
+def write_webp(frame: av.VideoFrame, path: Path) -> None:
+    """One yuv420p frame as a lossy WebP file (quality 80, libwebp's fastest method)."""
+    codec = av.CodecContext.create("libwebp", "w")
+    codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "yuv420p"
+    codec.time_base = Fraction(1, 24)
+    codec.options = {"quality": THUMBNAIL_QUALITY, "compression_level": "0"}
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p", threads=SWS_THREADS)
+    packets = codec.encode(frame) + codec.encode(None)
+    with open(path, "wb") as out:
+        out.writelines(bytes(packet) for packet in packets)
 
 
 class Stills:
     """Collects the stills while frames are drawn, so their cost overlaps with encoding.
 
-    `offer(index, planes)` for every frame in order: the thumbnail is written as soon as its
-    frame arrives and each spritesheet tile is shrunk (in YUV, with numpy) on arrival;
-    `finish()` converts the assembled sheet to RGB once and writes it. Tiles are a quarter of
-    the frame each way, rounded down to even sizes.
+    `offer(index, frame)` for every frame in order (only reads it): the thumbnail is written as
+    soon as its frame arrives and each spritesheet tile is shrunk into the sheet on arrival;
+    `finish()` writes the sheet. Tiles are a quarter of the frame each way, rounded down to
+    even sizes.
     """
 
     def __init__(self, total: int, width: int, height: int, thumbnail: Path, spritesheet: Path) -> None:
@@ -60,25 +62,33 @@ class Stills:
         self.cols = min(SPRITE_COLUMNS, len(self.tiles))
         rows = -(-len(self.tiles) // self.cols)
         self.tw, self.th = max(2, width // 8 * 2), max(2, height // 8 * 2)
-        self.sheet = (
-            np.zeros((rows * self.th, self.cols * self.tw), np.uint8),
-            np.full((rows * self.th // 2, self.cols * self.tw // 2), 128, np.uint8),
-            np.full((rows * self.th // 2, self.cols * self.tw // 2), 128, np.uint8),
-        )
+        # the sheet is assembled in the clip's own YUV and converted to RGB once, at the end
+        self.sheet = av.VideoFrame(self.cols * self.tw, rows * self.th, "yuv420p")
+        for plane, value in zip(planes_of(self.sheet), (16, 128, 128)):  # black where no tile
+            plane[...] = value
+        self.shrink = VideoReformatter()  # one for every tile: the same conversion each time
 
     def wants(self, index: int) -> bool:
         return index in self.tiles or index == thumbnail_index(self.total)
 
-    def offer(self, index: int, planes: Planes) -> None:
+    def offer(self, index: int, frame: av.VideoFrame) -> None:
         if index == thumbnail_index(self.total):
-            _image(planes).save(self.thumbnail, "WEBP", quality=80, method=0)
+            write_webp(frame, self.thumbnail)
         if index in self.tiles:
             k = self.tiles[index]
-            for i, (dst, src) in enumerate(zip(self.sheet, planes)):
+            r0, c0 = (k // self.cols) * self.th, (k % self.cols) * self.tw
+            tile = self.shrink.reformat(
+                frame,
+                width=self.tw,
+                height=self.th,
+                format="yuv420p",
+                interpolation="AREA",
+                threads=SWS_THREADS,
+            )
+            for i, (dst, src) in enumerate(zip(planes_of(self.sheet), planes_of(tile))):
                 s = 1 if i == 0 else 2
-                rows, cols = self.th // s, self.tw // s
-                r0, c0 = (k // self.cols) * rows, (k % self.cols) * cols
-                dst[r0 : r0 + rows, c0 : c0 + cols] = _quarter(src, rows, cols)
+                dst[r0 // s : (r0 + self.th) // s, c0 // s : (c0 + self.tw) // s] = src
 
     def finish(self) -> None:
-        _image(self.sheet).save(self.spritesheet, "JPEG", quality=85)
+        rgb = self.sheet.to_ndarray(format="rgb24", threads=SWS_THREADS)  # to_image() copies row by row
+        Image.fromarray(rgb).save(self.spritesheet, "JPEG", quality=SPRITESHEET_QUALITY)

@@ -86,7 +86,7 @@ def derive_thumbnail(
                 break
         if chosen is None:
             raise BackendError("The archived video has no decodable frame.", fix=_DAMAGED_FIX)
-        image = chosen.to_image()
+        image = chosen.to_image(threads=1)  # swscale "auto" threads start a pool per call
     except av.FFmpegError:
         raise BackendError("The archived video could not be decoded.", fix=_DAMAGED_FIX) from None
     finally:
@@ -132,5 +132,5 @@ def derive_spritesheet(
 
 
 def _place(sheet: Image.Image, frame: av.VideoFrame, index: int, cols: int, tile: tuple[int, int]) -> None:
-    image = frame.to_image().convert("RGB").resize(tile, Image.Resampling.BILINEAR)
+    image = frame.to_image(threads=1).convert("RGB").resize(tile, Image.Resampling.BILINEAR)
     sheet.paste(image, ((index % cols) * tile[0], (index // cols) * tile[1]))

@@ -62,6 +62,25 @@ def test_default_size_clip_is_a_real_h264_mp4_with_stills(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spritesheet.jpg", "thumbnail.webp", "video.mp4"]
 
 
+def test_stills_show_the_clips_own_frames(tmp_path: Path) -> None:
+    """The thumbnail is the frame a third of the way in and each tile its frame shrunk: both in
+    the clip's colours (the WebP is encoded from the same limited-range YUV the MP4 gets)."""
+    result = render(spec(STRUCTURED.format(palette="crimson, teal, gold"), 2, (640, 360)), tmp_path)
+    frames = frames_rgb(result.video)
+    with Image.open(result.thumbnail) as thumb:
+        thumbnail = np.asarray(thumb.convert("RGB"), np.int16)
+    errors = [float(np.abs(thumbnail - frame).mean()) for frame in frames]
+    assert int(np.argmin(errors)) == len(frames) // 3
+    assert errors[len(frames) // 3] < 4  # lossy both ways, but the same picture and colours
+    with Image.open(result.spritesheet) as sheet:
+        tiles = np.asarray(sheet.convert("RGB"), np.int16)
+    tw, th = 640 // 4, 360 // 4
+    for k, index in ((0, 0), (15, len(frames) - 1)):
+        tile = tiles[(k // 4) * th : (k // 4 + 1) * th, (k % 4) * tw : (k % 4 + 1) * tw]
+        small = frames[index].reshape(th, 4, tw, 4, 3).mean(axis=(1, 3))
+        assert float(np.abs(tile - small).mean()) < 6, k
+
+
 @pytest.mark.parametrize(
     ("extra", "audio"),
     [
