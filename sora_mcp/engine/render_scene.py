@@ -54,6 +54,13 @@ class Card:
         return self._drawn
 
 
+@dataclass(frozen=True)
+class _CameraPath:
+    rects: list[Rect]
+    sprite_x: np.ndarray  # (frames, shapes)
+    sprite_y: np.ndarray
+
+
 @dataclass
 class Scene:
     plate: Planes
@@ -65,12 +72,14 @@ class Scene:
     _base_key: tuple[int, int, int, int] | None = None
     _base: Planes | None = None
     _base_frame: av.VideoFrame | None = None
-    _paths: tuple[np.ndarray, np.ndarray] | None = None
+    _path: _CameraPath | None = None
 
     def draw(self, index: int, frame: av.VideoFrame | None = None) -> av.VideoFrame:
         """Frame `index` (0-based within this segment) as a yuv420p VideoFrame: drawn into `frame`
         (a writable frame of the clip's size, e.g. one the encoder is done with) or a new one."""
-        rect, _, _ = self._rect(index)
+        if self._path is None:
+            self._path = self._camera_path()
+        rect = self._path.rects[index]
         width, height = self.camera.width, self.camera.height
         key = (rect.x, rect.y, rect.w, rect.h)
         if frame is None:
@@ -88,24 +97,21 @@ class Scene:
             assert self._base is not None
             for dst, src in zip(out, self._base):
                 dst[...] = src
-        if self._paths is None:
-            self._paths = self._sprite_paths()
-        self.sprites.draw(frame, self._paths[0][index], self._paths[1][index])
+        self.sprites.draw(frame, self._path.sprite_x[index], self._path.sprite_y[index])
         for card in self.cards:
             if card.start <= index < card.end:
                 blit(out, *card.drawn())
         return frame
 
-    def _rect(self, index: int) -> tuple[Rect, float, float]:
+    def _camera_path(self) -> _CameraPath:
+        """Every frame's plate rectangle and sprite positions (the shapes drift against the
+        camera: parallax), worked out once for the segment."""
         # a continuation's frame 0 is one step past the source's last frame, not a repeat of it
         step = 1 if self.camera.continuing else 0
-        return self.camera.rect(index + step, self.frames + step, self.fps)
-
-    def _sprite_paths(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every frame's sprite positions, the shapes drifting against the camera (parallax)."""
-        moves = [self._rect(index)[1:] for index in range(self.frames)]
+        moves = [self.camera.rect(index + step, self.frames + step, self.fps) for index in range(self.frames)]
         t = np.arange(self.frames) / self.fps
-        return self.sprites.positions(t, [dx for dx, _ in moves], [dy for _, dy in moves])
+        x, y = self.sprites.positions(t, [dx for _, dx, _ in moves], [dy for _, _, dy in moves])
+        return _CameraPath([rect for rect, _, _ in moves], x, y)
 
     def _scaled(self, rect: Rect) -> av.VideoFrame:
         src = av.VideoFrame(rect.w, rect.h, "yuv420p")

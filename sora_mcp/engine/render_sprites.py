@@ -1,8 +1,8 @@
 """The moving shapes that make every frame differ: seeded particles and one 'subject' ring.
 
 Drawing a dozen small shapes one by one costs more Python overhead than pixels, so the layer
-is vectorised: every shape's pixels are listed once (row, column, colour, owner), and a frame
-is drawn by one gather-and-scatter per plane at that frame's positions. Shapes bounce inside
+is vectorised: every shape's pixels are listed once, shape by shape (row, column, colour), and
+a frame is drawn by one scatter per plane at that frame's positions. Shapes bounce inside
 the frame (never clipped) and drift against the camera move for a sense of depth (parallax).
 Sizes, paths and speeds come from the seed; colours from the prompt's palette.
 """
@@ -94,17 +94,18 @@ class SpriteLayer:
 
     @staticmethod
     def _pixels(sizes: list[int], colours: list[list[tuple[int, int, int]]], channel: int, scale: int):
-        """(rows, cols, owner, value) of every opaque pixel of every shape, for one plane."""
-        rows, cols, owner, values = [], [], [], []
-        for k, (size, palette) in enumerate(zip(sizes, colours)):
+        """(rows, cols, value) of every opaque pixel of every shape, shape by shape, for one
+        plane, and how many pixels each shape has."""
+        rows, cols, counts, values = [], [], [], []
+        for size, palette in zip(sizes, colours):
             bands = _shape(size // scale, subject=len(palette) > 1)
             r, c = np.nonzero(bands)
             lookup = np.array([0] + [colour[channel] for colour in palette], np.uint8)
             rows.append(r)
             cols.append(c)
-            owner.append(np.full(r.shape, k))
+            counts.append(len(r))
             values.append(lookup[bands[r, c]])
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(owner), np.concatenate(values)
+        return np.concatenate(rows), np.concatenate(cols), np.array(counts), np.concatenate(values)
 
     def positions(
         self, t: np.ndarray, cam_dx: np.ndarray, cam_dy: np.ndarray
@@ -122,9 +123,8 @@ class SpriteLayer:
         for i, (plane, scale) in enumerate(zip(frame.planes, (1, 2, 2))):
             stride = plane.line_size
             offsets, counts, values = self._scatter(i, stride)
-            corners = np.repeat(
-                (y // scale) * stride + x // scale, counts
-            )  # pixels are listed shape by shape
+            # each shape's corner, once per pixel of it (pixels are listed shape by shape)
+            corners = np.repeat((y // scale) * stride + x // scale, counts)
             corners += offsets
             np.frombuffer(plane, np.uint8)[corners] = values
 
@@ -132,8 +132,7 @@ class SpriteLayer:
         """(each pixel's offset from its shape's corner in a plane of this stride, pixels per shape, value)."""
         cached = self._offsets.get((plane, stride))
         if cached is None:
-            rows, cols, owner, values = (self.luma, self.chroma_u, self.chroma_v)[plane]
-            counts = np.bincount(owner, minlength=len(self.sizes))
+            rows, cols, counts, values = (self.luma, self.chroma_u, self.chroma_v)[plane]
             cached = self._offsets[(plane, stride)] = (rows * stride + cols, counts, values)
         return cached
 

@@ -4,7 +4,7 @@ They are made from the drawn frames as they pass (`Stills.offer`), so stills cos
 small conversions instead of a second decode of the MP4. Both work from the yuv420p frame the
 encoder gets: libwebp (through PyAV) encodes the thumbnail from those planes as they are, since
 lossy WebP is BT.601 limited-range 4:2:0 like the clip, and each spritesheet tile is one swscale
-pass (shrink and convert to RGB at once).
+shrink into a YUV sheet that is converted to RGB once, at the end.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ def write_webp(frame: av.VideoFrame, path: Path) -> None:
     codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "yuv420p"
     codec.time_base = Fraction(1, 24)
     codec.options = {"quality": THUMBNAIL_QUALITY, "compression_level": "0"}
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p", threads=SWS_THREADS)
     packets = codec.encode(frame) + codec.encode(None)
     with open(path, "wb") as out:
         out.writelines(bytes(packet) for packet in packets)
