@@ -29,6 +29,7 @@ from PIL import Image
 
 from sora_mcp.engine.render_audio import RATE, AudioTrack, synthesize
 from sora_mcp.engine.render_layers import Planes, planes_of
+from sora_mcp.engine.render_pool import FRAMES
 from sora_mcp.engine.render_prompt import PromptPlan, plan_prompt
 from sora_mcp.engine.render_scene import build_scene
 from sora_mcp.engine.render_sources import (
@@ -140,8 +141,9 @@ class _Producer(threading.Thread):
         # 1.4 MB buffers touched), even though the encoder may wait a little while the
         # thumbnail is written
         self.frames: queue.Queue[av.VideoFrame | None] = queue.Queue(maxsize=4)
-        # frames the encoder is done with, drawn into again: a fresh 1280x720 frame costs more
-        # (allocation and first-touch page faults) than drawing into it
+        # frames the encoder is done with, drawn into again (and, after the render, kept in the
+        # pool for the next one): a fresh 1280x720 frame costs more (allocation and first-touch
+        # page faults) than drawing into it
         self.spare: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -175,9 +177,21 @@ class _Producer(threading.Thread):
         try:
             frame = self.spare.get_nowait()
         except queue.Empty:
-            return None
+            frame = FRAMES.take(self.spec.width, self.spec.height)
+            if frame is None:
+                return None
         frame.make_writable()  # a copy only if the encoder still holds a reference to its data
         return frame
+
+    def give_back(self) -> None:
+        """Hand the frames the encoder is done with to the pool (once the encoder is closed)."""
+        frames = []
+        while True:
+            try:
+                frames.append(self.spare.get_nowait())
+            except queue.Empty:
+                break
+        FRAMES.give(frames)
 
     def _draw_all(self) -> None:
         spec, total = self.spec, self.spec.frames
@@ -231,6 +245,7 @@ def _render_to(
         producer.stop.set()
         if producer.ident is not None:  # started (the encoder opened)
             producer.join()
+        producer.give_back()
     if producer.error is not None:
         raise producer.error
     return has_audio

@@ -16,19 +16,16 @@ import random
 import av
 import numpy as np
 
-from sora_mcp.engine.render_layers import even
+from sora_mcp.engine.render_layers import bt601, even
 from sora_mcp.engine.render_prompt import RGB, PromptPlan
 
 PARTICLES = 12
 
 
 def _yuv(colour: RGB) -> tuple[int, int, int]:
-    """One colour in BT.601 limited-range YUV, the matrix swscale uses for the plates."""
-    r, g, b = colour
-    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
-    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
-    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
-    return round(y), round(u), round(v)
+    """One colour in YUV, rounded (the matrix swscale uses for the plates)."""
+    y, u, v = (round(float(c)) for c in bt601(colour))
+    return y, u, v
 
 
 _WHITE, _BLACK = (245, 245, 245), (12, 12, 12)

@@ -17,6 +17,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from sora_mcp.engine.render_layers import SWS_THREADS, planes_of
+from sora_mcp.engine.render_pool import FRAMES
 
 SPRITE_TILES = 16
 SPRITE_COLUMNS = 4
@@ -60,10 +61,13 @@ class Stills:
         self.cols = min(SPRITE_COLUMNS, len(self.tiles))
         rows = -(-len(self.tiles) // self.cols)
         self.tw, self.th = max(2, width // 8 * 2), max(2, height // 8 * 2)
-        # the sheet is assembled in the clip's own YUV and converted to RGB once, at the end
-        self.sheet = av.VideoFrame(self.cols * self.tw, rows * self.th, "yuv420p")
-        for plane, value in zip(planes_of(self.sheet), (16, 128, 128)):  # black where no tile
-            plane[...] = value
+        # the sheet is assembled in the clip's own YUV and converted to RGB once, at the end; with
+        # 16 tiles it is the size of a frame, so it can be a pooled one (see render_pool)
+        width, height = self.cols * self.tw, rows * self.th
+        self.sheet = FRAMES.take(width, height) or av.VideoFrame(width, height, "yuv420p")
+        if len(self.tiles) < self.cols * rows:
+            for plane, value in zip(planes_of(self.sheet), (16, 128, 128)):  # black where no tile
+                plane[...] = value
         self.shrink = VideoReformatter()  # one for every tile: the same conversion each time
 
     def wants(self, index: int) -> bool:
@@ -88,5 +92,10 @@ class Stills:
                 dst[r0 // s : (r0 + self.th) // s, c0 // s : (c0 + self.tw) // s] = src
 
     def finish(self) -> None:
-        rgb = self.sheet.to_ndarray(format="rgb24", threads=SWS_THREADS)  # to_image() copies row by row
-        Image.fromarray(rgb).save(self.spritesheet, "JPEG", quality=SPRITESHEET_QUALITY)
+        # RGBX is a layout Pillow can wrap without copying, and its JPEG encoder reads it as RGB:
+        # the same bytes as from an RGB array, without two more sheet-sized copies in fresh memory
+        rgbx = self.sheet.reformat(format="rgb0", threads=SWS_THREADS)
+        plane = rgbx.planes[0]
+        image = Image.frombuffer("RGBX", (rgbx.width, rgbx.height), plane, "raw", "RGBX", plane.line_size, 1)
+        image.save(self.spritesheet, "JPEG", quality=SPRITESHEET_QUALITY)
+        FRAMES.give([self.sheet])
