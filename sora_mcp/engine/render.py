@@ -67,6 +67,7 @@ ENCODER_THREADS = 2
 ENCODER_THREAD_TYPE = "FRAME"
 CONTAINER_OPTIONS: dict[str, str] = {"movflags": "+faststart"}
 OUTPUT_NAMES = ("video.mp4", "thumbnail.webp", "spritesheet.jpg")
+SPARE_FRAMES = 8
 
 
 def open_output(
@@ -171,7 +172,8 @@ class _Producer(threading.Thread):
 
     def recycle(self, frame: av.VideoFrame) -> None:
         """Called by the encoding thread once the encoder has taken the frame."""
-        self.spare.put(frame)
+        if self.spare.qsize() < SPARE_FRAMES:  # zoom steps bring frames of their own: let extras go
+            self.spare.put(frame)
 
     def _blank(self) -> av.VideoFrame | None:
         try:
@@ -212,7 +214,10 @@ class _Producer(threading.Thread):
             self.plan, spec.width, spec.height, total - self.source_count, spec.fps, spec.seed, backdrop
         )
         for index in range(self.source_count, total):
-            frame = scene.draw(index - self.source_count, self._blank())
+            blank = self._blank()
+            frame = scene.draw(index - self.source_count, blank)
+            if blank is not None and frame is not blank:  # drawn on a zoom step's own frame
+                self.spare.put(blank)
             if stills.wants(index):  # before the frame is queued: the encoding thread sets its pts
                 stills.offer(index, frame)
             self._put(frame)

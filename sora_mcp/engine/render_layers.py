@@ -25,18 +25,16 @@ Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 SWS_THREADS = 1
 
 
+_BT601 = np.array(
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], np.float64
+).T / 255
+_BT601_OFFSET = np.array([16.0, 128.0, 128.0])
+
+
 def bt601(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
     """Y, U, V (unrounded, last axis) of RGB colours: BT.601 limited range, the matrix swscale
     uses when it converts the plates for the encoder."""
-    r, g, b = np.moveaxis(np.asarray(rgb, np.float64), -1, 0)
-    return np.stack(
-        [
-            16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255,
-            128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255,
-            128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255,
-        ],
-        axis=-1,
-    )
+    return np.asarray(rgb, np.float64) @ _BT601 + _BT601_OFFSET
 
 
 def to_yuv(img: Image.Image, size: tuple[int, int] | None = None) -> Planes:

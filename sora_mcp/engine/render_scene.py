@@ -73,34 +73,39 @@ class Scene:
     # resample a half-size plate made from it, see `_zoom_source`
     drawing: Image.Image | None = None
     _half: Planes | None = None
-    _base_key: tuple[int, int, int, int] | None = None
-    _base: Planes | None = None
-    _base_frame: av.VideoFrame | None = None
+    _base_rect: Rect | None = None
+    _base_frame: av.VideoFrame | None = None  # the current zoom step's resized plate
     _path: _CameraPath | None = None
 
     def draw(self, index: int, frame: av.VideoFrame | None = None) -> av.VideoFrame:
         """Frame `index` (0-based within this segment) as a yuv420p VideoFrame: drawn into `frame`
-        (a writable frame of the clip's size, e.g. one the encoder is done with) or a new one."""
+        (a writable frame of the clip's size, e.g. one the encoder is done with) or a new one.
+
+        The last frame of a zoom step is drawn on the step's resized plate itself instead (no
+        copy: nothing needs it after), so the frame returned is then not `frame`."""
         if self._path is None:
             self._path = self._camera_path()
         rect = self._path.rects[index]
         width, height = self.camera.width, self.camera.height
-        key = (rect.x, rect.y, rect.w, rect.h)
-        if frame is None:
-            frame = av.VideoFrame(width, height, "yuv420p")
-        out = planes_of(frame)
         if rect.w == width and rect.h == height:
+            frame = frame or av.VideoFrame(width, height, "yuv420p")
+            out = planes_of(frame)
             for i, (dst, src) in enumerate(zip(out, self.plate)):
                 s = 1 if i == 0 else 2
                 dst[...] = src[rect.y // s : (rect.y + rect.h) // s, rect.x // s : (rect.x + rect.w) // s]
         else:
-            if key != self._base_key:  # zooms step on threes: resize once per step
-                self._base_frame = self._scaled(rect)  # kept alive: _base views its buffers
-                self._base = planes_of(self._base_frame)
-                self._base_key = key
-            assert self._base is not None
-            for dst, src in zip(out, self._base):
-                dst[...] = src
+            if rect != self._base_rect:  # zooms step on threes: resize once per step
+                self._base_frame = self._scaled(rect)
+                self._base_rect = rect
+            assert self._base_frame is not None
+            if index + 1 == self.frames or self._path.rects[index + 1] != rect:
+                frame, self._base_frame, self._base_rect = self._base_frame, None, None
+                out = planes_of(frame)
+            else:
+                frame = frame or av.VideoFrame(width, height, "yuv420p")
+                out = planes_of(frame)
+                for dst, src in zip(out, planes_of(self._base_frame)):
+                    dst[...] = src
         self.sprites.draw(frame, self._path.sprite_x[index], self._path.sprite_y[index])
         for card in self.cards:
             if card.start <= index < card.end:

@@ -48,6 +48,17 @@ def _shape(size: int, subject: bool) -> np.ndarray:
     return bands
 
 
+@functools.lru_cache(maxsize=256)
+def _opaque(size: int, subject: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, band) of a shape's opaque pixels, cached like the shape (read-only arrays)."""
+    bands = _shape(size, subject)
+    rows, cols = np.nonzero(bands)
+    found = (rows, cols, bands[rows, cols])
+    for array in found:
+        array.flags.writeable = False
+    return found
+
+
 class SpriteLayer:
     """All moving shapes of a clip, drawn into a yuv420p frame in a handful of numpy operations."""
 
@@ -95,13 +106,12 @@ class SpriteLayer:
         plane, and how many pixels each shape has."""
         rows, cols, counts, values = [], [], [], []
         for size, palette in zip(sizes, colours):
-            bands = _shape(size // scale, subject=len(palette) > 1)
-            r, c = np.nonzero(bands)
+            r, c, band = _opaque(size // scale, subject=len(palette) > 1)
             lookup = np.array([0] + [colour[channel] for colour in palette], np.uint8)
             rows.append(r)
             cols.append(c)
             counts.append(len(r))
-            values.append(lookup[bands[r, c]])
+            values.append(lookup[band])
         return np.concatenate(rows), np.concatenate(cols), np.array(counts), np.concatenate(values)
 
     def positions(
