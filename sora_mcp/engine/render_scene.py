@@ -88,7 +88,7 @@ class Scene:
         rect = self._path.rects[index]
         width, height = self.camera.width, self.camera.height
         if rect.w == width and rect.h == height:
-            frame = frame or av.VideoFrame(width, height, "yuv420p")
+            frame = av.VideoFrame(width, height, "yuv420p") if frame is None else frame
             out = planes_of(frame)
             for i, (dst, src) in enumerate(zip(out, self.plate)):
                 s = 1 if i == 0 else 2
@@ -102,7 +102,7 @@ class Scene:
                 frame, self._base_frame, self._base_rect = self._base_frame, None, None
                 out = planes_of(frame)
             else:
-                frame = frame or av.VideoFrame(width, height, "yuv420p")
+                frame = av.VideoFrame(width, height, "yuv420p") if frame is None else frame
                 out = planes_of(frame)
                 for dst, src in zip(out, planes_of(self._base_frame)):
                     dst[...] = src

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -11,7 +12,10 @@ import pytest
 from PIL import Image
 
 from sora_mcp.engine.render import RenderError, RenderSpec, render
+from sora_mcp.engine.render_layers import planes_of
+from sora_mcp.engine.render_pool import FRAMES
 from sora_mcp.engine.render_prompt import camera_move, parse_beats, plan_prompt
+from sora_mcp.engine.render_scene import build_scene
 
 SMALL = (320, 180)
 
@@ -107,6 +111,45 @@ def test_same_spec_gives_the_same_bytes(tmp_path: Path) -> None:
     for first, second in ((a.video, b.video), (a.thumbnail, b.thumbnail), (a.spritesheet, b.spritesheet)):
         assert sha(first) == sha(second)
     assert sha(render(spec(s.prompt, 1, (640, 360), seed=8), tmp_path / "c").video) != sha(a.video)
+
+
+def test_what_pooled_frames_held_never_shows(tmp_path: Path) -> None:
+    """Renders draw into frames kept from earlier renders: fill those with noise and nothing changes."""
+    s = spec(
+        "A lighthouse on a cliff\nCamera: slow push-in\nTiming/beats: 0-1s: the beam sweeps", 1, (640, 360)
+    )
+    first = render(s, tmp_path / "a")
+    pooled = []
+    while (frame := FRAMES.take(640, 360)) is not None:
+        pooled.append(frame)
+    assert pooled, "a render leaves its frames in the pool"
+    rng = np.random.default_rng(0)
+    for frame in pooled:
+        for plane in planes_of(frame):
+            plane[...] = rng.integers(0, 256, plane.shape, dtype=np.uint8)
+    FRAMES.give(pooled)
+    again = render(s, tmp_path / "b")
+    for a, b in (
+        (first.video, again.video),
+        (first.thumbnail, again.thumbnail),
+        (first.spritesheet, again.spritesheet),
+    ):
+        assert sha(a) == sha(b)
+
+
+def test_zooms_on_a_procedural_plate_match_the_full_size_plate() -> None:
+    """Zoom steps resample a half-size plate when the plate is procedural (no finer detail to lose)."""
+    plan = plan_prompt("A lighthouse on a cliff\nCamera: slow push-in\nColor palette: teal, amber, cream", 4)
+    scene = build_scene(plan, 1280, 720, 96, 24, 3, None)
+    full = replace(scene, drawing=None)  # the same plate, zoomed from its full size
+    assert scene.drawing is not None
+    rects = [r for r in scene._camera_path().rects if (r.w, r.h) != (1280, 720)]
+    assert len(set(rects)) > 20
+    for rect in rects[:: len(rects) // 5]:
+        half_y = planes_of(scene._scaled(rect))[0].astype(np.float64)
+        full_y = planes_of(full._scaled(rect))[0].astype(np.float64)
+        psnr = 10 * np.log10(255**2 / np.mean((half_y - full_y) ** 2))
+        assert psnr > 45, (rect, psnr)
 
 
 def test_concurrent_renders_match_sequential_ones(tmp_path: Path) -> None:
