@@ -38,16 +38,17 @@ def bt601(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
     return np.asarray(rgb, np.float64) @ _BT601 + _BT601_OFFSET
 
 
-def to_yuv(img: Image.Image, size: tuple[int, int] | None = None) -> Planes:
+def to_yuv(img: Image.Image, size: tuple[int, int] | None = None, layout: str = "yuv420p") -> Planes:
     """RGB image → Y, U, V planes (BT.601 limited range, as swscale converts for the encoder),
-    scaled to `size` (even width and height) in the same pass when given."""
+    scaled to `size` (even width and height) in the same pass when given; `layout` yuv444p keeps
+    chroma at full resolution."""
     frame = av.VideoFrame.from_ndarray(np.asarray(img.convert("RGB")), format="rgb24")
     width, height = size or img.size
     # views on the converted frame's buffers, which they keep alive: copying them out would
     # cost one more pass over a plate-sized block of fresh memory, page faults and all
     return planes_of(
         frame.reformat(
-            width=width, height=height, format="yuv420p", interpolation="BILINEAR", threads=SWS_THREADS
+            width=width, height=height, format=layout, interpolation="BILINEAR", threads=SWS_THREADS
         )
     )
 

@@ -38,6 +38,8 @@ class FramePool:
             if not frames:
                 return None
             frame = frames.pop()
+            if not frames:  # no empty lists: the eviction below takes a frame from the oldest size
+                del self._frames[(width, height)]
             self._bytes -= _nbytes(frame)
             return frame
 

@@ -124,11 +124,10 @@ class Scene:
 
     def _scaled(self, rect: Rect) -> av.VideoFrame:
         """The plate's `rect` resized to the frame: one zoom step."""
-        planes, scale = self._zoom_source()
-        w, h = rect.w // scale, rect.h // scale
-        src = av.VideoFrame(w, h, "yuv420p")
+        planes, scale, layout = self._zoom_source()
+        src = av.VideoFrame(rect.w // scale, rect.h // scale, layout)
         for i, (dst, plane) in enumerate(zip(planes_of(src), planes)):
-            s = scale if i == 0 else 2 * scale
+            s = scale if i == 0 or layout == "yuv444p" else 2 * scale
             rows, cols = dst.shape
             y, x = min(rect.y // s, plane.shape[0] - rows), min(rect.x // s, plane.shape[1] - cols)
             dst[...] = plane[y : y + rows, x : x + cols]
@@ -136,22 +135,29 @@ class Scene:
         # less to set up than the fast one, and it keeps the zoomed frames aligned with the
         # unzoomed ones (the fast one shifts the picture by about half a source pixel)
         return src.reformat(
-            width=self.camera.width, height=self.camera.height, interpolation="BILINEAR", threads=SWS_THREADS
+            width=self.camera.width,
+            height=self.camera.height,
+            format="yuv420p",
+            interpolation="BILINEAR",
+            threads=SWS_THREADS,
         )
 
-    def _zoom_source(self) -> tuple[Planes, int]:
-        """The planes zoom steps resample, and their scale down from the plate.
+    def _zoom_source(self) -> tuple[Planes, int, str]:
+        """The planes zoom steps resample, their scale down from the plate, and their layout.
 
         A procedural plate holds no detail finer than its quarter-size drawing, so zooms work
-        from a half-size plate made from that drawing: the frames match those resampled from
-        the full plate to about 50 dB, for about 40% less scaling work per step. Plates made
-        from pictures (an input reference, a source clip's last frame) keep their detail."""
+        from a half-size plate made from that drawing, for about 40% less scaling work per step.
+        It keeps its chroma at full resolution (4:4:4), which is the full plate's 4:2:0 chroma
+        resolution, so a crop of it is exact in every plane whatever the rectangle's parity:
+        the frames match those resampled from the full plate to about 50 dB in each plane.
+        Plates made from pictures (an input reference, a source clip's last frame) keep their
+        detail and are resampled from the full plate."""
         if self.drawing is None:
-            return self.plate, 1
+            return self.plate, 1, "yuv420p"
         if self._half is None:
             pw, ph = self.camera.plate_size
-            self._half = to_yuv(self.drawing, (even(pw / 2), even(ph / 2)))
-        return self._half, 2
+            self._half = to_yuv(self.drawing, (even(pw / 2), even(ph / 2)), layout="yuv444p")
+        return self._half, 2, "yuv444p"
 
 
 def _card_colours(palette: list[RGB]) -> tuple[RGB, RGB]:

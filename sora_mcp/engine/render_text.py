@@ -109,9 +109,10 @@ def text_panel(
     label_h = int(font_size * 0.8) if label else 0
     with _FONT_LOCK:
         lines = _wrap(text, font_size, max_width - 2 * pad, max_lines)
-        width = min(max_width, int(max(_length(font_size, line) for line in lines)) + 2 * pad)
+        width = int(max(_length(font_size, line) for line in lines)) + 2 * pad
         if label:
             width = max(width, int(_length(small, label)) + 2 * pad)
+        width = min(max_width, width)  # a label too long for the card is cut at its edge
         width, height = even(width + 1), even(len(lines) * line_h + label_h + 2 * pad + 1)
         words = np.zeros((height, width), np.uint8)
         for i, line in enumerate(lines):

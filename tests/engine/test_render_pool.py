@@ -36,3 +36,16 @@ def test_the_pool_stays_within_its_bytes_dropping_the_least_recent_size_first() 
     assert pool.held_bytes <= pool.max_bytes
     assert pool.take(720, 1280) is not None and pool.take(720, 1280) is not None
     assert pool.take(1280, 720) is not None and pool.take(1280, 720) is None
+
+
+def test_a_size_taken_empty_does_not_break_eviction_for_another() -> None:
+    """Two workers: one drains its size from the pool while the other gives back more than fits."""
+    pool = FramePool()
+    pool.give([av.VideoFrame(1280, 720, "yuv420p")])
+    one = pool.held_bytes
+    pool.max_bytes = 3 * one
+    assert pool.take(1280, 720) is not None  # 1280x720 drained
+    pool.give([av.VideoFrame(720, 1280, "yuv420p") for _ in range(4)])
+    assert pool.held_bytes <= pool.max_bytes
+    pool.give([av.VideoFrame(1280, 720, "yuv420p")])
+    assert pool.held_bytes <= pool.max_bytes and pool.take(1280, 720) is not None

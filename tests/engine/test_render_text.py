@@ -96,3 +96,8 @@ def test_cards_drawn_at_once_on_many_threads_are_the_same() -> None:
         thread.join()
     assert len(results) == 80
     assert all(all(np.array_equal(a, b) for a, b in zip(planes, expected)) for planes in results)
+
+
+def test_a_long_label_does_not_widen_the_card_past_its_limit() -> None:
+    card = text_panel("short", 300, 20, (255, 255, 255), (0, 0, 0), max_lines=2, label="LABEL " * 20)
+    assert card.size[0] <= 300
