@@ -31,7 +31,6 @@ def _yuv(colour: RGB) -> tuple[int, int, int]:
 _WHITE, _BLACK = (245, 245, 245), (12, 12, 12)
 
 
-@functools.lru_cache(maxsize=256)
 def _shape(size: int, subject: bool) -> np.ndarray:
     """Which colour (1-based index into the shape's colours) each pixel takes; 0 is transparent.
 
@@ -41,16 +40,14 @@ def _shape(size: int, subject: bool) -> np.ndarray:
     r = size / 2
     d = np.sqrt((yy + 0.5 - r) ** 2 + (xx + 0.5 - r) ** 2) / max(r, 1e-9)
     if not subject:
-        bands = (d <= 1).astype(np.int8)
-    else:
-        bands = np.select([d > 1, d > 0.85, d > 0.7, d >= 0.5], [0, 1, 2, 3], 0).astype(np.int8)
-    bands.flags.writeable = False  # cached: shared by every clip with a shape of this size
-    return bands
+        return (d <= 1).astype(np.int8)
+    return np.select([d > 1, d > 0.85, d > 0.7, d >= 0.5], [0, 1, 2, 3], 0).astype(np.int8)
 
 
 @functools.lru_cache(maxsize=256)
 def _opaque(size: int, subject: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols, band) of a shape's opaque pixels, cached like the shape (read-only arrays)."""
+    """(rows, cols, band) of a shape's opaque pixels, cached: shared by every clip with a shape of
+    this size (read-only arrays)."""
     bands = _shape(size, subject)
     rows, cols = np.nonzero(bands)
     found = (rows, cols, bands[rows, cols])

@@ -64,7 +64,8 @@ class Stills:
         # the sheet is assembled in the clip's own YUV and converted to RGB once, at the end; with
         # 16 tiles it is the size of a frame, so it can be a pooled one (see render_pool)
         width, height = self.cols * self.tw, rows * self.th
-        self.sheet = FRAMES.take(width, height) or av.VideoFrame(width, height, "yuv420p")
+        pooled = FRAMES.take(width, height)
+        self.sheet = av.VideoFrame(width, height, "yuv420p") if pooled is None else pooled
         if len(self.tiles) < self.cols * rows:
             for plane, value in zip(planes_of(self.sheet), (16, 128, 128)):  # black where no tile
                 plane[...] = value

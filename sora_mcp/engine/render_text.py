@@ -117,10 +117,12 @@ def text_panel(
         words = np.zeros((height, width), np.uint8)
         for i, line in enumerate(lines):
             _set(words, font_size, line, pad, pad + label_h + i * line_h)
-        marks = np.zeros((height, width), np.uint8)
+        inks = [(fg, words)]
         if label:
+            marks = np.zeros((height, width), np.uint8)
             _set(marks, small, label, pad, pad)
-    return Patch(_planes(bg, [(fg, words), (shade(fg, 0.8), marks)]))
+            inks.append((shade(fg, 0.8), marks))
+    return Patch(_planes(bg, inks))
 
 
 def _planes(bg: RGB, inks: list[tuple[RGB, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
