@@ -1,8 +1,8 @@
 """`assert_valid(schema_name, body)`: check a JSON body against OpenAI's published Videos schemas.
 
-Loads `components.schemas` from the shared spec (`../shared/spec/openai-videos.openapi.yaml`
-next to the repo) and resolves `$ref`s with `referencing`. The subset spec has no error
-envelope, so `ErrorResponse` is added here exactly as OpenAI's full spec defines it.
+Loads `components.schemas` from the vendored spec (`tests/spec/openai-videos.openapi.yaml`)
+and resolves `$ref`s with `referencing`. The subset spec has no error envelope, so
+`ErrorResponse` is added here exactly as OpenAI's full spec defines it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "spec" / "openai-videos.openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openai-videos.openapi.yaml"
 SPEC_URI = "urn:openai-videos"
 
 # From OpenAI's openapi.yaml (components.schemas.ErrorResponse / Error).

