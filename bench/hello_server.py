@@ -1,12 +1,11 @@
 """The floor for cold start and per-call latency: a bare MCPServer hello-world over stdio.
 
 It imports only the MCP SDK and registers one trivial tool, so spawn → `tools/list` answered
-measures the interpreter plus the SDK, which sora-mcp cannot go below.
+measures the interpreter plus the SDK, and a call measures the SDK's own stdio round trip, which
+sora-mcp (served on the same transport) cannot go below.
 
-    python bench/hello_server.py            # the SDK's stdio transport
-    python bench/hello_server.py --pipes    # sora-mcp's stdio transport (sora_mcp.cli.stdio)
-
-The second is the per-call floor for sora-mcp's own stdio server, which serves on that transport.
+    python bench/hello_server.py                # stdio
+    python bench/hello_server.py --http PORT    # Streamable HTTP at http://127.0.0.1:PORT/mcp
 """
 
 import sys
@@ -23,11 +22,7 @@ def hello(name: str = "world") -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--pipes"]:
-        import anyio
-
-        from sora_mcp.cli.stdio import serve_stdio
-
-        anyio.run(serve_stdio, mcp)
+    if sys.argv[1:2] == ["--http"]:
+        mcp.run("streamable-http", port=int(sys.argv[2]))
     else:
         mcp.run()

@@ -18,13 +18,17 @@ PROMPT = "A red fox trots through a snowy birch forest at dawn"
 
 
 class HttpServer:
-    """`sora-mcp serve --transport http` on a free loopback port; Streamable HTTP at /mcp."""
+    """`sora-mcp serve --transport http` on a free loopback port; Streamable HTTP at /mcp.
 
-    def __init__(self, data_dir: Path, base_url: str | None) -> None:
+    `command` replaces the server (its port appended): the hello-world floor serves the same way."""
+
+    def __init__(self, data_dir: Path, base_url: str | None, command: list[str] | None = None) -> None:
         self.port = free_port()
         self.log = (data_dir.parent / f"{data_dir.name}-http.log").open("wb")
+        argv = [*command, str(self.port)] if command else [
+            PYTHON, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(self.port)],
+            argv,
             env=server_env(data_dir, base_url),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

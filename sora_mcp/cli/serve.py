@@ -48,9 +48,8 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
     async with VideoService(settings) as service:
         mcp = build_server(service)
         if args.transport == "stdio":
-            from sora_mcp.cli.stdio import serve_stdio
-
-            await serve_stdio(mcp)
+            # the SDK's transport diverts fds 0 and 1 while serving: stray output goes to stderr
+            await mcp.run_stdio_async()
             return
         from sora_mcp.cli.http import serve_http
 

@@ -1,8 +1,9 @@
-"""The stdio transport (sora_mcp.cli.stdio): real subprocesses on real pipes, files and the official Client.
+"""The stdio transport (the SDK's, as `sora-mcp serve` runs it): real subprocesses on real pipes and files.
 
-The journey over stdio (test_journey.py) covers the tools; these cover the transport itself:
-a protected wire, bad lines, a clean exit at end of input, the pipe's flags given back, and the
-SDK's transport when stdin is a file.
+The journey over stdio (test_journey.py) covers the tools; these cover what a user of the
+transport relies on: a protected wire (stray output from any library goes to stderr), bad lines
+survived, several-megabyte messages, a clean exit at end of input, the pipe's flags given back,
+and stdin from a file.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from tests.server.conftest import server_env
 
 pytestmark = pytest.mark.anyio
 
-# A tiny MCPServer served by serve_stdio whose tool writes to stdout in every way a library might.
+# A tiny MCPServer served the way `sora-mcp serve` serves (run_stdio_async) whose tool writes to
+# stdout in every way a library might.
 NOISY = textwrap.dedent(
     """
     import os, sys
     import anyio
     from mcp.server import MCPServer
-    from sora_mcp.cli.stdio import pipes_on_stdio, serve_stdio
 
     mcp = MCPServer(name="noisy")
 
@@ -38,10 +39,9 @@ NOISY = textwrap.dedent(
         print("stray print")
         sys.stdout.flush()
         os.write(1, b"stray bytes on fd 1\\n")
-        return "fast" if FAST else "sdk"
+        return "ok"
 
-    FAST = pipes_on_stdio()
-    anyio.run(serve_stdio, mcp)
+    anyio.run(mcp.run_stdio_async)
     """
 )
 
@@ -77,17 +77,17 @@ def test_stray_output_never_reaches_the_wire(noisy_script: Path) -> None:
         proc.kill()
         proc.wait()
         err = proc.stderr.read()
-    assert answers[3]["result"]["structuredContent"] == {"result": "fast"}  # the pipe transport served it
+    assert answers[3]["result"]["structuredContent"] == {"result": "ok"}
     assert b"stray print" in err and b"stray bytes on fd 1" in err
 
 
-async def test_the_official_client_over_the_pipe_transport(noisy_script: Path) -> None:
+async def test_the_official_client_over_stdio_in_both_modes(noisy_script: Path) -> None:
     params = StdioServerParameters(command=sys.executable, args=[str(noisy_script)], env=dict(os.environ))
     for mode in ("legacy", "auto"):
         async with Client(params, mode=mode) as client:
             for _ in range(3):
                 result = await client.call_tool("noisy", {})
-                assert result.structured_content == {"result": "fast"}
+                assert result.structured_content == {"result": "ok"}
 
 
 def _converse(proc: subprocess.Popen, lines: list[str], ids: set[int]) -> dict[int, dict]:
@@ -138,8 +138,8 @@ def test_a_message_of_several_megabytes_is_one_line_like_any_other(noisy_script:
     finally:
         proc.kill()
         proc.wait()
-    assert answers[4]["result"]["structuredContent"] == {"result": "fast"}
-    assert answers[3]["result"]["structuredContent"] == {"result": "fast"}
+    assert answers[4]["result"]["structuredContent"] == {"result": "ok"}
+    assert answers[3]["result"]["structuredContent"] == {"result": "ok"}
 
 
 def test_the_pipe_flags_are_given_back(noisy_script: Path) -> None:
@@ -157,11 +157,11 @@ def test_the_pipe_flags_are_given_back(noisy_script: Path) -> None:
         os.close(read_end)
 
 
-def test_stdin_from_a_file_uses_the_sdk_transport(noisy_script: Path, tmp_path: Path) -> None:
+def test_stdin_from_a_file_is_served_and_the_wire_stays_clean(noisy_script: Path, tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_text("\n".join([*LINES, json.dumps(CALL)]) + "\n")
     # with a file on stdin the input ends at once, and the session with it (in-flight requests
-    # may go unanswered, with either transport): the first answer is enough to tell which ran
+    # may go unanswered): the first answer and a clean wire are what this checks
     with requests.open("rb") as stdin:
         proc = subprocess.run(
             [sys.executable, str(noisy_script)], stdin=stdin, capture_output=True, timeout=60, check=False
