@@ -6,10 +6,7 @@ import argparse
 import sys
 
 from sora_mcp import __version__
-
-
-class UsageError(Exception):
-    """A mistake in the command line: exit 2."""
+from sora_mcp.cli.usage import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:

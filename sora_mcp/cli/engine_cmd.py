@@ -19,8 +19,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sora_mcp.cli.serve import configure_logging
     from sora_mcp.config import Settings
-    from sora_mcp.engine import EngineConfig
-    from sora_mcp.engine.runner import serve_forever
+    from sora_mcp.engine import EngineConfig, serve_forever
 
     configure_logging("INFO")
     overrides: dict[str, Any] = {"data_dir": args.data_dir or Settings().engine_dir}

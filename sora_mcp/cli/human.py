@@ -8,38 +8,13 @@ through `VideoService`, the same service the MCP tools call.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
+from sora_mcp.cli.usage import PROMPT_FIELDS, ranged
 from sora_mcp.models import VARIANT_EXT
 
 EXIT_CODES = ("Exit codes: 0 done; 1 error (printed as 'Error: ...'); 2 usage error; "
               "3 --timeout reached while the job is still running (resume with 'sora-mcp poll --id ID').")
-
-# flag → AugmentFields name; --negative fills `avoid` (what the shot must not show).
-PROMPT_FIELDS: dict[str, str] = {
-    "use-case": "use_case", "scene": "scene", "subject": "subject", "action": "action", "camera": "camera",
-    "style": "style", "lighting": "lighting", "palette": "palette", "audio": "audio", "dialogue": "dialogue",
-    "text": "text", "timing": "timing", "constraints": "constraints", "negative": "avoid",
-}
-
-
-def ranged(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
-    """An argparse type accepting numbers in [low, high] (a mistake exits 2 with the range)."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {kind.__name__}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range: use a value {bound}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
 
 def _command(sub: Any, name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES)

@@ -15,7 +15,7 @@ from sora_mcp.cli.output import cli_words, emit, job_data, note, to_data, write_
 
 
 def add_parser(sub: Any, command: Any) -> None:
-    from sora_mcp.cli.human import PROMPT_FIELDS, ranged
+    from sora_mcp.cli.usage import PROMPT_FIELDS, ranged
 
     p = command(sub, "create-batch", "create many videos from a JSONL file (one job per line)", "batch")
     p.add_argument("--input", required=True, metavar="FILE.jsonl",
@@ -37,14 +37,14 @@ def add_parser(sub: Any, command: Any) -> None:
 
 
 def batch_defaults(args: argparse.Namespace) -> dict[str, Any]:
-    from sora_mcp.cli.human import PROMPT_FIELDS
+    from sora_mcp.cli.usage import PROMPT_FIELDS
 
     names = ["model", "size", "seconds", "augment", *PROMPT_FIELDS.values()]
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 async def run_batch(svc: Any, args: argparse.Namespace) -> int:
-    from sora_mcp.cli import UsageError
+    from sora_mcp.cli.usage import UsageError
 
     path = Path(args.input).expanduser()
     if not path.is_file():

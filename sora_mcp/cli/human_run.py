@@ -14,7 +14,6 @@ from typing import Any
 
 import anyio
 
-from sora_mcp.cli import UsageError
 from sora_mcp.cli.output import (
     check_overwrite,
     cli_words,
@@ -29,6 +28,7 @@ from sora_mcp.cli.output import (
     to_data,
     write_json_out,
 )
+from sora_mcp.cli.usage import UsageError
 from sora_mcp.errors import ConfigError, SoraError
 from sora_mcp.models import TERMINAL_STATUSES, Job
 from sora_mcp.prompting import AugmentFields
@@ -91,7 +91,7 @@ def read_prompt(args: argparse.Namespace) -> str:
 
 
 def prompt_fields(args: argparse.Namespace) -> AugmentFields:
-    from sora_mcp.cli.human import PROMPT_FIELDS
+    from sora_mcp.cli.usage import PROMPT_FIELDS
 
     return AugmentFields(**{d: getattr(args, d) for d in PROMPT_FIELDS.values() if getattr(args, d, None)})
 

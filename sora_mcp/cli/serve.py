@@ -25,7 +25,7 @@ def configure_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sora_mcp.cli import UsageError
+    from sora_mcp.cli.usage import UsageError
     from sora_mcp.config import Settings
 
     configure_logging(args.log_level)
