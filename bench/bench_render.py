@@ -32,17 +32,16 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sora_mcp.engine.render import (
+from sora_mcp.engine.render import RenderSpec, render
+from sora_mcp.engine.render.audio import AudioTrack, synthesize
+from sora_mcp.engine.render.clip import (
     CONTAINER_OPTIONS,
     ENCODER_OPTIONS,
     ENCODER_THREAD_TYPE,
     ENCODER_THREADS,
-    RenderSpec,
     open_output,
-    render,
 )
-from sora_mcp.engine.render_audio import AudioTrack, synthesize
-from sora_mcp.engine.render_prompt import plan_prompt
+from sora_mcp.engine.render.plan import plan_prompt
 
 WIDTH, HEIGHT, SECONDS, FPS = 1280, 720, 4, 24
 TARGET = 1.5

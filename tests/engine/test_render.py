@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from sora_mcp.engine.render import RenderError, RenderSpec, render
-from sora_mcp.engine.render_layers import planes_of
-from sora_mcp.engine.render_pool import FRAMES
-from sora_mcp.engine.render_prompt import camera_move, parse_beats, plan_prompt
-from sora_mcp.engine.render_scene import build_scene
+from sora_mcp.engine.render.layers import planes_of
+from sora_mcp.engine.render.plan import camera_move, parse_beats, plan_prompt
+from sora_mcp.engine.render.pool import FRAMES
+from sora_mcp.engine.render.scene import build_scene
 
 SMALL = (320, 180)
 

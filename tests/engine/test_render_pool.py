@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import av
 
-from sora_mcp.engine.render_pool import FramePool
+from sora_mcp.engine.render.pool import FramePool
 
 
 def test_take_gives_back_a_frame_of_that_size_or_none() -> None:

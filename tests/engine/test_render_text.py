@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from sora_mcp.engine.render_layers import bt601, shade
-from sora_mcp.engine.render_text import _FONT_LOCK, _set, _wrap, text_panel
+from sora_mcp.engine.render.layers import bt601, shade
+from sora_mcp.engine.render.text import _FONT_LOCK, _set, _wrap, text_panel
 
 TEXTS = [
     "A red fox trots through a snowy birch forest at dawn, pausing to look back",

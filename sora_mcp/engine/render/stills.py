@@ -16,8 +16,8 @@ import av
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from sora_mcp.engine.render_layers import SWS_THREADS, planes_of
-from sora_mcp.engine.render_pool import FRAMES
+from sora_mcp.engine.render.layers import SWS_THREADS, planes_of
+from sora_mcp.engine.render.pool import FRAMES
 
 SPRITE_TILES = 16
 SPRITE_COLUMNS = 4
@@ -62,7 +62,7 @@ class Stills:
         rows = -(-len(self.tiles) // self.cols)
         self.tw, self.th = max(2, width // 8 * 2), max(2, height // 8 * 2)
         # the sheet is assembled in the clip's own YUV and converted to RGB once, at the end; with
-        # 16 tiles it is the size of a frame, so it can be a pooled one (see render_pool)
+        # 16 tiles it is the size of a frame, so it can be a pooled one (see `pool`)
         width, height = self.cols * self.tw, rows * self.th
         pooled = FRAMES.take(width, height)
         self.sheet = av.VideoFrame(width, height, "yuv420p") if pooled is None else pooled

@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from sora_mcp.engine.render_layers import even
+from sora_mcp.engine.render.layers import even
 
 ZOOM_MOVES = {"push_in", "pull_out", "orbit"}
 

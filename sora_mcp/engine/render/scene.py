@@ -14,8 +14,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from sora_mcp.engine.render_camera import Camera, Rect
-from sora_mcp.engine.render_layers import (
+from sora_mcp.engine.render.camera import Camera, Rect
+from sora_mcp.engine.render.layers import (
     SWS_THREADS,
     Patch,
     Planes,
@@ -27,9 +27,9 @@ from sora_mcp.engine.render_layers import (
     procedural_plate,
     to_yuv,
 )
-from sora_mcp.engine.render_prompt import RGB, PromptPlan
-from sora_mcp.engine.render_sprites import SpriteLayer
-from sora_mcp.engine.render_text import text_panel
+from sora_mcp.engine.render.plan import RGB, PromptPlan
+from sora_mcp.engine.render.sprites import SpriteLayer
+from sora_mcp.engine.render.text import text_panel
 
 WATERMARK = "local preview"
 

@@ -13,9 +13,9 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sora_mcp.engine.render_audio import decode_audio
-from sora_mcp.engine.render_layers import SWS_THREADS, planes_of
-from sora_mcp.engine.render_spec import RenderError
+from sora_mcp.engine.render.audio import decode_audio
+from sora_mcp.engine.render.layers import SWS_THREADS, planes_of
+from sora_mcp.engine.render.spec import RenderError
 
 T = TypeVar("T")
 

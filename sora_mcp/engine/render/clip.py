@@ -27,12 +27,12 @@ import av
 import numpy as np
 from PIL import Image
 
-from sora_mcp.engine.render_audio import RATE, AudioTrack, synthesize
-from sora_mcp.engine.render_layers import Planes, planes_of
-from sora_mcp.engine.render_pool import FRAMES
-from sora_mcp.engine.render_prompt import PromptPlan, plan_prompt
-from sora_mcp.engine.render_scene import build_scene
-from sora_mcp.engine.render_sources import (
+from sora_mcp.engine.render.audio import RATE, AudioTrack, synthesize
+from sora_mcp.engine.render.layers import Planes, planes_of
+from sora_mcp.engine.render.plan import PromptPlan, plan_prompt
+from sora_mcp.engine.render.pool import FRAMES
+from sora_mcp.engine.render.scene import build_scene
+from sora_mcp.engine.render.sources import (
     count_frames,
     first_frame,
     has_audio_track,
@@ -40,20 +40,10 @@ from sora_mcp.engine.render_sources import (
     source_audio,
     source_frames,
 )
-from sora_mcp.engine.render_spec import RenderError, RenderResult, RenderSpec, validate
-from sora_mcp.engine.render_stills import Stills
+from sora_mcp.engine.render.spec import RenderError, RenderResult, RenderSpec, validate
+from sora_mcp.engine.render.stills import Stills
 
-__all__ = [
-    "CONTAINER_OPTIONS",
-    "ENCODER_OPTIONS",
-    "ENCODER_THREADS",
-    "ENCODER_THREAD_TYPE",
-    "RenderError",
-    "RenderResult",
-    "RenderSpec",
-    "open_output",
-    "render",
-]
+__all__ = ["CONTAINER_OPTIONS", "ENCODER_OPTIONS", "ENCODER_THREADS", "ENCODER_THREAD_TYPE", "open_output", "render"]
 
 # Chosen by measurement (bench/bench_render.py): on 2 cores "ultrafast" keeps encoding of moving
 # content close to the cost of static content; slower presets spend their time on motion search

@@ -18,8 +18,8 @@ import threading
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from sora_mcp.engine.render_layers import Patch, bt601, even, shade
-from sora_mcp.engine.render_prompt import RGB
+from sora_mcp.engine.render.layers import Patch, bt601, even, shade
+from sora_mcp.engine.render.plan import RGB
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 

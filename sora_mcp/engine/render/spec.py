@@ -1,7 +1,7 @@
 """The renderer's request and result types, its one error, and the checks run before any work.
 
-Kept apart from `render.py` so the helpers that read inputs can raise `RenderError` without an
-import cycle; `sora_mcp.engine.render` re-exports everything here.
+The helpers that read inputs (`sources`) raise `RenderError` from here; the package entry
+re-exports the types.
 """
 
 from __future__ import annotations

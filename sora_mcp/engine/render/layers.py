@@ -1,7 +1,7 @@
 """Pre-render the static pieces of a preview clip once, as YUV 4:2:0 planes ready to copy.
 
 Frame generation must cost far less than encoding, so the background plate is drawn here
-once (and text cards in render_text) and converted to the encoder's pixel format; the
+once (and text cards in `text`) and converted to the encoder's pixel format; the
 per-frame loop only slices and copies numpy arrays (`blit`). Positions and shapes come from
 the seed (so a remix keeps the layout); colours come from the prompt plan.
 """
@@ -15,7 +15,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from sora_mcp.engine.render_prompt import RGB, PromptPlan
+from sora_mcp.engine.render.plan import RGB, PromptPlan
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 

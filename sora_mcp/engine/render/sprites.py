@@ -16,8 +16,8 @@ import random
 import av
 import numpy as np
 
-from sora_mcp.engine.render_layers import bt601, even
-from sora_mcp.engine.render_prompt import RGB, PromptPlan
+from sora_mcp.engine.render.layers import bt601, even
+from sora_mcp.engine.render.plan import RGB, PromptPlan
 
 PARTICLES = 12
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sora_mcp.engine.render_prompt import PromptPlan
+from sora_mcp.engine.render.plan import PromptPlan
 
 RATE = 48_000
 LAYOUT = "mono"  # a preview's pad-and-blips track gains nothing from stereo; mono halves the AAC work
