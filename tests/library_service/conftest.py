@@ -24,6 +24,7 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
+from tests.conditions import eventually as eventually  # noqa: F401 - re-exported for the tests here
 from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
 from tests.results import text as error_text  # noqa: F401 - re-exported for the tests here
 
@@ -107,18 +108,6 @@ def engine_create(engine: EngineServer, prompt: str, **kwargs: Any) -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         return sdk(engine).videos.create(prompt=prompt, model=kwargs.pop("model", "sora-2"),
                                          size=kwargs.pop("size", "1280x720"), seconds=kwargs.pop("seconds", "4"))
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
-    """Wait (without asserting on time) until `check()` returns something truthy."""
-    deadline = anyio.current_time() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if anyio.current_time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await anyio.sleep(0.05)
 
 
 def archived(data_dir: Path, video_id: str, variant: str = "video") -> Any:

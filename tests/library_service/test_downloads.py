@@ -9,6 +9,7 @@ import pytest
 
 from sora_mcp.engine import EngineServer
 from sora_mcp.library import asset_path
+from tests.conditions import eventually
 from tests.library_service.conftest import (
     archived,
     engine_bytes,
@@ -78,8 +79,8 @@ async def test_cancelled_download_leaves_no_file(fast_engine: EngineServer, data
                     await anyio.sleep(0.005)
                 tg.cancel_scope.cancel()
         assert seen_partial
-        await anyio.sleep(2.5)  # longer than the remaining attempts would have taken
-        assert list(tmp.iterdir()) == []
+        # the cancelled call's temp file goes with it (the attempts left were cancelled with it)
+        await eventually(lambda: list(tmp.iterdir()) == [], what="the partial temp file to be removed")
         assert not asset_path(settings.library_dir, vid, "video").exists()
         assert archived(data_dir, vid) is None
         # The library is not wedged: the next call succeeds.
