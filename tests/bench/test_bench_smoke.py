@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = (
     "stdio cold start",
@@ -30,6 +32,7 @@ def _table_rows(text: str) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.bench
 def test_smoke_run_fills_every_row(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
