@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -29,17 +29,6 @@ _READ_SIZE = 1 << 16
 # Resumed attempts that make progress may go on to this many times max_attempts requests in all.
 PROGRESS_FACTOR = 8
 _RETRY_FIX = "Try download_asset again later; the job's file stays on the backend until it expires."
-
-
-class ContentStreamLike(Protocol):
-    status_code: int
-    content_type: str | None
-    content_length: int | None
-    total_size: int | None
-    accepts_ranges: bool
-    served_variant: str | None
-
-    def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]: ...
 
 
 Opener = Callable[[int], AbstractAsyncContextManager[Any]]

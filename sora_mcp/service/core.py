@@ -8,7 +8,6 @@ ledger, the catalog and a background watcher that archives jobs as they complete
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
@@ -282,10 +281,6 @@ class VideoService(Generating):
             await recovery.follow(self, video_id)
         finally:
             self._watching.discard(video_id)
-
-    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        if self._tg is not None:
-            self._tg.start_soon(fn, *args)
 
 
 __all__ = ["VideoService"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -192,11 +191,6 @@ class Generating:
         except SoraError:
             self._ledger().drop_pending(key)
             raise
-
-    async def _reconcile(self, match: sending.Match) -> RemoteVideo | None:
-        """A backend job matching a request whose answer was lost, not yet claimed by anyone."""
-        listed = await sending._recent(await self.backend(), int(time.time()) - sending.WINDOW_S)
-        return sending._claim(self, listed or [], match)
 
     async def _check_budget(self, quote: Quote, approve: Approver | None) -> None:
         from sora_mcp.service.budget import check_budget
