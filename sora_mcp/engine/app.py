@@ -376,5 +376,8 @@ def create_app(config: EngineConfig, *, stats: RequestStats | None = None) -> St
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
+    # No redirect to the slash-less path: `DELETE /v1/videos/%2f` is an unknown path (404), not a
+    # 307 to a URL built from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.engine = engine
     return app

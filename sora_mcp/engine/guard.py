@@ -36,7 +36,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def split_host(value: str) -> tuple[str, str | None] | None:
-    """`(name, port or None)` of a Host value or allow-list entry (`[v6]:p`, `name:p`, bare v6); None if malformed."""
+    """`(name, port or None)` of a Host value or allow-list entry (`[v6]:p`, `name:p`, bare v6).
+
+    None when malformed (an empty name, a port that is not digits, a bracket left open).
+    """
     value = value.strip().lower()
     if value.startswith("["):
         end = value.find("]")

@@ -180,8 +180,9 @@ def seconds_of(data: dict[str, Any], *, allowed: tuple[int, ...], default: str |
     elif isinstance(value, str) and _is_whole(value.strip(), digits=3):
         parsed = int(value.strip())
     if parsed not in allowed:
+        shown = repr(value) if isinstance(value, (str, int, float)) else type(value).__name__
         raise bad_request(
-            f"Invalid 'seconds' {value!r}. Allowed: {', '.join(map(str, allowed))}.", param="seconds"
+            f"Invalid 'seconds' {shown[:40]}. Allowed: {', '.join(map(str, allowed))}.", param="seconds"
         )
     return parsed
 

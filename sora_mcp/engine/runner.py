@@ -171,7 +171,8 @@ def serve_forever(
     server = uvicorn.Server(_uvicorn_config(app, log_level="info"))
     server.config.host, server.config.port = host, port
     log.info(
-        "sora-mcp engine: procedural preview clips (not generative video) on http://%s:%d/v1 (data dir %s, %s%s)",
+        "sora-mcp engine: procedural preview clips (not generative video) on http://%s:%d/v1 "
+        "(data dir %s, %s%s)",
         host,
         port,
         config.data_dir,

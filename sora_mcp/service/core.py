@@ -103,7 +103,11 @@ class VideoService(Generating):
         from sora_mcp.engine import EngineConfig, EngineServer
 
         # The generated key wins over any SORA_ENGINE_API_KEY; nobody else knows it, so no admin routes.
-        overrides: dict[str, Any] = {"data_dir": self.settings.engine_dir, "api_key": key, "faults_enabled": False}
+        overrides: dict[str, Any] = {
+            "data_dir": self.settings.engine_dir,
+            "api_key": key,
+            "faults_enabled": False,
+        }
         if self.settings.engine_poll_after_ms is not None:
             overrides["poll_after_ms"] = self.settings.engine_poll_after_ms
         if self.settings.engine_render_slowdown != 1.0:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import select
+import socket
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -44,3 +49,73 @@ async def create_done(client: openai.AsyncOpenAI, **kwargs: Any) -> Video:
     kwargs.setdefault("seconds", "4")
     video = await client.videos.create(**kwargs)
     return await wait_done(client, video.id)
+
+
+@dataclass
+class Answer:
+    """One raw HTTP answer: status, headers (lower-case names) and body bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return json.loads(self.body)["error"]
+
+
+def exact(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 30,
+) -> Answer:
+    """One request sent as written, on a fresh connection: the path is not normalised (`%2e%2e`
+    stays) and a given Host header replaces the real one. (httpx would resolve dot segments.)"""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = {"Authorization": f"Bearer {key}"} if key else {}
+    sent.update(headers or {})
+    try:
+        conn.request(method, path, body=body, headers=sent)
+        response = conn.getresponse()
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        conn.close()
+
+
+def stream_until_answer(
+    port: int, path: str, headers: dict[str, str], *, preamble: bytes = b"", chunk_mb: int = 1, max_mb: int = 200
+) -> tuple[int | None, int]:
+    """POST a chunked body 1 MiB at a time until the server answers (or stops reading).
+
+    Returns (status or None when the server cut the connection without an answer we could read,
+    bytes sent when it did). A server that buffered the body first would read all `max_mb`.
+    """
+    chunk = b"{" + b" " * (chunk_mb * 2**20 - 1)
+    chunks = [preamble + chunk] if preamble else [chunk]
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Transfer-Encoding: chunked"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        while sent < max_mb * 2**20:
+            if select.select([sock], [], [], 0)[0]:
+                break  # an answer (or the close) is already here
+            body = chunks.pop() if chunks else chunk
+            try:
+                sock.sendall(f"{len(body):x}\r\n".encode() + body + b"\r\n")
+            except OSError:
+                break
+            sent += len(body)
+        try:
+            select.select([sock], [], [], 30)
+            head = sock.recv(65536)
+        except OSError:
+            return None, sent
+    if not head.startswith(b"HTTP/1.1 "):
+        return None, sent
+    return int(head.split(b" ", 2)[1]), sent
