@@ -206,3 +206,13 @@ async def test_start_sweeps_part_leftovers(tmp_path: Path) -> None:
     expected = {name for name in kept if ".part" not in name}
     assert expected <= set(after) and all(after[n] == kept[n] for n in expected if "sqlite" not in n)
     assert os.path.isdir(job / "out")
+
+
+def test_request_log_is_bounded() -> None:
+    from sora_mcp.engine.stats import MAX_LOGGED, MAX_PATH, RequestStats
+
+    stats = RequestStats()
+    for _ in range(MAX_LOGGED + 10):
+        stats.record("GET", "/v1/videos/" + "x" * 10_000, 401)
+    assert len(stats) == MAX_LOGGED
+    assert max(len(path) for _, path, _ in stats.requests) == MAX_PATH
