@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench_startup import sora_params
-from common import EngineProcess, Row, child_pid, fmt, hwm_mb, reset_hwm, rss_mb, summary, verdict
+from common import ENGINE_KEY, EngineProcess, Row, child_pid, fmt, hwm_mb, reset_hwm, rss_mb, summary, verdict
 from mcp import Client
 from servers import create_job, structured, wait_done
 
@@ -47,7 +47,8 @@ def curl_path() -> str | None:
 
 def curl_once(curl: str, url: str, dest: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([curl, "-sS", "-f", "-o", str(dest), url], check=True, timeout=300)
+    auth = ["-H", f"Authorization: Bearer {ENGINE_KEY}"]  # the engine needs its key, from curl too
+    subprocess.run([curl, "-sS", "-f", *auth, "-o", str(dest), url], check=True, timeout=300)
     fd = os.open(dest, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -117,6 +117,9 @@ def child_pid(match: str) -> int | None:
 
 
 # ---- environment for our subprocesses ------------------------------------------------------
+ENGINE_KEY = "bench-key"  # the engine subprocess's key, which the servers and SDK clients send
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without SORA_*/OPENAI_* settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "SORA_ENGINE_", "OPENAI_"))}
@@ -127,17 +130,22 @@ def clean_env(**extra: str) -> dict[str, str]:
 def server_env(data_dir: Path, base_url: str | None, **extra: str) -> dict[str, str]:
     env = clean_env(SORA_MCP_DATA_DIR=str(data_dir), **extra)
     if base_url:
-        env.update(SORA_MCP_BASE_URL=base_url, SORA_MCP_API_KEY="bench-key")
+        env.update(SORA_MCP_BASE_URL=base_url, SORA_MCP_API_KEY=ENGINE_KEY)
     return env
 
 
 class EngineProcess:
-    """`python -m sora_mcp engine` on 127.0.0.1 in its own process (so its CPU and memory are not ours)."""
+    """`python -m sora_mcp engine` on 127.0.0.1 in its own process (so its CPU and memory are not ours).
+
+    Started with the key the servers use (`bench-key`) and `--enable-faults` for its admin routes.
+    """
 
     def __init__(self, data_dir: Path, **config: Any) -> None:
         self.data_dir = data_dir
         self.port = free_port()
-        env = clean_env(**{f"SORA_ENGINE_{k.upper()}": str(v) for k, v in config.items()})
+        env = clean_env(
+            SORA_ENGINE_API_KEY=ENGINE_KEY, **{f"SORA_ENGINE_{k.upper()}": str(v) for k, v in config.items()}
+        )
         self.log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
         self.proc = subprocess.Popen(
             [
@@ -151,6 +159,7 @@ class EngineProcess:
                 str(self.port),
                 "--data-dir",
                 str(data_dir),
+                "--enable-faults",
             ],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -186,7 +195,7 @@ class EngineProcess:
             self.root + path,
             data=data,
             method="GET" if body is None else "POST",
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", "authorization": f"Bearer {ENGINE_KEY}"},
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())

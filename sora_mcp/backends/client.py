@@ -42,8 +42,10 @@ class Backend(Transport):
     """One `/v1/videos` backend. Build it with `Backend.from_settings`."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, base_url: str | None = None) -> Backend:
-        """The backend `settings` point at; `base_url` overrides it (the embedded engine)."""
+    def from_settings(
+        cls, settings: Settings, *, base_url: str | None = None, api_key: str | None = None
+    ) -> Backend:
+        """The backend `settings` point at; `base_url` and `api_key` override it (the embedded engine's)."""
         url = base_url or settings.base_url
         if not url:
             raise BackendError("No backend URL: set SORA_MCP_BASE_URL or start the embedded engine first")
@@ -53,7 +55,7 @@ class Backend(Transport):
             dialect = "engine"
         elif dialect == "auto" and provider:
             dialect = "litellm"  # a LiteLLM provider was configured: that says what the backend is
-        key = settings.api_key.get_secret_value() if settings.api_key else None
+        key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
         return cls(
             base_url=url,
             api_key=key,

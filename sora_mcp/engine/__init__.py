@@ -7,6 +7,6 @@ moves, palette from the prompt), not generative video. The server side imports o
 
 from sora_mcp.engine.app import create_app
 from sora_mcp.engine.config import EngineConfig
-from sora_mcp.engine.runner import EngineServer, serve_forever
+from sora_mcp.engine.runner import EngineServer, check_can_serve, serve_forever
 
-__all__ = ["EngineConfig", "EngineServer", "create_app", "serve_forever"]
+__all__ = ["EngineConfig", "EngineServer", "check_can_serve", "create_app", "serve_forever"]

@@ -1,7 +1,9 @@
 """`create_app(config)`: the Starlette app speaking OpenAI's `/v1/videos` API, plus `/_engine` admin routes.
 
 Handlers stay thin: parse and validate (`parsing`), create or read jobs (`core.Engine`),
-stream files (`content`). Auth, stats and fault injection wrap every request (`middleware`).
+stream files (`content`). The front-door checks, stats and fault injection wrap every request
+(`middleware`). The admin routes exist only when `faults_enabled` is on (tests, benchmarks).
+A path id is checked against the one id shape before anything else, so `..` is just unknown.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sora_mcp.engine.core import IDEMPOTENCY_WINDOW_S, Engine, new_video_id
 from sora_mcp.engine.errors import ApiError, bad_request, error_response, not_found
 from sora_mcp.engine.middleware import EngineMiddleware
 from sora_mcp.engine.stats import RequestStats
-from sora_mcp.engine.store import JobRecord
+from sora_mcp.engine.store import JobRecord, is_video_id
 from sora_mcp.engine.worker import VARIANT_FILES, copy_reference, output_dir, prepare_source
 
 VARIANT_MIME = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -33,6 +35,14 @@ VARIANT_MIME = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": 
 
 def _engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+def _path_id(request: Request) -> str:
+    """The `{video_id}` of the path, or 404 when it cannot be an id of this engine."""
+    video_id: str = request.path_params["video_id"]
+    if not is_video_id(video_id):
+        raise not_found(video_id)
+    return video_id
 
 
 def _job_response(engine: Engine, job: JobRecord) -> JSONResponse:
@@ -112,7 +122,7 @@ def _completed_source(engine: Engine, video_id: str, action: str, *, need_file: 
 
 
 def _build_remix(engine: Engine, request: Request, data: dict[str, Any]) -> JobRecord:
-    source = _completed_source(engine, request.path_params["video_id"], "remixed", need_file=False)
+    source = _completed_source(engine, _path_id(request), "remixed", need_file=False)
     prompt = parsing.prompt_of(data)
     video_id = new_video_id()
     return engine.new_job(
@@ -168,7 +178,7 @@ def _build_edit(engine: Engine, request: Request, data: dict[str, Any]) -> JobRe
 
 async def retrieve(request: Request) -> Response:
     engine = _engine(request)
-    video_id = request.path_params["video_id"]
+    video_id = _path_id(request)
     job = engine.store.get(video_id)
     if job is None:
         raise not_found(video_id)
@@ -179,7 +189,7 @@ async def list_videos(request: Request) -> Response:
     engine = _engine(request)
     query = request.query_params
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 0 <= int(raw_limit) <= 100:
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or int(raw_limit) > 100:
         raise bad_request(f"Invalid 'limit' {raw_limit!r}: give a whole number from 0 to 100.", param="limit")
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
@@ -206,7 +216,7 @@ async def list_videos(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     engine = _engine(request)
-    video_id = request.path_params["video_id"]
+    video_id = _path_id(request)
     if not engine.store.delete(video_id):
         raise not_found(video_id)
     return JSONResponse({"id": video_id, "object": "video.deleted", "deleted": True})
@@ -214,7 +224,7 @@ async def delete(request: Request) -> Response:
 
 async def content(request: Request) -> Response | FileStream:
     engine = _engine(request)
-    video_id = request.path_params["video_id"]
+    video_id = _path_id(request)
     variant = request.query_params.get("variant", "video")
     if variant not in VARIANT_FILES:
         raise bad_request(
@@ -296,10 +306,7 @@ async def admin_faults(request: Request) -> Response:
     engine = _engine(request)
     if request.method == "POST":
         try:
-            knobs = await request.json()
-            if not isinstance(knobs, dict):
-                raise TypeError("send a JSON object of knob names to values")
-            engine.set_faults(**knobs)
+            engine.set_faults(**parsing.load_json(await request.body()))
         except ValidationError as exc:
             first = exc.errors()[0]
             raise bad_request(
@@ -357,14 +364,20 @@ def create_app(config: EngineConfig, *, stats: RequestStats | None = None) -> St
         Route("/v1/videos/{video_id}", delete, methods=["DELETE"]),
         Route("/v1/videos/{video_id}/content", content, methods=["GET"]),
         Route("/v1/videos/{video_id}/remix", _creating(_build_remix), methods=["POST"]),
-        Route("/_engine/stats", admin_stats, methods=["GET"]),
-        Route("/_engine/faults", admin_faults, methods=["GET", "POST"]),
     ]
+    if config.faults_enabled:  # off by default: a normal engine has no admin surface at all
+        routes += [
+            Route("/_engine/stats", admin_stats, methods=["GET"]),
+            Route("/_engine/faults", admin_faults, methods=["GET", "POST"]),
+        ]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(EngineMiddleware, engine=engine)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
+    # No redirect to the slash-less path: `DELETE /v1/videos/%2f` is an unknown path (404), not a
+    # 307 to a URL built from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.engine = engine
     return app

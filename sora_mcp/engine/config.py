@@ -3,6 +3,8 @@
 The fault knobs (latency, 429s, 5xx, failed jobs, moderation denylist, dropped downloads)
 are all off by default; tests and benchmarks turn them on to exercise client error paths.
 `FAULT_KNOBS` lists the fields that may change while the engine runs (`set_faults`).
+The `/_engine` admin routes exist only with `faults_enabled`, which needs an `api_key`: nobody
+without the key may read the request log or change the knobs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENV_PREFIX = "SORA_ENGINE_"
 DEFAULT_POLL_AFTER_MS = 1000
@@ -63,6 +65,15 @@ class EngineConfig(BaseModel):
         default=1.0, ge=0.0, description="Multiplies render time (benchmarks, races)."
     )
     render_workers: int = Field(default=2, ge=1, le=32, description="Clips rendered at the same time.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names accepted in Host/Origin besides 127.0.0.1, localhost and [::1] "
+        "('name' = any port, 'name:port' = that port).",
+    )
+    faults_enabled: bool = Field(
+        default=False,
+        description="Serve the /_engine admin routes (request log, fault knobs at run time); needs api_key.",
+    )
     # Fault knobs, all off by default.
     latency_ms: int = Field(default=0, ge=0, description="Fixed delay before each /v1 request is handled.")
     response_delay_ms: int = Field(
@@ -87,16 +98,24 @@ class EngineConfig(BaseModel):
         default=None, description="Seed for the random fault knobs (reproducible runs)."
     )
 
-    @field_validator("denylist", mode="before")
+    @field_validator("denylist", "allowed_hosts", mode="before")
     @classmethod
-    def _split_denylist(cls, value: object) -> object:
-        # Env vars arrive as one string: accept a JSON list or comma-separated phrases.
+    def _split_list(cls, value: object) -> object:
+        # Env vars arrive as one string: accept a JSON list or comma-separated values.
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _admin_needs_key(self) -> EngineConfig:
+        if self.faults_enabled and not self.api_key:
+            raise ValueError(
+                "faults_enabled needs an api_key: the /_engine admin routes answer only to the engine's key"
+            )
+        return self
 
     @property
     def effective_poll_after_ms(self) -> int:

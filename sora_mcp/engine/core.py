@@ -6,16 +6,17 @@ and change fault knobs while the server runs in its own thread.
 
 from __future__ import annotations
 
-import secrets
+import logging
 from typing import Any
 
 from sora_mcp.engine.config import EngineConfig
 from sora_mcp.engine.faults import Faults
 from sora_mcp.engine.stats import RequestStats
-from sora_mcp.engine.store import JobRecord, JobStore, Kind
+from sora_mcp.engine.store import JobRecord, JobStore, Kind, new_video_id
 from sora_mcp.engine.worker import Worker
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
+log = logging.getLogger("sora_mcp.engine")
 
 
 class Engine:
@@ -35,6 +36,10 @@ class Engine:
             self.store = JobStore(self.config.data_dir)
             self.worker = Worker(self.store, lambda: self.config)
             self._open = True
+        # Before the worker runs: no render of this run has a temp file yet, so every one is a leftover.
+        swept = self.store.sweep_partials()
+        if swept:
+            log.info("removed %d unfinished temp file(s) left by an earlier run", swept)
         self.worker.start()
 
     def stop(self) -> None:
@@ -101,5 +106,4 @@ class Engine:
         return job
 
 
-def new_video_id() -> str:
-    return "video_" + secrets.token_hex(16)
+__all__ = ["IDEMPOTENCY_WINDOW_S", "Engine", "new_video_id"]

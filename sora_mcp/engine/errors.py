@@ -55,9 +55,10 @@ def bad_request(message: str, *, param: str | None = None, code: str | None = "i
 
 
 def not_found(video_id: str) -> ApiError:
+    shown = "".join(ch if ch.isprintable() else "?" for ch in video_id[:80])
     return ApiError(
         404,
-        f"No video with id '{video_id}' exists on this engine. "
+        f"No video with id '{shown}' exists on this engine. "
         "List the known ids with GET /v1/videos, or create a new video.",
         param="video_id",
         code="video_not_found",

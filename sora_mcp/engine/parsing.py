@@ -2,7 +2,8 @@
 
 Accepts `application/json` and `multipart/form-data` (what the openai SDK sends, with nested
 objects as `video[id]` / `input_reference[image_url]` fields) alike; unknown fields are ignored.
-Every refusal is a 400 in OpenAI's envelope naming the field, the problem and the fix.
+Every refusal is a 400 in OpenAI's envelope naming the field, the problem and the fix; a number
+JSON can spell but no field can use (`1e400`, `NaN`, a 5,000-digit integer) is one of them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import binascii
 import hashlib
 import io
 import json
+import math
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from sora_mcp.engine.errors import bad_request
+from sora_mcp.engine.errors import ApiError, bad_request
 
 MAX_PROMPT = 32000
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -28,22 +30,74 @@ CREATE_SECONDS = (4, 8, 12)
 EXTENSION_SECONDS = (4, 8, 12, 16, 20)
 DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_SECONDS = "sora-2", "720x1280", "4"
 IMAGE_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+INT_LIMIT = 2**63  # JSON integers outside ±2^63 fit no field
+
+
+class _BadNumber:
+    """A JSON number no field can hold, kept as written so the refusal can name it and its field."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _parse_int(text: str) -> int | _BadNumber:
+    # Checked on the digits before int(): a 5,000-digit literal must not reach int() (ValueError/slow).
+    if len(text.lstrip("-")) > 19:
+        return _BadNumber(text)
+    value = int(text)
+    return value if -INT_LIMIT <= value < INT_LIMIT else _BadNumber(text)
+
+
+def _parse_float(text: str) -> float | _BadNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _BadNumber(text)
+
+
+def _bad_number_field(data: Any) -> tuple[str, str] | None:
+    """`(field path, number as written)` of the first bad number, walking without recursion."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _BadNumber):
+            return path or "(body)", value.text
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
+
+
+def load_json(raw: bytes) -> dict[str, Any]:
+    """A JSON object body; a 400 naming the field for numbers out of range (1e400, NaN, huge ints)."""
+    try:
+        data = json.loads(
+            raw or b"{}", parse_int=_parse_int, parse_float=_parse_float, parse_constant=_BadNumber
+        )
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request("The request body is not valid JSON. Send a JSON object or multipart/form-data.")
+    bad = _bad_number_field(data)
+    if bad is not None:
+        field, text = bad
+        raise bad_request(
+            f"Invalid number for '{field}': {text[:40]}{'...' if len(text) > 40 else ''} is not a finite "
+            "number in range (whole numbers up to ±2^63, decimals that are not NaN or Infinity). "
+            "Send an ordinary number.",
+            param=field,
+        )
+    if not isinstance(data, dict):
+        raise bad_request("The JSON request body must be an object with the request fields.")
+    return data
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """The request's fields as a dict (nested objects rebuilt from `a[b]` multipart keys)."""
+    """The request's fields as a dict (nested objects rebuilt from `a[b]` multipart keys).
+
+    The engine's guard has already refused any other content type (415) and bodies over its cap.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json" or (not content_type and await request.body()):
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise bad_request(
-                "The request body is not valid JSON. Send a JSON object or multipart/form-data."
-            )
-        if not isinstance(data, dict):
-            raise bad_request("The JSON request body must be an object with the request fields.")
-        return data
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    if content_type == "application/json":
+        return load_json(await request.body())
+    if content_type == "multipart/form-data":
         # Text fields may carry a base64 data: URL image (4/3 of the bytes).
         form = await request.form(max_part_size=MAX_IMAGE_BYTES * 4 // 3 + 1024)
         data: dict[str, Any] = {}
@@ -56,9 +110,8 @@ async def read_body(request: Request) -> dict[str, Any]:
             else:
                 data[key] = value
         return data
-    if not content_type:
-        return {}
-    raise bad_request(
+    raise ApiError(
+        415,
         f"Unsupported Content-Type '{content_type}'. Send application/json or multipart/form-data.",
         code="unsupported_content_type",
     )
@@ -124,13 +177,20 @@ def seconds_of(data: dict[str, Any], *, allowed: tuple[int, ...], default: str |
     parsed: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         parsed = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _is_whole(value.strip(), digits=3):
         parsed = int(value.strip())
     if parsed not in allowed:
+        shown = repr(value) if isinstance(value, (str, int, float)) else type(value).__name__
         raise bad_request(
-            f"Invalid 'seconds' {value!r}. Allowed: {', '.join(map(str, allowed))}.", param="seconds"
+            f"Invalid 'seconds' {shown[:40]}. Allowed: {', '.join(map(str, allowed))}.", param="seconds"
         )
     return parsed
+
+
+def _is_whole(text: str, *, digits: int) -> bool:
+    """ASCII decimal digits (an optional leading '-') of at most `digits` digits: safe for int()."""
+    body = text[1:] if text.startswith("-") else text
+    return 0 < len(body) <= digits and body.isascii() and body.isdigit()
 
 
 def seed_of(data: dict[str, Any]) -> int | None:
@@ -138,10 +198,12 @@ def seed_of(data: dict[str, Any]) -> int | None:
     value = data.get("seed")
     if value is None:
         return None
-    try:
-        return int(value) & 0x7FFFFFFF
-    except (TypeError, ValueError):
-        raise bad_request(f"Invalid 'seed' {value!r}: give a whole number.", param="seed")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value & 0x7FFFFFFF
+    if isinstance(value, str) and _is_whole(value.strip(), digits=19):
+        return int(value.strip()) & 0x7FFFFFFF
+    shown = repr(value) if isinstance(value, (str, int, float)) else type(value).__name__
+    raise bad_request(f"Invalid 'seed' {shown[:40]}: give a whole number (up to 19 digits).", param="seed")
 
 
 def stable_seed(prompt: str, size: str, seconds: int) -> int:

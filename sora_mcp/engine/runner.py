@@ -2,7 +2,9 @@
 
 `EngineServer` binds its socket itself (port 0 → a free port), then runs uvicorn with its own
 event loop in a daemon thread; `start()` returns once it is listening. `serve_forever` is what
-`sora-mcp engine` calls: blocking, logs to stderr, clean exit on SIGINT/SIGTERM.
+`sora-mcp engine` calls: blocking, logs to stderr, clean exit on SIGINT/SIGTERM; it refuses to
+serve without a key unless told the engine may run open (`insecure_no_auth`).
+A specific bind address (not loopback, not a wildcard) is added to the accepted Host names.
 """
 
 from __future__ import annotations
@@ -26,6 +28,27 @@ from sora_mcp.engine.stats import RequestStats
 
 log = logging.getLogger("sora_mcp.engine")
 START_TIMEOUT_S = 15.0
+_WILDCARDS = ("0.0.0.0", "::", "")
+NO_KEY_MESSAGE = (
+    "refusing to serve the engine without an API key: anyone on this machine (or a web page, through "
+    "DNS rebinding) could read every prompt and download, create or delete every clip. Make a key with "
+    '`python -c "import secrets; print(secrets.token_urlsafe(32))"` and pass it as SORA_ENGINE_API_KEY '
+    "(or --api-key; clients send 'Authorization: Bearer <key>'), or pass --insecure-no-auth to run it open."
+)
+
+
+def check_can_serve(config: EngineConfig, *, insecure_no_auth: bool = False) -> None:
+    """Raise ValueError(NO_KEY_MESSAGE) for a standalone engine with no key that was not told to run open."""
+    if not config.api_key and not insecure_no_auth:
+        raise ValueError(NO_KEY_MESSAGE)
+
+
+def _with_bind_host(config: EngineConfig, host: str) -> EngineConfig:
+    """Clients of an engine bound to one specific address call it by that address: accept it as Host."""
+    name = host.strip("[]").lower()
+    if name in ("127.0.0.1", "localhost", "::1", *_WILDCARDS) or name in config.allowed_hosts:
+        return config
+    return config.model_copy(update={"allowed_hosts": [*config.allowed_hosts, name]})
 
 
 def _uvicorn_config(app: Any, *, log_level: str) -> uvicorn.Config:
@@ -45,6 +68,7 @@ class EngineServer:
     """The engine on `host:port` in a background thread. Use as `with EngineServer(cfg) as srv:`."""
 
     def __init__(self, config: EngineConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        config = _with_bind_host(config, host)
         self.config = config
         self.host = host
         self.port = port
@@ -131,8 +155,15 @@ class EngineServer:
         self.stop()
 
 
-def serve_forever(config: EngineConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the engine in the foreground until SIGINT/SIGTERM; logs go to stderr."""
+def serve_forever(
+    config: EngineConfig, host: str = "127.0.0.1", port: int = 8000, *, insecure_no_auth: bool = False
+) -> None:
+    """Run the engine in the foreground until SIGINT/SIGTERM; logs go to stderr.
+
+    Raises ValueError before binding when the config has no key and `insecure_no_auth` is False.
+    """
+    check_can_serve(config, insecure_no_auth=insecure_no_auth)
+    config = _with_bind_host(config, host)
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -140,11 +171,13 @@ def serve_forever(config: EngineConfig, host: str = "127.0.0.1", port: int = 800
     server = uvicorn.Server(_uvicorn_config(app, log_level="info"))
     server.config.host, server.config.port = host, port
     log.info(
-        "sora-mcp engine: procedural preview clips (not generative video) on http://%s:%d/v1 (data dir %s%s)",
+        "sora-mcp engine: procedural preview clips (not generative video) on http://%s:%d/v1 "
+        "(data dir %s, %s%s)",
         host,
         port,
         config.data_dir,
-        ", API key required" if config.api_key else "",
+        "API key required" if config.api_key else "OPEN: no API key (--insecure-no-auth)",
+        ", /_engine admin routes on (fault injection)" if config.faults_enabled else "",
     )
     # uvicorn re-raises the signal it caught once it has shut down; neutral handlers make that a clean exit.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}

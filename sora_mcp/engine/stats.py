@@ -1,11 +1,17 @@
 """A thread-safe log of the requests the engine answered, so tests can assert what reached it.
 
-`EngineServer.stats` is read from the test thread while the server thread writes it.
+`EngineServer.stats` is read from the test thread while the server thread writes it. The log is
+bounded (the newest `MAX_LOGGED` requests, paths cut to `MAX_PATH` characters): an engine that
+runs for weeks inside the MCP server, or one flooded with long hostile paths, keeps a few MB.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
+
+MAX_LOGGED = 100_000
+MAX_PATH = 200
 
 
 class RequestStats:
@@ -13,12 +19,12 @@ class RequestStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: list[tuple[str, str, int]] = []
+        self._requests: deque[tuple[str, str, int]] = deque(maxlen=MAX_LOGGED)
         self._jobs_created = 0
 
     def record(self, method: str, path: str, status: int) -> None:
         with self._lock:
-            self._requests.append((method, path, status))
+            self._requests.append((method[:16], path[:MAX_PATH], status))
 
     def job_created(self) -> None:
         with self._lock:

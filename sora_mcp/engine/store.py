@@ -3,12 +3,19 @@
 Each job is one row holding its JSON record; SQLite transactions make every write atomic.
 Rendered files live next to it under `videos/<id>/`. One connection guarded by a lock is
 shared by the event loop and the render threads: every operation is a sub-millisecond query.
+
+Ids have one shape (`is_video_id`), checked before any path is built from one: a request for
+`..` or `a/b` finds no job and touches no file. `sweep_partials` removes the temp files a killed
+render or upload left (`.<token>.part.video.mp4`, `input_reference.png.part`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -16,6 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+# What `new_video_id` makes: the only ids this engine ever has.
+_VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
 
 Kind = Literal["create", "remix", "extension", "edit"]
 Status = Literal["queued", "in_progress", "completed", "failed"]
@@ -50,6 +60,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_ts REAL NOT NULL
 );
 """
+
+
+def new_video_id() -> str:
+    return "video_" + secrets.token_hex(16)
+
+
+def is_video_id(value: object) -> bool:
+    """True for ids of the shape this engine makes (so safe as a folder name)."""
+    return isinstance(value, str) and _VIDEO_ID.fullmatch(value) is not None
+
+
+def is_partial(name: str) -> bool:
+    """A temp file name of an unfinished write (renderer outputs, uploaded references)."""
+    return name.endswith(".part") or (name.startswith(".") and ".part." in name)
 
 
 @dataclass
@@ -112,7 +136,22 @@ class JobStore:
             self._db.close()
 
     def job_dir(self, video_id: str) -> Path:
+        if not is_video_id(video_id):
+            raise ValueError(f"not an engine video id: {video_id[:80]!r}")
         return self.videos_dir / video_id
+
+    def sweep_partials(self) -> int:
+        """Remove leftover `.part` temp files under `videos/` (call before the worker starts)."""
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.videos_dir, followlinks=False):
+            for name in filenames:
+                if is_partial(name):
+                    try:
+                        os.unlink(os.path.join(dirpath, name))
+                        removed += 1
+                    except OSError:
+                        pass
+        return removed
 
     def insert(self, job: JobRecord) -> None:
         with self._lock:
@@ -121,6 +160,8 @@ class JobStore:
             )
 
     def get(self, video_id: str) -> JobRecord | None:
+        if not is_video_id(video_id):
+            return None
         with self._lock:
             row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (video_id,)).fetchone()
         return JobRecord.from_json(row[0]) if row else None
@@ -138,11 +179,16 @@ class JobStore:
             return job
 
     def delete(self, video_id: str) -> bool:
+        """Remove a known job's row and its own folder; an unknown or malformed id changes nothing."""
+        if not is_video_id(video_id):
+            return False
         with self._lock:
             cursor = self._db.execute("DELETE FROM jobs WHERE id = ?", (video_id,))
+            if cursor.rowcount == 0:
+                return False
             self._db.execute("DELETE FROM idempotency WHERE job_id = ?", (video_id,))
         shutil.rmtree(self.job_dir(video_id), ignore_errors=True)
-        return cursor.rowcount > 0
+        return True
 
     def count(self) -> int:
         with self._lock:
@@ -155,6 +201,8 @@ class JobStore:
         with self._lock:
             bound: int | None = None
             if after is not None:
+                if not is_video_id(after):
+                    raise KeyError(after)
                 row = self._db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
                 if row is None:
                     raise KeyError(after)

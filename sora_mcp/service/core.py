@@ -3,11 +3,14 @@
 It owns the long-lived parts: the backend client (started lazily, so a client spawning the
 server gets `tools/list` fast), the embedded engine when no base URL is configured, the
 ledger, the catalog and a background watcher that archives jobs as they complete.
+The embedded engine belongs to this process: it gets a fresh random key at start, held only by
+the engine and the backend client (never logged, written or returned), and no admin routes.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any, Literal
 
 import anyio
@@ -87,17 +90,23 @@ class VideoService(Generating):
             if self._backend is None:
                 from sora_mcp.backends import Backend
 
-                base_url = self.settings.base_url
+                base_url, key = self.settings.base_url, None
                 if not base_url:
-                    self._engine = await anyio.to_thread.run_sync(self._start_engine)
+                    key = secrets.token_urlsafe(32)
+                    self._engine = await anyio.to_thread.run_sync(self._start_engine, key)
                     base_url = self._engine.base_url
-                self._backend = Backend.from_settings(self.settings, base_url=base_url)
+                self._backend = Backend.from_settings(self.settings, base_url=base_url, api_key=key)
         return self._backend
 
-    def _start_engine(self) -> Any:
+    def _start_engine(self, key: str) -> Any:
         from sora_mcp.engine import EngineConfig, EngineServer
 
-        overrides: dict[str, Any] = {"data_dir": self.settings.engine_dir}
+        # The generated key wins over any SORA_ENGINE_API_KEY; nobody else knows it, so no admin routes.
+        overrides: dict[str, Any] = {
+            "data_dir": self.settings.engine_dir,
+            "api_key": key,
+            "faults_enabled": False,
+        }
         if self.settings.engine_poll_after_ms is not None:
             overrides["poll_after_ms"] = self.settings.engine_poll_after_ms
         if self.settings.engine_render_slowdown != 1.0:

@@ -94,7 +94,7 @@ async def test_download_dropped_part_way(engine_factory: EngineFactory) -> None:
 
 
 async def test_admin_routes_change_faults_and_report_stats(engine_factory: EngineFactory) -> None:
-    engine = engine_factory(api_key="k1")
+    engine = engine_factory(api_key="k1", faults_enabled=True)
     async with raw(engine, api_key="k1") as http:
         await http.get("/v1/videos")
         changed = await http.post("/_engine/faults", json={"rate_limit_every_n": 1, "retry_after_s": 3})

@@ -23,6 +23,7 @@ import anyio
 from tests.hardening import faults_run
 from tests.hardening.common import REPO, SECRET_KEY, stack, top_level, tree
 from tests.hardening.crash import crash_cycles
+from tests.hardening.engine_surface_run import engine_surface as engine_surface_run
 from tests.hardening.fuzz_session import fuzz_session
 from tests.hardening.hostile_files import make_hostile
 from tests.hardening.http_run import load, raw_post, summary
@@ -204,6 +205,12 @@ async def http(root: Path, clients: int) -> Section:
     return sec
 
 
+async def engine_surface(root: Path, rounds: int) -> Section:
+    sec = Section("Engine surface")
+    sec.figure, sec.problems = await engine_surface_run(root, rounds)
+    return sec
+
+
 def timed(fn: Callable[..., Any], *args: Any) -> Section:
     t0 = time.monotonic()
     sec = anyio.run(fn, *args) if _is_async(fn) else fn(*args)
@@ -262,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             timed(faults, root / "faults", fault_rounds),
             timed(crashes, root / "crash", n_kill, args.seed),
             timed(http, root / "http", n_clients),
+            timed(engine_surface, root / "engine-surface", 1 if args.quick else 3),
         ]
     total = time.monotonic() - t0
     if not args.quick:
