@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx2
 import uvicorn
@@ -82,7 +82,7 @@ class HostServer:
         self.url = f"http://127.0.0.1:{port}/"
         self.thread = threading.Thread(target=self.server.run, name="test-host", daemon=True)
 
-    def __enter__(self) -> HostServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

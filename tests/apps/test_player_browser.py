@@ -173,6 +173,8 @@ def test_player_in_headless_chromium(stack, tmp_path: Path) -> None:
             # Remix through the host: a new job, followed live until it plays.
             frame.click("#a-remix")
             frame.fill("#ask-prompt", "Same street, now at night with neon reflections")
+            frame.evaluate("""() => { window.seen = []; const t = document.getElementById('running-text');
+                new MutationObserver(() => window.seen.push(t.textContent)).observe(t, {childList: true}); }""")
             frame.click("#ask-go")
             _wait(frame, "!!document.body.dataset.lastJob")
             remix = frame.evaluate("document.body.dataset.lastJob")
@@ -180,6 +182,9 @@ def test_player_in_headless_chromium(stack, tmp_path: Path) -> None:
             _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(remix)}")
             _wait(frame, "document.getElementById('video').readyState >= 2 && "
                          "document.getElementById('video').dataset.source === 'data'")
+            # The new job showed its live progress before it switched to playback.
+            seen = frame.evaluate("window.seen")
+            assert any(t.startswith(("Queued", "Rendering")) for t in seen), seen
             made = _call(proc.url, "player_clip", {"video_id": remix})
             assert made["remixed_from"] == vid and made["status"] == "completed"
             assert "night" in made["prompt"]
@@ -198,18 +203,35 @@ def test_player_in_headless_chromium(stack, tmp_path: Path) -> None:
             _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(vid)} && "
                          "document.getElementById('video').readyState >= 2")
 
+            # Save to the workspace (download_asset), then delete with confirmation.
+            frame.click("#a-download")
+            _wait(frame, "document.getElementById('note').textContent.startsWith('Saved: ')")
+            saved = frame.evaluate("document.getElementById('note').textContent")[len("Saved: "):]
+            assert Path(saved).is_file() and Path(saved).is_relative_to(tmp_path / "data" / "library")
+            frame.click("#a-delete")
+            assert frame.is_visible("#confirm") and vid in frame.inner_text("#confirm-text")
+            frame.click("#confirm-cancel")
+            assert not frame.is_visible("#confirm")
+            assert _call(proc.url, "player_clip", {"video_id": vid})["status"] == "completed"
+            frame.click("#a-delete")
+            frame.click("#confirm-go")
+            _wait(frame, f"document.getElementById('note').textContent === 'Deleted {vid}.'")
+            assert _call(proc.url, "player_clip", {"video_id": vid})["status"] == "deleted"
+
             log = page.evaluate("window.hostLog")
             assert log[:2] == ["ui/initialize", "ui/notifications/initialized"]
             assert "tools/call" in log and "ui/notifications/size-changed" in log
             assert page.evaluate("window.hostErrors") == []
 
-            # A host whose CSP allows blob: media gets the clip without the data: copy.
+            # A host whose CSP allows blob: media gets the clip without the data: copy. (The clip was
+            # deleted on the backend above; its archived copy still plays.)
             frame = _open(page, host.url, "get_status", {"video_id": vid}, csp="blob")
             _wait(frame, "document.getElementById('video').readyState >= 2")
             assert frame.evaluate("document.getElementById('video').dataset.source") == "blob"
+            _wait(frame, "document.getElementById('note').textContent.includes('archived copy')")
 
             # list_videos opens the gallery.
-            frame = _open(page, host.url, "list_videos", {"text": "paper boat"})
+            frame = _open(page, host.url, "list_videos", {"text": "neon reflections"})
             _wait(frame, "document.querySelectorAll('#g-grid li').length === 1")
             thumb = frame.evaluate("getComputedStyle(document.querySelector('#g-grid .thumb')).backgroundImage")
             assert thumb.startswith('url("data:image/webp;base64,')

@@ -50,8 +50,8 @@ async def test_capability_resource_and_links(server, mode: str) -> None:
     html = page.text
     assert html.lstrip().lower().startswith("<!doctype html>")
     # Self-contained: no remote script, style, font or image (no CDN, no web fonts).
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
-    assert not re.search(r"""@import|url\(\s*["']?(https?:)?//""", html, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
+    assert not re.search(r"""@import|url\(\s*["']?(https?:)?//""", html, re.IGNORECASE)
     assert "<script src" not in html.lower()
     for name in LINKED:
         assert tools[name]["_meta"]["ui"] == {"resourceUri": PLAYER_URI}, name
