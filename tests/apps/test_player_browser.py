@@ -189,16 +189,30 @@ def test_player_in_headless_chromium(stack, tmp_path: Path) -> None:
             assert made["remixed_from"] == vid and made["status"] == "completed"
             assert "night" in made["prompt"]
 
-            # The gallery: both clips, filtered by text, opening one.
+            # Extend the remix by a new 4 s segment: another job, played when done.
+            frame.click("#a-extend")
+            assert frame.is_visible("#ask-seconds")
+            frame.fill("#ask-prompt", "The boat drifts under a bridge")
+            frame.select_option("#ask-seconds", "4")
+            frame.click("#ask-go")
+            _wait(frame, f"document.body.dataset.lastJob !== {json.dumps(remix)}")
+            extended = frame.evaluate("document.body.dataset.lastJob")
+            _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(extended)} && "
+                         "document.getElementById('video').readyState >= 2")
+            longer = _call(proc.url, "player_clip", {"video_id": extended})
+            assert longer["extended_from"] == remix and longer["seconds"] == "8"
+            assert abs(frame.evaluate("document.getElementById('video').duration") - 8) < 0.25
+
+            # The gallery: the clips, filtered by text, opening one.
             frame.click("#a-gallery")
-            _wait(frame, "document.querySelectorAll('#g-grid li').length === 2")
+            _wait(frame, "document.querySelectorAll('#g-grid li').length === 3")
             frame.fill("#g-text", "neon reflections")
             _wait(frame, "document.querySelectorAll('#g-grid li').length === 1")
             assert frame.get_attribute("#g-grid li button", "data-id") == remix
             frame.fill("#g-text", "no clip says this")
             _wait(frame, "document.getElementById('note').textContent === 'No videos match.'")
             frame.fill("#g-text", "")
-            _wait(frame, "document.querySelectorAll('#g-grid li').length === 2")
+            _wait(frame, "document.querySelectorAll('#g-grid li').length === 3")
             frame.click(f"#g-grid button[data-id='{vid}']")
             _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(vid)} && "
                          "document.getElementById('video').readyState >= 2")
