@@ -14,6 +14,7 @@ import base64
 from importlib import resources
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
@@ -26,6 +27,7 @@ from sora_mcp.service.media import MAX_CHUNK, LibraryFile, library_file, read_ch
 
 PLAYER_URI = "ui://sora-mcp/player.html"
 INLINE_IMAGE_MAX = 256 * 1024  # posters and gallery thumbnails travel inline up to this size
+GALLERY_INLINE_BUDGET = 2 * 1024 * 1024  # thumbnail bytes inlined in one gallery page, at most
 APP_ONLY = ["app"]
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True)
 
@@ -98,15 +100,21 @@ def clip_info(service: VideoService, job: Job) -> dict[str, Any]:
     }
 
 
-def _gallery_item(service: VideoService, job: Job) -> dict[str, Any]:
-    thumb = _file(service, job.id, "thumbnail")
-    prompt = job.prompt or ""
-    return {
-        "id": job.id, "status": job.status, "progress": job.progress, "model": job.model, "size": job.size,
-        "seconds": job.seconds, "created_at": job.created_at,
-        "prompt": prompt if len(prompt) <= 240 else prompt[:239] + "…",
-        "thumbnail": _data_url(thumb) if thumb else None,
-    }
+def gallery_items(service: VideoService, jobs: list[Job]) -> list[dict[str, Any]]:
+    """One card per job; thumbnails inline while the page stays within GALLERY_INLINE_BUDGET."""
+    items, budget = [], GALLERY_INLINE_BUDGET
+    for job in jobs:
+        thumb = _file(service, job.id, "thumbnail")
+        url = _data_url(thumb) if thumb is not None and thumb.size <= budget else None
+        budget -= thumb.size if url and thumb else 0
+        prompt = job.prompt or ""
+        items.append({
+            "id": job.id, "status": job.status, "progress": job.progress, "model": job.model, "size": job.size,
+            "seconds": job.seconds, "created_at": job.created_at,
+            "prompt": prompt if len(prompt) <= 240 else prompt[:239] + "…",
+            "thumbnail": url,
+        })
+    return items
 
 
 def build_apps(service: VideoService) -> Apps:
@@ -123,7 +131,8 @@ def build_apps(service: VideoService) -> Apps:
     async def player_clip(video_id: str) -> CallToolResult:
         """Player data for one job."""
         job, _ = await service.refresh(video_id, archive="later")
-        info = clip_info(service, service.with_library(job))
+        # Small file reads (poster, sheet header), kept off the event loop all the same.
+        info = await anyio.to_thread.run_sync(clip_info, service, job)
         return _result(f"{job.id}: {job.status} {job.progress}%", info)
 
     @apps.tool(resource_uri=PLAYER_URI, visibility=APP_ONLY, annotations=_READ_ONLY)
@@ -146,7 +155,7 @@ def build_apps(service: VideoService) -> Apps:
     ) -> CallToolResult:
         """Gallery page: jobs with thumbnails."""
         page = await service.list(limit=limit, after=after, text=text or None, status=status or None)
-        items = [_gallery_item(service, job) for job in page.data]
+        items = await anyio.to_thread.run_sync(gallery_items, service, page.data)
         return _result(f"{len(items)} videos", {"items": items, "next_after": page.next_after})
 
     return apps
