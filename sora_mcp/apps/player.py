@@ -23,7 +23,7 @@ from pydantic import Field
 from sora_mcp.errors import NotFound
 from sora_mcp.models import Job
 from sora_mcp.service import VideoService
-from sora_mcp.service.media import MAX_CHUNK, LibraryFile, library_file, read_chunk, sprite_grid
+from sora_mcp.service.media import MAX_CHUNK, LibraryFile, library_file, read_chunk, read_small, sprite_grid
 
 PLAYER_URI = "ui://sora-mcp/player.html"
 INLINE_IMAGE_MAX = 256 * 1024  # posters and gallery thumbnails travel inline up to this size
@@ -50,7 +50,7 @@ def _result(summary: str, data: dict[str, Any]) -> CallToolResult:
 def _data_url(file: LibraryFile) -> str | None:
     if file.size > INLINE_IMAGE_MAX:
         return None
-    return f"data:{file.mime_type};base64,{base64.b64encode(file.path.read_bytes()).decode()}"
+    return f"data:{file.mime_type};base64,{base64.b64encode(read_small(file)).decode()}"
 
 
 def _file(service: VideoService, video_id: str, variant: str) -> LibraryFile | None:

@@ -77,6 +77,13 @@ def _read(path: Path, offset: int, length: int) -> bytes:
         return fh.read(length)
 
 
+def read_small(file: LibraryFile) -> bytes:
+    """The whole of a small checked file (a poster), read the same guarded way as a chunk."""
+    if file.size > MAX_CHUNK:
+        raise InvalidInput(f"The {file.variant} is too large to send at once", fix="Read it in chunks.")
+    return _read(file.path, 0, file.size)
+
+
 async def read_chunk(svc: VideoService, video_id: str, variant: str, offset: int, length: int) -> tuple[bytes, int]:
     """Bytes [offset, offset+length) of the archived file and the file's total size."""
     if offset < 0:
