@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from mcp.server import MCPServer
 
 from sora_mcp import __version__
+from sora_mcp.apps import build_apps, hide_app_tools
 from sora_mcp.prompts import register_prompts
 from sora_mcp.resources import register_resources
 from sora_mcp.service import VideoService
@@ -39,6 +40,9 @@ def build_server(service: VideoService) -> MCPServer:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level="WARNING",
+        # MCP Apps: the in-chat player and its app-only tools (see sora_mcp.apps).
+        extensions=[build_apps(service)],
+        middleware=[hide_app_tools],
     )
     register_tools(mcp, service)
     register_resources(mcp, service)

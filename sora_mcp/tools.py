@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from sora_mcp.apps import player_link
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage
 from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
 from sora_mcp.service.batch import BatchResult, BatchSpec
@@ -63,7 +64,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
     open_world = {"openWorldHint": True}
 
     @mcp.tool(annotations=ToolAnnotations(title="Create a video", destructiveHint=False, idempotentHint=False,
-                                          **open_world))
+                                          **open_world), meta=player_link())
     @augmentable
     @needs_approval(create_gate(service))
     async def create_video(
@@ -173,7 +174,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         )
 
     @mcp.tool(annotations=ToolAnnotations(title="Get job status", readOnlyHint=True, idempotentHint=True,
-                                          **open_world))
+                                          **open_world), meta=player_link())
     async def get_status(
         ctx: Context,
         video_id: Annotated[str | None, Field(description="The job to check.")] = None,
@@ -201,7 +202,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         return _status_result(jobs, wait_seconds)
 
     @mcp.tool(annotations=ToolAnnotations(title="List videos", readOnlyHint=True, idempotentHint=True,
-                                          **open_world))
+                                          **open_world), meta=player_link())
     async def list_videos(
         limit: Annotated[int, Field(ge=1, le=100, description="Page size (1-100).")] = 20,
         after: Annotated[str | None, Field(description="Cursor: the next_after of the previous page.")] = None,
@@ -220,7 +221,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
                                   since=created_since, text=text)
 
     @mcp.tool(annotations=ToolAnnotations(title="Download a video asset", readOnlyHint=False,
-                                          destructiveHint=False, idempotentHint=True, **open_world))
+                                          destructiveHint=False, idempotentHint=True, **open_world), meta=player_link())
     async def download_asset(
         video_id: VideoId,
         variant: Annotated[Literal["video", "thumbnail", "spritesheet"],
