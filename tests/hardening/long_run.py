@@ -182,13 +182,13 @@ async def http(root: Path, clients: int) -> Section:
             cmd, env=serve_env(settings), capture_output=True, text=True, timeout=60, check=False))
         if bind.returncode != 2:
             sec.problems.append(f"0.0.0.0 without a token exited {bind.returncode}")
-        proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": "tok-long-run"})
+        proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": "tok-long-run-0123456789abcdef-0123456789"})
         try:
             codes = [raw_post(proc.url, h)[0] for h in ({}, {"Authorization": "Bearer nope"})]
-            good = raw_post(proc.url, {"Authorization": "Bearer tok-long-run"})[0]
-            foreign = [raw_post(proc.url, h | {"Authorization": "Bearer tok-long-run"})[0]
+            good = raw_post(proc.url, {"Authorization": "Bearer tok-long-run-0123456789abcdef-0123456789"})[0]
+            foreign = [raw_post(proc.url, h | {"Authorization": "Bearer tok-long-run-0123456789abcdef-0123456789"})[0]
                        for h in ({"Host": "evil.example"}, {"Origin": "http://evil.example"})]
-            report = await load(proc.url, "tok-long-run", clients, settings.data_dir, limit_s=900)
+            report = await load(proc.url, "tok-long-run-0123456789abcdef-0123456789", clients, settings.data_dir, limit_s=900)
         finally:
             proc.close()
     finally:
