@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -30,18 +31,23 @@ def serve_env(settings: Any, **extra: str) -> dict[str, str]:
 
 
 class ServeProcess:
-    """The server on 127.0.0.1:<free port>; `close()` returns what it wrote to stderr."""
+    """The server on 127.0.0.1:<free port>; `close()` returns what it wrote to stderr.
+
+    `nofile` caps the server's open files (soft and hard); `args` are more `serve` flags."""
 
     def __init__(self, settings: Any, transport: str = "http", *, log_level: str = "WARNING",
-                 host: str = "127.0.0.1", env: dict[str, str] | None = None, wait: bool = True) -> None:
+                 host: str = "127.0.0.1", env: dict[str, str] | None = None, wait: bool = True,
+                 nofile: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.host = host
         self.errfile = Path(settings.data_dir).parent / f"serve-{self.port}.stderr"
         self._err = self.errfile.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sora_mcp", "serve", "--transport", transport, "--host", host,
-             "--port", str(self.port), "--log-level", log_level],
+             "--port", str(self.port), "--log-level", log_level, *args],
             env=serve_env(settings, **(env or {})), stdout=subprocess.DEVNULL, stderr=self._err,
+            # A common default of 1024 open files, as on the machines where floods hit EMFILE.
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None,
         )
         if wait:
             self.wait_listening()
