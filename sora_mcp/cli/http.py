@@ -55,7 +55,9 @@ async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port
     built = build_http_app(mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts)
     # log_config=None: uvicorn's records go to our rate-limited stderr handler (see log_limit).
     config = uvicorn.Config(built.app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
-                            http=built.connections.protocol_class(), log_config=None, access_log=False)
+                            http=built.connections.protocol_class(), log_config=None, access_log=False,
+                            # One accepted burst stays within twice the cap (the guard trims it back).
+                            backlog=settings.http_max_connections)
     async with anyio.create_task_group() as tg:
         if built.sessions is not None:
             tg.start_soon(built.sessions.run)

@@ -7,10 +7,10 @@ received byte cancels it). So every connection goes through `ConnectionGuard`:
 - A deadline (`header_timeout_s`) is armed when the connection opens and again after each
   response; it is disarmed once the request's headers *and* body have arrived. A connection
   still waiting when it fires is closed.
-- At most `max_connections` are open at once. A new connection over the cap closes the oldest
-  one that is waiting for a request: first those that never completed one (half-open floods),
-  then idle keep-alive ones. Connections serving a request are never closed for room; if all
-  are busy, the newcomer is closed instead.
+- At most `max_connections` are kept open. Past the cap, the oldest connections waiting for a
+  request are closed: silent new ones first (half-open floods), then silent keep-alive ones,
+  then those sending slowly. Connections serving a request are never closed for room; when
+  that many are busy (or twice the cap are open), a newcomer is closed at once.
 
 The guard wraps uvicorn's own protocol class through the asyncio `Protocol` interface (the
 documented `http=` hook of `uvicorn.Config`); the ASGI half (`guard.asgi(app)`) tells it, by the
@@ -43,6 +43,7 @@ class ConnectionGuard:
         self.fresh: OrderedDict[Peer, _Conn] = OrderedDict()
         self.idle: OrderedDict[Peer, _Conn] = OrderedDict()
         self.timed_out = self.evicted = self.refused = 0
+        self._trim_at: asyncio.TimerHandle | None = None
 
     def protocol_class(self) -> type[asyncio.Protocol]:
         """A class for `uvicorn.Config(http=...)`: uvicorn's own protocol, wrapped by this guard."""
@@ -62,6 +63,7 @@ class ConnectionGuard:
 
             def data_received(self, data: bytes) -> None:
                 if self.conn is not None:
+                    self.conn.got_bytes = True
                     self.inner.data_received(data)  # type: ignore[attr-defined]
 
             def eof_received(self) -> bool | None:
@@ -86,22 +88,37 @@ class ConnectionGuard:
         peer = transport.get_extra_info("peername")
         if not isinstance(peer, tuple) or len(peer) < 2:  # not TCP: nothing to key it by
             return _Conn(self, ("", 0), transport)
-        if len(self.open) >= self.max_connections:
-            victim = next(iter(self.fresh.values()), None) or next(iter(self.idle.values()), None)
-            if victim is None:
-                self.refused += 1
-                logger.warning("HTTP connection refused: %d connections are serving requests "
-                               "(SORA_MCP_HTTP_MAX_CONNECTIONS)", len(self.open))
-                transport.abort()  # type: ignore[attr-defined]
-                return None
-            self.evicted += 1
-            logger.warning("HTTP connection cap (%d) reached: closing the longest-waiting idle connection",
-                           self.max_connections)
-            victim.close()
+        busy = len(self.open) - len(self.fresh) - len(self.idle)
+        if busy >= self.max_connections or len(self.open) >= 2 * self.max_connections:
+            self.refused += 1
+            logger.warning("HTTP connection refused: %d connections open, %d serving requests "
+                           "(SORA_MCP_HTTP_MAX_CONNECTIONS)", len(self.open), busy)
+            transport.abort()  # type: ignore[attr-defined]
+            return None
         conn = _Conn(self, (str(peer[0]), int(peer[1])), transport)
         self.open[conn.peer] = conn
         conn.wait(fresh=True)
+        if len(self.open) > self.max_connections and self._trim_at is None:
+            # Trimmed a moment later, not now: a burst is accepted in one go, and a real client's
+            # request bytes (which spare its connection) are read only on a later loop turn.
+            self._trim_at = asyncio.get_running_loop().call_later(0.05, self._trim)
         return conn
+
+    def _trim(self) -> None:
+        self._trim_at = None
+        while len(self.open) > self.max_connections and (victim := self._victim()) is not None:
+            self.evicted += 1
+            logger.warning("HTTP connection cap (%d) reached: closing the longest-waiting idle connection "
+                           "(SORA_MCP_HTTP_MAX_CONNECTIONS)", self.max_connections)
+            victim.close()
+
+    def _victim(self) -> _Conn | None:
+        """Silent new connections first, then silent keep-alive ones, then those sending slowly; oldest first."""
+        for group, sent in ((self.fresh, False), (self.idle, False), (self.fresh, True), (self.idle, True)):
+            for conn in group.values():
+                if conn.got_bytes == sent:
+                    return conn
+        return None
 
     def _forget(self, conn: _Conn) -> None:
         conn.stop_waiting()
@@ -145,10 +162,12 @@ class _Conn:
     def __init__(self, guard: ConnectionGuard, peer: Peer, transport: asyncio.BaseTransport) -> None:
         self.guard, self.peer, self.transport = guard, peer, transport
         self.timer: asyncio.TimerHandle | None = None
+        self.got_bytes = False  # since it began waiting
 
     def wait(self, *, fresh: bool) -> None:
         """Waiting for a request: arm the deadline; the connection may be closed for room."""
         self.stop_waiting()
+        self.got_bytes = False
         if self.transport.is_closing():
             return
         (self.guard.fresh if fresh else self.guard.idle)[self.peer] = self

@@ -35,9 +35,10 @@ def rss_mb(pid: int) -> tuple[float, float]:
 def closed_within(sock: socket.socket, limit_s: float) -> float | None:
     """Seconds until the server closed `sock` (reading EOF or a reset), or None if still open at `limit_s`."""
     t0 = time.monotonic()
+    poller = select.poll()  # not select(): descriptors past 1024 are common here
+    poller.register(sock, select.POLLIN)
     while (left := limit_s - (time.monotonic() - t0)) > 0:
-        ready, _, _ = select.select([sock], [], [], left)
-        if ready:
+        if poller.poll(left * 1000):
             try:
                 if sock.recv(65536) == b"":
                     return time.monotonic() - t0
@@ -83,8 +84,12 @@ class IdleHorde:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            ready, _, _ = select.select(self.socks, [], [], 0)
-            for s in ready:
+            poller = select.poll()
+            by_fd = {s.fileno(): s for s in self.socks}
+            for fd in by_fd:
+                poller.register(fd, select.POLLIN)
+            for fd, _ in poller.poll(0):
+                s = by_fd[fd]
                 try:
                     gone = s.recv(1) == b""
                 except OSError:
