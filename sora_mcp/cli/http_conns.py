@@ -113,7 +113,7 @@ class ConnectionGuard:
             victim.close()
 
     def _victim(self) -> _Conn | None:
-        """Silent new connections first, then silent keep-alive ones, then those sending slowly; oldest first."""
+        """Silent new connections, then silent keep-alive ones, then those sending slowly; oldest first."""
         for group, sent in ((self.fresh, False), (self.idle, False), (self.fresh, True), (self.idle, True)):
             for conn in group.values():
                 if conn.got_bytes == sent:
@@ -137,7 +137,8 @@ class ConnectionGuard:
                 await app(scope, receive, send)
                 return
             headers = dict(scope.get("headers") or [])
-            has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+            length = headers.get(b"content-length", b"0")
+            has_body = length not in (b"0", b"") or b"transfer-encoding" in headers
             conn.busy(body_pending=has_body)
 
             async def watched_receive() -> Message:
@@ -191,8 +192,8 @@ class _Conn:
     def _expired(self) -> None:
         self.timer = None
         self.guard.timed_out += 1
-        logger.warning("HTTP connection closed: no complete request within %.0f s (SORA_MCP_HTTP_HEADER_TIMEOUT_S)",
-                       self.guard.header_timeout_s)
+        logger.warning("HTTP connection closed: no complete request within %.0f s "
+                       "(SORA_MCP_HTTP_HEADER_TIMEOUT_S)", self.guard.header_timeout_s)
         self.close()
 
     def close(self) -> None:

@@ -65,8 +65,8 @@ class HostGuard:
             headers = dict(scope.get("headers") or [])
             host = host_name(headers.get(b"host", b"").decode("latin-1"))
             if host not in self.hosts:
-                await refuse(send, 421, "this server does not answer to that Host: add the name the clients use "
-                             "with --allowed-host NAME (or SORA_MCP_ALLOWED_HOSTS)")
+                await refuse(send, 421, "this server does not answer to that Host: add the name the clients "
+                             "use with --allowed-host NAME (or SORA_MCP_ALLOWED_HOSTS)")
                 return
             origin = headers.get(b"origin")
             if origin is not None and not self._origin_ok(origin.decode("latin-1")):
@@ -114,8 +114,8 @@ class StreamCap:
         if self.held >= self.limit:
             self.refused += 1
             logger.warning("event stream refused: %d are open (SORA_MCP_HTTP_MAX_STREAMS)", self.held)
-            await refuse(send, 503, f"too many open event streams ({self.limit}): close one and retry, or raise "
-                         "SORA_MCP_HTTP_MAX_STREAMS", [(b"retry-after", b"5")])
+            await refuse(send, 503, f"too many open event streams ({self.limit}): close one and retry, "
+                         "or raise SORA_MCP_HTTP_MAX_STREAMS", [(b"retry-after", b"5")])
             return
         self.held += 1
         try:

@@ -31,8 +31,8 @@ SESSION_HEADER = b"mcp-session-id"
 
 
 class SessionGuard:
-    def __init__(self, app: ASGIApp, *, max_sessions: int, max_pending: int = 256, pending_ttl_s: float = 30.0,
-                 path: str = "/mcp") -> None:
+    def __init__(self, app: ASGIApp, *, max_sessions: int, max_pending: int = 256,
+                 pending_ttl_s: float = 30.0, path: str = "/mcp") -> None:
         self.app, self.path = app, path
         self.max_sessions, self.max_pending, self.pending_ttl_s = max_sessions, max_pending, pending_ttl_s
         self.pending: OrderedDict[str, float] = OrderedDict()  # id → opened (monotonic)
@@ -81,7 +81,8 @@ class SessionGuard:
                 if sid:
                     self.pending[sid] = time.monotonic()
                     while len(self.pending) > self.max_pending:
-                        self._end(self.pending.popitem(last=False)[0], "too many sessions awaiting initialization")
+                        oldest = self.pending.popitem(last=False)[0]
+                        self._end(oldest, "too many sessions awaiting initialization")
             await send(message)
 
         return watch

@@ -28,7 +28,8 @@ class RateLimit(logging.Filter):
             self._start, self._counts, self._passed = now, {}, 0
             if held:
                 # Rewritten in place: the summary rides on the record that opened the new window.
-                self._prefix(record, f"[{held} similar log lines suppressed in the last {self.window_s:.0f} s] ")
+                note = f"[{held} similar log lines suppressed in the last {self.window_s:.0f} s] "
+                self._prefix(record, note)
         key = (record.name, record.levelno, str(record.msg)[:60])
         seen = self._counts.get(key, 0) + 1
         self._counts[key] = seen

@@ -41,7 +41,8 @@ def check_http_auth(settings: Any, host: str) -> None:
     if host not in LOOPBACK and token is None:
         raise UsageError(
             f"refusing to serve on {host}: a non-loopback bind needs a token. Set SORA_MCP_AUTH_TOKEN "
-            f"(make one with: {MAKE_TOKEN}; clients send it as 'Authorization: Bearer <token>') or bind 127.0.0.1."
+            f"(make one with: {MAKE_TOKEN}; clients send it as 'Authorization: Bearer <token>') "
+            "or bind 127.0.0.1."
         )
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import anyio
 import httpx2
@@ -28,7 +29,8 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text
 
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident memory of a process in MB, from /proc (VmRSS, VmHWM)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -57,7 +59,7 @@ class IdleHorde:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> IdleHorde:
+    def __enter__(self) -> Self:
         self._top_up()
         self._thread.start()
         return self
@@ -178,7 +180,8 @@ def open_stream(port: int, path: str = "/sse", token: str | None = None) -> tupl
     """A raw GET of an event stream; (status, what was read, the socket: left open, the stream stays held)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n{auth}\r\n".encode())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+              f"Accept: text/event-stream\r\n{auth}\r\n".encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = s.recv(1024)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -13,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.hardening.common import SECRET_KEY
+
+# `python -c _WITH_NOFILE N serve ...`: `sora-mcp serve ...` with at most N open files (soft and hard).
+_WITH_NOFILE = ("import resource, runpy, sys; n = int(sys.argv.pop(1)); "
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+                "runpy.run_module('sora_mcp', run_name='__main__', alter_sys=True)")
 
 
 def free_port() -> int:
@@ -42,12 +46,14 @@ class ServeProcess:
         self.host = host
         self.errfile = Path(settings.data_dir).parent / f"serve-{self.port}.stderr"
         self._err = self.errfile.open("wb")
+        # `nofile`: a common default of 1024 open files, as on the machines where floods hit EMFILE.
+        start = [sys.executable, "-m", "sora_mcp"]
+        if nofile:
+            start = [sys.executable, "-c", _WITH_NOFILE, str(nofile)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sora_mcp", "serve", "--transport", transport, "--host", host,
+            [*start, "serve", "--transport", transport, "--host", host,
              "--port", str(self.port), "--log-level", log_level, *args],
             env=serve_env(settings, **(env or {})), stdout=subprocess.DEVNULL, stderr=self._err,
-            # A common default of 1024 open files, as on the machines where floods hit EMFILE.
-            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None,
         )
         if wait:
             self.wait_listening()

@@ -19,7 +19,13 @@ import pytest
 
 from sora_mcp.config import Settings
 from tests.hardening.flood import (
-    IdleHorde, closed_within, initialize_flood, journey, open_stream, quick_call, rss_mb,
+    IdleHorde,
+    closed_within,
+    initialize_flood,
+    journey,
+    open_stream,
+    quick_call,
+    rss_mb,
 )
 from tests.hardening.http_run import raw_post
 from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
@@ -41,8 +47,9 @@ def test_half_open_and_slow_header_connections_are_closed(settings: Settings) ->
         silent = socket.create_connection(("127.0.0.1", proc.port))
         dripping = socket.create_connection(("127.0.0.1", proc.port))
         part_body = socket.create_connection(("127.0.0.1", proc.port))
-        part_body.sendall(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\nContent-Type: application/json\r\n"
-                          "Content-Length: 400\r\n\r\n{\"jsonrpc\":".encode())
+        part_body.sendall(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n"
+                          "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+                          '{"jsonrpc":'.encode())
         t0 = time.monotonic()
         request = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\nX-Slow: ".encode()
         dripped = None
@@ -101,16 +108,19 @@ async def test_initialize_flood_leaves_both_protocol_eras_working(settings: Sett
                 await quick_call(proc.url, None, mode, limit_s=60)
         for mode in ("auto", "legacy"):  # after it
             await quick_call(proc.url, None, mode)
+        flood_peak_mb = rss_mb(pid)[1]
         path = await journey(proc.url, None, "legacy", settings.data_dir, limit_s=180)
         assert Path(path).is_file()
         now_mb, peak_mb = rss_mb(pid)
     finally:
         stderr = proc.close()
-    print(f"{report.line()}; RSS {start_mb:.0f} MB before, peak {peak_mb:.0f} MB, {now_mb:.0f} MB after; "
+    print(f"{report.line()}; RSS {start_mb:.0f} MB before, peak {flood_peak_mb:.0f} MB through the flood, "
+          f"{peak_mb:.0f} MB after a journey (the engine rendering), {now_mb:.0f} MB at the end; "
           f"stderr {len(stderr.encode())} bytes")
-    assert report.sent >= 1500, f"the flood only reached {report.sent} POSTs: too slow to prove anything"
+    # 1,000 POSTs fill the SDK's own session table (100 + 256 pending + 64 here) more than twice over.
+    assert report.sent >= 1000, f"the flood only reached {report.sent} POSTs: too slow to prove anything"
     assert report.errors == 0 and set(report.statuses) == {200}, report.line()
-    assert peak_mb - start_mb < 150, f"RSS grew {peak_mb - start_mb:.0f} MB under the flood"
+    assert flood_peak_mb - start_mb < 100, f"RSS grew {flood_peak_mb - start_mb:.0f} MB under the flood"
     assert "Traceback" not in stderr
     assert len(stderr.encode()) < 32_000, f"stderr grew to {len(stderr.encode())} bytes"
 
