@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if problems else 0
 
 
-FULL: dict[str, Any] = {"inits": 10_000, "idle": 1_100, "streams": 200, "limit_s": 300}
+FULL: dict[str, Any] = {"inits": 10_000, "idle": 1_100, "streams": 200, "limit_s": 420}
 QUICK: dict[str, Any] = {"inits": 600, "idle": 300, "streams": 80, "limit_s": 60}
 
 if __name__ == "__main__":
