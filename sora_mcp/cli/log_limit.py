@@ -14,7 +14,7 @@ import time
 
 
 class RateLimit(logging.Filter):
-    def __init__(self, *, window_s: float = 10.0, per_kind: int = 5, total: int = 50) -> None:
+    def __init__(self, *, window_s: float = 30.0, per_kind: int = 3, total: int = 30) -> None:
         super().__init__()
         self.window_s, self.per_kind, self.total = window_s, per_kind, total
         self._start = time.monotonic()

@@ -185,3 +185,23 @@ def test_short_or_empty_token_refuses_to_start(settings: Settings, token: str) -
     assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in done.stderr
     assert "Traceback" not in done.stderr and (token not in done.stderr or len(token) < 2)
     assert not (settings.data_dir / "ledger.sqlite3").exists(), "it started the service before refusing"
+
+
+async def test_running_out_of_files_writes_a_few_log_lines(settings: Settings) -> None:
+    # Misconfigured on purpose: a connection cap above the open-file limit, so accept() hits EMFILE
+    # over and over (issue 18: 90 MB of "Too many open files" tracebacks in 45 s).
+    proc = ServeProcess(settings, "http", nofile=200, env={"SORA_MCP_HTTP_MAX_CONNECTIONS": "1000",
+                                                           "SORA_MCP_HTTP_HEADER_TIMEOUT_S": "2"})
+    try:
+        with IdleHorde(proc.port, 600) as horde:
+            with anyio.fail_after(60):  # the server runs out, its connections expire, the horde reopens
+                while "Too many open files" not in proc.stderr() or horde.closed_by_server < 1000:
+                    await anyio.sleep(0.2)
+        await quick_call(proc.url, None, "auto", limit_s=60)  # it recovers once the horde is gone
+    finally:
+        stderr = proc.close()
+    size = len(stderr.encode())
+    print(f"EMFILE storm: {horde.opened} connections, stderr {size} bytes, "
+          f"{stderr.count('Traceback')} tracebacks")
+    assert size < 32_000, f"stderr grew to {size} bytes"
+    assert stderr.count("Traceback") <= 20
