@@ -33,7 +33,7 @@ Peer = tuple[str, int]
 
 
 class ConnectionGuard:
-    """Shared state of every connection of one server; counters are read by tests via logs/RSS."""
+    """Shared state of every connection of one server (counters: how often each limit acted)."""
 
     def __init__(self, *, header_timeout_s: float, max_connections: int) -> None:
         self.header_timeout_s = header_timeout_s
