@@ -54,12 +54,22 @@ class Settings(BaseSettings):
     litellm_provider: str | None = Field(
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )
-    auth_token: SecretStr | None = None
+    auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token for serve --transport http|sse; at least 32 characters."
+    )
+    # HTTP transports (serve --transport http|sse): every resource a client can hold is bounded.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra Host names the HTTP server answers to (besides loopback)."
+    )
+    http_header_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to send headers and body.")
+    http_max_connections: int = Field(default=256, gt=0, description="Open HTTP connections at once.")
+    http_max_streams: int = Field(default=64, gt=0, description="Held event streams (GET /sse, /mcp) at once.")
+    http_max_sessions: int = Field(default=1000, gt=0, description="Sessions of 2025-* clients at once.")
     # Embedded-engine settings (used only when base_url is unset).
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
 
-    @field_validator("allowed_roots", "denylist", "archive_variants", mode="before")
+    @field_validator("allowed_roots", "denylist", "archive_variants", "allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().startswith("["):

@@ -1,56 +1,65 @@
-"""Serving the MCP server over HTTP (Streamable HTTP at /mcp, or SSE at /sse) with a bearer token."""
+"""Serving the MCP server over HTTP (Streamable HTTP at /mcp, or SSE at /sse), bounded and authenticated.
+
+Layers, outermost first: the connection guard (header/body deadline, connection cap; see
+http_conns), Host/Origin, the bearer token, the held-stream cap, the session guard (/mcp only;
+see http_sessions), then the SDK's app (its 4 MiB body limit included).
+"""
 
 from __future__ import annotations
 
-import hmac
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-class BearerAuth:
-    """Refuses every HTTP request without `Authorization: Bearer <token>` (401)."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self._expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
-                body = b'{"error": "unauthorized: send Authorization: Bearer <SORA_MCP_AUTH_TOKEN>"}'
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+from sora_mcp.cli.http_conns import ConnectionGuard, raise_open_file_limit
+from sora_mcp.cli.http_guards import BearerAuth, HostGuard, StreamCap, allowed_hosts
+from sora_mcp.cli.http_sessions import SessionGuard
 
 
-def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str) -> ASGIApp:
+@dataclass
+class HttpApp:
+    app: ASGIApp
+    connections: ConnectionGuard
+    sessions: SessionGuard | None
+
+
+def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
+                   extra_hosts: tuple[str, ...] = ()) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
-    security = None
-    if host not in LOOPBACK:
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=[host, f"{host}:*"],
-            allowed_origins=[f"http://{host}:*", f"https://{host}:*"],
-        )
+    # The SDK's Host/Origin check is off: HostGuard below does it for both transports, with --allowed-host.
+    sdk_security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    sessions = None
     if transport == "sse":
-        app: ASGIApp = mcp.sse_app(host=host, transport_security=security)
+        app: ASGIApp = mcp.sse_app(host=host, transport_security=sdk_security)
     else:
-        app = mcp.streamable_http_app(host=host, transport_security=security)
+        sdk_app = mcp.streamable_http_app(host=host, transport_security=sdk_security,
+                                          max_sessions=SessionGuard.sdk_cap(settings.http_max_sessions))
+        app = sessions = SessionGuard(sdk_app, max_sessions=settings.http_max_sessions)
+    app = StreamCap(app, settings.http_max_streams)
     if settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
-    return app
+    app = HostGuard(app, allowed_hosts(host, [*settings.allowed_hosts, *extra_hosts]))
+    connections = ConnectionGuard(header_timeout_s=settings.http_header_timeout_s,
+                                  max_connections=settings.http_max_connections)
+    return HttpApp(connections.asgi(app), connections, sessions)
 
 
-async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str) -> None:
+async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str,
+                     extra_hosts: tuple[str, ...] = ()) -> None:
+    import anyio
     import uvicorn
 
-    app = build_http_app(mcp, settings, transport=transport, host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on")
-    await uvicorn.Server(config).serve()
+    raise_open_file_limit()
+    built = build_http_app(mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts)
+    # log_config=None: uvicorn's records go to our rate-limited stderr handler (see log_limit).
+    config = uvicorn.Config(built.app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
+                            http=built.connections.protocol_class(), log_config=None, access_log=False,
+                            # One accepted burst stays within twice the cap (the guard trims it back).
+                            backlog=settings.http_max_connections)
+    async with anyio.create_task_group() as tg:
+        if built.sessions is not None:
+            tg.start_soon(built.sessions.run)
+        await uvicorn.Server(config).serve()
+        tg.cancel_scope.cancel()

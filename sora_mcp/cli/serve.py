@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from typing import Any
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -15,26 +13,46 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--transport", choices=["stdio", "sse", "http"], default="stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP/SSE bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", dest="allowed_hosts",
+                   help="another Host name clients may use (repeatable; loopback names are always allowed, "
+                   "the machine's names too when binding 0.0.0.0 or ::)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(func=run)
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from sora_mcp.cli.log_limit import install
+
+    install(level)
+
+
+def check_http_auth(settings: Any, host: str) -> None:
+    """A token must be long enough to resist guessing; a non-loopback bind must have one."""
+    from sora_mcp.cli.http_guards import MAKE_TOKEN, MIN_TOKEN_CHARS
+    from sora_mcp.cli.usage import UsageError
+
+    token = settings.auth_token.get_secret_value() if settings.auth_token is not None else None
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        what = "empty" if not token else f"{len(token)} characters"
+        raise UsageError(
+            f"SORA_MCP_AUTH_TOKEN is {what}; it needs at least {MIN_TOKEN_CHARS}. "
+            f"Make one with: {MAKE_TOKEN}  (or unset it to serve on loopback without a token)."
+        )
+    if host not in LOOPBACK and token is None:
+        raise UsageError(
+            f"refusing to serve on {host}: a non-loopback bind needs a token. Set SORA_MCP_AUTH_TOKEN "
+            f"(make one with: {MAKE_TOKEN}; clients send it as 'Authorization: Bearer <token>') "
+            "or bind 127.0.0.1."
+        )
 
 
 def run(args: argparse.Namespace) -> int:
-    from sora_mcp.cli.usage import UsageError
     from sora_mcp.config import Settings
 
     configure_logging(args.log_level)
     settings = Settings()
-    if args.transport != "stdio" and args.host not in LOOPBACK and settings.auth_token is None:
-        raise UsageError(
-            f"refusing to serve on {args.host}: a non-loopback bind needs a token. "
-            "Set SORA_MCP_AUTH_TOKEN (clients send it as 'Authorization: Bearer <token>') or bind 127.0.0.1."
-        )
+    if args.transport != "stdio":
+        check_http_auth(settings, args.host)
     import anyio
 
     anyio.run(_serve, settings, args)
@@ -54,4 +72,4 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
         from sora_mcp.cli.http import serve_http
 
         await serve_http(mcp, settings, transport=args.transport, host=args.host, port=args.port,
-                         log_level=args.log_level)
+                         log_level=args.log_level, extra_hosts=tuple(args.allowed_hosts))

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from tests.hardening import faults_run
+from tests.hardening import faults_run, flood_run
 from tests.hardening.common import REPO, SECRET_KEY, stack, top_level, tree
 from tests.hardening.crash import crash_cycles
 from tests.hardening.engine_surface_run import engine_surface as engine_surface_run
@@ -31,6 +31,7 @@ from tests.hardening.secrets_run import exercise, files_containing
 from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+HTTP_TOKEN = "tok-long-run-0123456789abcdef-0123456789"  # the server refuses tokens under 32 characters
 
 
 class Section:
@@ -183,13 +184,13 @@ async def http(root: Path, clients: int) -> Section:
             cmd, env=serve_env(settings), capture_output=True, text=True, timeout=60, check=False))
         if bind.returncode != 2:
             sec.problems.append(f"0.0.0.0 without a token exited {bind.returncode}")
-        proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": "tok-long-run"})
+        proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": HTTP_TOKEN})
         try:
             codes = [raw_post(proc.url, h)[0] for h in ({}, {"Authorization": "Bearer nope"})]
-            good = raw_post(proc.url, {"Authorization": "Bearer tok-long-run"})[0]
-            foreign = [raw_post(proc.url, h | {"Authorization": "Bearer tok-long-run"})[0]
+            good = raw_post(proc.url, {"Authorization": f"Bearer {HTTP_TOKEN}"})[0]
+            foreign = [raw_post(proc.url, h | {"Authorization": f"Bearer {HTTP_TOKEN}"})[0]
                        for h in ({"Host": "evil.example"}, {"Origin": "http://evil.example"})]
-            report = await load(proc.url, "tok-long-run", clients, settings.data_dir, limit_s=900)
+            report = await load(proc.url, HTTP_TOKEN, clients, settings.data_dir, limit_s=900)
         finally:
             proc.close()
     finally:
@@ -208,6 +209,12 @@ async def http(root: Path, clients: int) -> Section:
 async def engine_surface(root: Path, rounds: int) -> Section:
     sec = Section("Engine surface")
     sec.figure, sec.problems = await engine_surface_run(root, rounds)
+    return sec
+
+
+async def floods(root: Path, sizes: dict[str, Any]) -> Section:
+    sec = Section("HTTP floods")
+    sec.figure, sec.problems = await flood_run.run(root, **sizes)
     return sec
 
 
@@ -270,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             timed(crashes, root / "crash", n_kill, args.seed),
             timed(http, root / "http", n_clients),
             timed(engine_surface, root / "engine-surface", 1 if args.quick else 3),
+            timed(floods, root / "floods", flood_run.QUICK if args.quick else flood_run.FULL),
         ]
     total = time.monotonic() - t0
     if not args.quick:

@@ -13,6 +13,11 @@ from typing import Any
 
 from tests.hardening.common import SECRET_KEY
 
+# `python -c _WITH_NOFILE N serve ...`: `sora-mcp serve ...` with at most N open files (soft and hard).
+_WITH_NOFILE = ("import resource, runpy, sys; n = int(sys.argv.pop(1)); "
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+                "runpy.run_module('sora_mcp', run_name='__main__', alter_sys=True)")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -30,17 +35,24 @@ def serve_env(settings: Any, **extra: str) -> dict[str, str]:
 
 
 class ServeProcess:
-    """The server on 127.0.0.1:<free port>; `close()` returns what it wrote to stderr."""
+    """The server on 127.0.0.1:<free port>; `close()` returns what it wrote to stderr.
+
+    `nofile` caps the server's open files (soft and hard); `args` are more `serve` flags."""
 
     def __init__(self, settings: Any, transport: str = "http", *, log_level: str = "WARNING",
-                 host: str = "127.0.0.1", env: dict[str, str] | None = None, wait: bool = True) -> None:
+                 host: str = "127.0.0.1", env: dict[str, str] | None = None, wait: bool = True,
+                 nofile: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.host = host
         self.errfile = Path(settings.data_dir).parent / f"serve-{self.port}.stderr"
         self._err = self.errfile.open("wb")
+        # `nofile`: a common default of 1024 open files, as on the machines where floods hit EMFILE.
+        start = [sys.executable, "-m", "sora_mcp"]
+        if nofile:
+            start = [sys.executable, "-c", _WITH_NOFILE, str(nofile)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sora_mcp", "serve", "--transport", transport, "--host", host,
-             "--port", str(self.port), "--log-level", log_level],
+            [*start, "serve", "--transport", transport, "--host", host,
+             "--port", str(self.port), "--log-level", log_level, *args],
             env=serve_env(settings, **(env or {})), stdout=subprocess.DEVNULL, stderr=self._err,
         )
         if wait:

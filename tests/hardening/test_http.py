@@ -14,7 +14,7 @@ from tests.hardening.http_run import load, raw_post, summary
 from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
 
 pytestmark = pytest.mark.anyio
-TOKEN = "hardening-bearer-token-123"
+TOKEN = "hardening-bearer-token-0123456789abcdef"
 
 
 @pytest.fixture
