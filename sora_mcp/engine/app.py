@@ -27,7 +27,7 @@ from sora_mcp.engine.core import IDEMPOTENCY_WINDOW_S, Engine, new_video_id
 from sora_mcp.engine.errors import ApiError, bad_request, error_response, not_found
 from sora_mcp.engine.middleware import EngineMiddleware
 from sora_mcp.engine.stats import RequestStats
-from sora_mcp.engine.store import JobRecord, is_video_id
+from sora_mcp.engine.store import EngineJob, is_video_id
 from sora_mcp.engine.worker import VARIANT_FILES, copy_reference, output_dir, prepare_source
 
 VARIANT_MIME = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -45,14 +45,14 @@ def _path_id(request: Request) -> str:
     return video_id
 
 
-def _job_response(engine: Engine, job: JobRecord) -> JSONResponse:
+def _job_response(engine: Engine, job: EngineJob) -> JSONResponse:
     return JSONResponse(
         job.public(), headers={"openai-poll-after-ms": str(engine.config.effective_poll_after_ms)}
     )
 
 
 def _creating(
-    build: Callable[[Engine, Request, dict[str, Any]], JobRecord],
+    build: Callable[[Engine, Request, dict[str, Any]], EngineJob],
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a job-creating handler: body parsing, Idempotency-Key replay, cleanup of uploads."""
 
@@ -79,7 +79,7 @@ def _creating(
     return handler
 
 
-def _build_create(engine: Engine, request: Request, data: dict[str, Any]) -> JobRecord:
+def _build_create(engine: Engine, request: Request, data: dict[str, Any]) -> EngineJob:
     prompt = parsing.prompt_of(data)
     model = parsing.model_of(data)
     size = parsing.size_of(data, model)
@@ -96,7 +96,7 @@ def _build_create(engine: Engine, request: Request, data: dict[str, Any]) -> Job
     )
 
 
-def _completed_source(engine: Engine, video_id: str, action: str, *, need_file: bool) -> JobRecord:
+def _completed_source(engine: Engine, video_id: str, action: str, *, need_file: bool) -> EngineJob:
     source = engine.store.get(video_id)
     if source is None:
         raise not_found(video_id)
@@ -121,7 +121,7 @@ def _completed_source(engine: Engine, video_id: str, action: str, *, need_file: 
     return source
 
 
-def _build_remix(engine: Engine, request: Request, data: dict[str, Any]) -> JobRecord:
+def _build_remix(engine: Engine, request: Request, data: dict[str, Any]) -> EngineJob:
     source = _completed_source(engine, _path_id(request), "remixed", need_file=False)
     prompt = parsing.prompt_of(data)
     video_id = new_video_id()
@@ -139,7 +139,7 @@ def _build_remix(engine: Engine, request: Request, data: dict[str, Any]) -> JobR
     )
 
 
-def _build_extension(engine: Engine, request: Request, data: dict[str, Any]) -> JobRecord:
+def _build_extension(engine: Engine, request: Request, data: dict[str, Any]) -> EngineJob:
     source = _completed_source(engine, parsing.video_ref_of(data), "extended", need_file=True)
     prompt = parsing.prompt_of(data)
     seconds = parsing.seconds_of(data, allowed=parsing.EXTENSION_SECONDS, default=None)
@@ -158,7 +158,7 @@ def _build_extension(engine: Engine, request: Request, data: dict[str, Any]) -> 
     )
 
 
-def _build_edit(engine: Engine, request: Request, data: dict[str, Any]) -> JobRecord:
+def _build_edit(engine: Engine, request: Request, data: dict[str, Any]) -> EngineJob:
     source = _completed_source(engine, parsing.video_ref_of(data), "edited", need_file=True)
     prompt = parsing.prompt_of(data)
     video_id = new_video_id()

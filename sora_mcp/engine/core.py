@@ -12,7 +12,7 @@ from typing import Any
 from sora_mcp.engine.config import EngineConfig
 from sora_mcp.engine.faults import Faults
 from sora_mcp.engine.stats import RequestStats
-from sora_mcp.engine.store import JobRecord, JobStore, Kind, new_video_id
+from sora_mcp.engine.store import EngineJob, JobStore, Kind, new_video_id
 from sora_mcp.engine.worker import Worker
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
@@ -75,7 +75,7 @@ class Engine:
         source_id: str | None = None,
         remixed_from: str | None = None,
         video_id: str | None = None,
-    ) -> JobRecord:
+    ) -> EngineJob:
         """Persist a queued job (and its input image) and hand it to the worker."""
         video_id = video_id or new_video_id()
         if reference is not None:
@@ -86,7 +86,7 @@ class Engine:
             tmp = job_dir / (reference_file + ".part")
             tmp.write_bytes(payload)
             tmp.replace(job_dir / reference_file)
-        job = JobRecord(
+        job = EngineJob(
             id=video_id,
             model=model,
             size=size,

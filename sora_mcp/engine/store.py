@@ -77,7 +77,7 @@ def is_partial(name: str) -> bool:
 
 
 @dataclass
-class JobRecord:
+class EngineJob:
     """A job as the engine keeps it: the public resource plus what the worker needs to render it."""
 
     id: str
@@ -109,7 +109,7 @@ class JobRecord:
         return self.expires_ts is not None and (time.time() if now is None else now) >= self.expires_ts
 
     @classmethod
-    def from_json(cls, text: str) -> JobRecord:
+    def from_json(cls, text: str) -> EngineJob:
         data = json.loads(text)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in names})
@@ -153,20 +153,20 @@ class JobStore:
                         pass
         return removed
 
-    def insert(self, job: JobRecord) -> None:
+    def insert(self, job: EngineJob) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (id, status, body) VALUES (?, ?, ?)", (job.id, job.status, job.to_json())
             )
 
-    def get(self, video_id: str) -> JobRecord | None:
+    def get(self, video_id: str) -> EngineJob | None:
         if not is_video_id(video_id):
             return None
         with self._lock:
             row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (video_id,)).fetchone()
-        return JobRecord.from_json(row[0]) if row else None
+        return EngineJob.from_json(row[0]) if row else None
 
-    def update(self, video_id: str, **changes: Any) -> JobRecord | None:
+    def update(self, video_id: str, **changes: Any) -> EngineJob | None:
         """Read-modify-write one job atomically; None when it was deleted meanwhile."""
         with self._lock:
             job = self.get(video_id)
@@ -196,7 +196,7 @@ class JobStore:
 
     def page(
         self, *, after: str | None, limit: int, order: Literal["asc", "desc"]
-    ) -> tuple[list[JobRecord], bool]:
+    ) -> tuple[list[EngineJob], bool]:
         """One page in creation order; raises KeyError when `after` is not a known id."""
         with self._lock:
             bound: int | None = None
@@ -213,15 +213,15 @@ class JobStore:
             rows = self._db.execute(
                 f"SELECT body FROM jobs {where} ORDER BY seq {direction} LIMIT ?", params
             ).fetchall()
-        jobs = [JobRecord.from_json(row[0]) for row in rows]
+        jobs = [EngineJob.from_json(row[0]) for row in rows]
         return jobs[:limit], len(jobs) > limit
 
-    def unfinished(self) -> list[JobRecord]:
+    def unfinished(self) -> list[EngineJob]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT body FROM jobs WHERE status IN ('queued', 'in_progress') ORDER BY seq"
             ).fetchall()
-        return [JobRecord.from_json(row[0]) for row in rows]
+        return [EngineJob.from_json(row[0]) for row in rows]
 
     def idempotent_job(self, key: str, max_age_s: float) -> str | None:
         with self._lock:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sora_mcp.engine.config import EngineConfig
-from sora_mcp.engine.store import JobRecord, JobStore
+from sora_mcp.engine.store import EngineJob, JobStore
 
 log = logging.getLogger("sora_mcp.engine")
 
@@ -94,7 +94,7 @@ class Worker:
             return
         self._complete(job)
 
-    def _render(self, job: JobRecord, out: Path) -> None:
+    def _render(self, job: EngineJob, out: Path) -> None:
         from sora_mcp.engine.render import RenderSpec, render  # lazy: heavy imports (PyAV, numpy)
 
         job_dir = self._store.job_dir(job.id)
@@ -132,7 +132,7 @@ class Worker:
             if Path(produced) != target:
                 os.replace(produced, target)
 
-    def _complete(self, job: JobRecord) -> None:
+    def _complete(self, job: EngineJob) -> None:
         now = time.time()
         completed_at = int(now)
         expires_at = completed_at + self._config().asset_ttl_s
@@ -150,7 +150,7 @@ class Worker:
         if updated is None:  # deleted just as it finished
             shutil.rmtree(self._store.job_dir(job.id), ignore_errors=True)
 
-    def _fail(self, job: JobRecord, error: dict[str, str]) -> None:
+    def _fail(self, job: EngineJob, error: dict[str, str]) -> None:
         if job.source_file:
             (self._store.job_dir(job.id) / job.source_file).unlink(missing_ok=True)
         self._store.update(
@@ -166,7 +166,7 @@ class Worker:
         )
 
 
-def prepare_source(store: JobStore, source: JobRecord, new_id: str) -> str:
+def prepare_source(store: JobStore, source: EngineJob, new_id: str) -> str:
     """Link (or copy) the source MP4 into the new job's folder so deleting the source cannot break it."""
     src = output_dir(store, source.id) / VARIANT_FILES["video"]
     dest_dir = store.job_dir(new_id)
@@ -179,7 +179,7 @@ def prepare_source(store: JobStore, source: JobRecord, new_id: str) -> str:
     return SOURCE_FILE
 
 
-def copy_reference(store: JobStore, source: JobRecord, new_id: str) -> str | None:
+def copy_reference(store: JobStore, source: EngineJob, new_id: str) -> str | None:
     """Carry the source job's input reference over to a remix (same background plate)."""
     if not source.reference_file:
         return None
