@@ -92,7 +92,7 @@ class Ledger(LedgerClaims, LedgerReports):
             c.execute(
                 "INSERT INTO pending_creates(key, fingerprint, meta, sent_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, meta = excluded.meta, "
-                "attempts = attempts + 1",
+                "attempts = pending_creates.attempts + 1",
                 (key, fingerprint, json.dumps(meta, default=str), self._now()),
             )
 
