@@ -23,7 +23,10 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SORA_MCP_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused value (a database URL, a key) may hold a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="SORA_MCP_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     base_url: str | None = Field(
         default=None,

@@ -10,11 +10,10 @@ PostgreSQL they skip, except under CI=true where they fail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import os
 
 import pytest
 

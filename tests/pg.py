@@ -57,7 +57,7 @@ class PostgresCluster:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.root)
+        result = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, cwd=self.root)
         if result.returncode != 0:
             log = self.root / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -70,8 +70,16 @@ class PostgresCluster:
             shutil.chown(self.root, "postgres", "postgres")
             shutil.chown(pwfile, "postgres", "postgres")
         self._run(
-            "initdb", "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}", "--auth=scram-sha-256",
-            "--no-locale", "--encoding=UTF8", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "--no-locale",
+            "--encoding=UTF8",
+            "--no-sync",
         )
         pwfile.unlink()
         for attempt in range(3):  # the free port may be taken between asking and binding
@@ -81,8 +89,19 @@ class PostgresCluster:
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
             )
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
-                          "-w", "-t", "60", "start")
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                )
                 break
             except RuntimeError:
                 if attempt == 2:

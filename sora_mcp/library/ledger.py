@@ -59,6 +59,7 @@ class Ledger(LedgerClaims, LedgerReports):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 db = SqliteDatabase(path, timeout_s)
             migrate(db)
+            self._db: Database = db
         except sqlite3.DatabaseError as exc:
             if db is not None:
                 db.close()
@@ -67,7 +68,6 @@ class Ledger(LedgerClaims, LedgerReports):
             if db is not None:
                 db.close()
             raise
-        self._db = db
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -95,8 +95,10 @@ _V3 = [
         progress INTEGER NOT NULL DEFAULT 0,
         at INTEGER NOT NULL
     )""",
-    "INSERT INTO status_history_v3(video_id, status, progress, at) "
-    "SELECT video_id, status, progress, at FROM status_history ORDER BY at, rowid",
+    (
+        "INSERT INTO status_history_v3(video_id, status, progress, at) "
+        "SELECT video_id, status, progress, at FROM status_history ORDER BY at, rowid"
+    ),
     "DROP TABLE status_history",
     "ALTER TABLE status_history_v3 RENAME TO status_history",
     "CREATE INDEX status_history_video ON status_history(video_id, at)",

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sora_mcp.errors import ConfigError, LedgerUnavailable
-from sora_mcp.library.sql import POSTGRES, Cursor, Params, Row
+from sora_mcp.library.sql import POSTGRES, Cursor, Executor, Params, Row
 
 _MAX_CONNECTIONS = 8
 _SCHEMA_LOCK = "sora-mcp:schema"
@@ -57,7 +57,7 @@ class PgDatabase:
             ) from None
         self._psycopg = psycopg
         self._password = unquote(urlsplit(url).password or "")
-        connect_args = {"connect_timeout": max(2, int(timeout_s))}
+        connect_args: dict[str, Any] = {"connect_timeout": max(2, int(timeout_s))}
         # One direct connection first: its error says why (refused, auth, no such database),
         # where a pool would only time out.
         try:
@@ -96,7 +96,7 @@ class PgDatabase:
             ) from None
 
     @contextmanager
-    def tx(self, key: str | None = None) -> Iterator[_Executor]:
+    def tx(self, key: str | None = None) -> Iterator[Executor]:
         with self._errors(), self._pool.connection() as conn, conn.transaction():
             c = _Executor(conn)
             if key is not None:
@@ -108,13 +108,13 @@ class PgDatabase:
             return _Executor(conn).execute(sql, params).fetchall()
 
     @contextmanager
-    def schema_tx(self) -> Iterator[tuple[_Executor, int]]:
+    def schema_tx(self) -> Iterator[tuple[Executor, int]]:
         with self.tx(_SCHEMA_LOCK) as c:
             c.execute("CREATE TABLE IF NOT EXISTS sora_mcp_schema (version INTEGER NOT NULL)")
             row = c.execute("SELECT version FROM sora_mcp_schema").fetchone()
             yield c, int(row["version"]) if row else 0
 
-    def set_schema_version(self, c: _Executor, version: int) -> None:
+    def set_schema_version(self, c: Executor, version: int) -> None:
         c.execute("DELETE FROM sora_mcp_schema")
         c.execute("INSERT INTO sora_mcp_schema(version) VALUES (?)", (int(version),))
 

@@ -32,7 +32,8 @@ Params = Sequence[Any]
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 
@@ -122,7 +123,7 @@ class SqliteDatabase:
         self.conn = conn
 
     @contextmanager
-    def tx(self, key: str | None = None) -> Iterator[sqlite3.Connection]:
+    def tx(self, key: str | None = None) -> Iterator[Executor]:
         """One write transaction; IMMEDIATE takes the (whole-file) write lock up front so it never deadlocks."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -138,10 +139,10 @@ class SqliteDatabase:
             return self.conn.execute(sql, params).fetchall()
 
     def schema_version(self) -> int:
-        return int(self.rows("PRAGMA user_version")[0][0])
+        return int(self.rows("PRAGMA user_version")[0]["user_version"])
 
     @contextmanager
-    def schema_tx(self) -> Iterator[tuple[sqlite3.Connection, int]]:
+    def schema_tx(self) -> Iterator[tuple[Executor, int]]:
         # Re-read inside the write lock: another process may have migrated meanwhile.
         with self.tx() as c:
             yield c, int(c.execute("PRAGMA user_version").fetchone()[0])

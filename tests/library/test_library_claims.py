@@ -75,7 +75,7 @@ def test_two_instances_racing_for_50_jobs_claim_each_exactly_once(location: Path
             for key in order:
                 if instances[n].claim("archive", key, owner, ttl_s=300):
                     wins.append((key, owner))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n, w)) for n in range(2) for w in range(workers)]
