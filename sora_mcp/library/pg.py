@@ -25,6 +25,10 @@ from sora_mcp.library.sql import POSTGRES, Cursor, Executor, Params, Row
 _MAX_CONNECTIONS = 8
 _SCHEMA_LOCK = "sora-mcp:schema"
 _INSTALL_FIX = "Install the PostgreSQL extra: pip install 'sora-mcp[postgres]'."
+_SETUP_FIX = (
+    "Give the user in SORA_MCP_DATABASE_URL a database it owns (CREATE DATABASE sora OWNER that_user), "
+    "or the right to create tables in its schema, then start again."
+)
 _UNREACHABLE_FIX = (
     "Check that PostgreSQL is running and that SORA_MCP_DATABASE_URL (host, port, database, user, "
     "password) is right, then try again."
@@ -109,10 +113,16 @@ class PgDatabase:
 
     @contextmanager
     def schema_tx(self) -> Iterator[tuple[Executor, int]]:
-        with self.tx(_SCHEMA_LOCK) as c:
-            c.execute("CREATE TABLE IF NOT EXISTS sora_mcp_schema (version INTEGER NOT NULL)")
-            row = c.execute("SELECT version FROM sora_mcp_schema").fetchone()
-            yield c, int(row["version"]) if row else 0
+        try:
+            with self.tx(_SCHEMA_LOCK) as c:
+                c.execute("CREATE TABLE IF NOT EXISTS sora_mcp_schema (version INTEGER NOT NULL)")
+                row = c.execute("SELECT version FROM sora_mcp_schema").fetchone()
+                yield c, int(row["version"]) if row else 0
+        except self._psycopg.Error as exc:  # e.g. no right to create tables
+            raise ConfigError(
+                f"The ledger's tables could not be set up in the database ({self._describe(exc)}).",
+                fix=_SETUP_FIX,
+            ) from None
 
     def set_schema_version(self, c: Executor, version: int) -> None:
         c.execute("DELETE FROM sora_mcp_schema")

@@ -342,6 +342,16 @@ def test_postgres_ledger_refusals_name_the_problem(database_url: str) -> None:
     with pytest.raises(LedgerUnavailable, match="could not be reached") as info:
         Ledger(dead, timeout_s=2)
     assert password not in str(info.value) and "SORA_MCP_DATABASE_URL" in (info.value.fix or "")
+    # A user that may connect but not create tables (PostgreSQL 15's default for the public schema).
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        name = "limited_" + database_url.rsplit("/", 1)[1]
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'limited-pw'")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    limited = admin_url.replace(f"sora:{password}@", f"{name}:limited-pw@")
+    with pytest.raises(ConfigError, match="could not be set up") as setup:
+        Ledger(limited)
+    assert "permission denied" in str(setup.value) and "OWNER" in (setup.value.fix or "")
     wrong = database_url.replace(password, "wrong-password")
     with pytest.raises(LedgerUnavailable) as info:
         Ledger(wrong, timeout_s=2)
