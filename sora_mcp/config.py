@@ -23,7 +23,10 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SORA_MCP_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused value (a database URL, a key) may hold a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="SORA_MCP_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     base_url: str | None = Field(
         default=None,
@@ -35,6 +38,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SORA_MCP_API_KEY", "OPENAI_API_KEY", "api_key"),
     )
     data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/database: keep the ledger in PostgreSQL, shared by "
+        "several instances. Unset: ledger.sqlite3 in the data dir.",
+    )
     dialect: Dialect = "auto"
     catalog: Path | None = Field(default=None, description="A JSON/TOML file adding or overriding models.")
     strict_models: bool = False
@@ -81,6 +89,17 @@ class Settings(BaseSettings):
             return [p.strip() for p in parts if p.strip()]
         return value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_only(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        if isinstance(raw, str) and not raw.startswith(("postgresql://", "postgres://")):
+            # The value itself is not repeated: it may hold a password.
+            raise ValueError("must be a postgresql:// URL (postgresql://user:password@host:port/database)")
+        return value
+
     @property
     def uses_embedded_engine(self) -> bool:
         return not self.base_url
@@ -100,6 +119,11 @@ class Settings(BaseSettings):
     @property
     def ledger_path(self) -> Path:
         return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def ledger_location(self) -> Path | str:
+        """Where the ledger lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.ledger_path
 
     @property
     def engine_dir(self) -> Path:

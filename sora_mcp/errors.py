@@ -96,3 +96,9 @@ class ConfigError(SoraError):
     """The server's own configuration is wrong (settings, catalog file, bind address)."""
 
     code = "config"
+
+
+class LedgerUnavailable(SoraError):
+    """The ledger's database (PostgreSQL) could not be reached."""
+
+    code = "ledger_unavailable"

@@ -1,13 +1,17 @@
-"""The ledger: one SQLite file (WAL) remembering every job, its status history and archived files.
+"""The ledger: every job, its status history and archived files, in SQLite (default) or PostgreSQL.
 
-Methods are synchronous and short (one transaction each), so async callers may call them
-directly. One connection per `Ledger`, shared across threads under a lock; several `Ledger`
-objects or processes may open the same file (writes take `BEGIN IMMEDIATE`, waits are bounded
-by `busy_timeout`). Schema migrations run on open (`migrations.py`).
+`Ledger(path)` opens one SQLite file (WAL); `Ledger("postgresql://...")` a PostgreSQL
+database shared by several instances (`pg.py`). The SQL is written once; `sql.py` holds the
+differences between the two stores. Methods are synchronous and short (one transaction each),
+so async callers may call them directly. With SQLite, one connection per `Ledger`, shared
+across threads under a lock; several `Ledger` objects or processes may open the same file
+(writes take `BEGIN IMMEDIATE`, waits are bounded by `busy_timeout`). Schema migrations run on
+open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
 outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
-mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary, close.
+mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary,
+claim / renew / release (work done once across instances, `claims.py`), close.
 """
 
 from __future__ import annotations
@@ -15,17 +19,18 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
 from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.library.claims import LedgerClaims
 from sora_mcp.library.migrations import migrate
 from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset, asset_from_row, record_from_row
 from sora_mcp.library.reports import LedgerReports
+from sora_mcp.library.sql import Database, Executor, Row, SqliteDatabase, is_postgres_url
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
 
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
@@ -35,80 +40,69 @@ _OPEN_FAILED_FIX = (
 )
 
 
-class Ledger(LedgerReports):
+class Ledger(LedgerClaims, LedgerReports):
     def __init__(
-        self, path: Path, *, timeout_s: float = 10.0, clock: Callable[[], float] = time.time
+        self, location: Path | str, *, timeout_s: float = 10.0, clock: Callable[[], float] = time.time
     ) -> None:
-        self.path = path
+        """`location`: a SQLite file path, or a `postgresql://` URL."""
+        self.location = location
+        self.path: Path | None = None
         self._clock = clock
-        self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn: sqlite3.Connection | None = None
+        db: Database | None = None
         try:
-            conn = sqlite3.connect(
-                str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn)
+            if is_postgres_url(location):
+                from sora_mcp.library.pg import PgDatabase  # psycopg is an optional extra
+
+                db = PgDatabase(str(location), timeout_s)
+            else:
+                path = self.path = Path(location)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = SqliteDatabase(path, timeout_s)
+            migrate(db)
+            self._db: Database = db
         except sqlite3.DatabaseError as exc:
-            if conn is not None:
-                conn.close()
+            if db is not None:
+                db.close()
             raise ConfigError(f"The ledger could not be opened ({exc}).", fix=_OPEN_FAILED_FIX) from None
         except BaseException:
-            if conn is not None:
-                conn.close()
+            if db is not None:
+                db.close()
             raise
-        self._conn = conn
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _now(self) -> int:
         return int(self._clock())
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the write lock up front so it never deadlocks."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _tx(self, key: str | None = None) -> AbstractContextManager[Executor]:
+        """One write transaction; writers of the same `key` (a job id) never interleave."""
+        return self._db.tx(key)
 
-    def _rows(
-        self, sql: str, params: tuple[Any, ...] | builtins.list[Any] = ()
-    ) -> builtins.list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def _rows(self, sql: str, params: tuple[Any, ...] | builtins.list[Any] = ()) -> builtins.list[Row]:
+        return self._db.rows(sql, params)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     # -- creates whose outcome may be unknown ---------------------------------------------------
 
     def record_pending(self, key: str, fingerprint: str, meta: dict[str, Any]) -> None:
         """Note a create BEFORE it is sent; a retry with the same key keeps the first send time."""
-        with self._tx() as c:
+        with self._tx(key) as c:
             c.execute(
                 "INSERT INTO pending_creates(key, fingerprint, meta, sent_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, meta = excluded.meta, "
-                "attempts = attempts + 1",
+                "attempts = pending_creates.attempts + 1",
                 (key, fingerprint, json.dumps(meta, default=str), self._now()),
             )
 
     def resolve_pending(self, key: str, video_id: str) -> None:
-        with self._tx() as c:
+        with self._tx(key) as c:
             c.execute("UPDATE pending_creates SET resolved_video_id = ? WHERE key = ?", (video_id, key))
 
     def drop_pending(self, key: str) -> None:
         """Forget a create the backend definitely refused (nothing was made)."""
-        with self._tx() as c:
+        with self._tx(key) as c:
             c.execute("DELETE FROM pending_creates WHERE key = ?", (key,))
 
     def unresolved_pending(self, max_age_s: float) -> builtins.list[dict[str, Any]]:
@@ -120,7 +114,7 @@ class Ledger(LedgerReports):
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def _history(self, c: sqlite3.Connection, video_id: str, status: str, progress: int) -> None:
+    def _history(self, c: Executor, video_id: str, status: str, progress: int) -> None:
         c.execute(
             "INSERT INTO status_history(video_id, status, progress, at) VALUES (?, ?, ?, ?)",
             (video_id, status, progress, self._now()),
@@ -192,7 +186,7 @@ class Ledger(LedgerReports):
         )
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self._tx() as c:
+        with self._tx(remote.id) as c:
             old = c.execute("SELECT status FROM jobs WHERE id = ?", (remote.id,)).fetchone()
             c.execute(
                 f"INSERT INTO jobs({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",
@@ -210,7 +204,7 @@ class Ledger(LedgerReports):
         """
         fields = self._remote_fields(remote)
         now = self._now()
-        with self._tx() as c:
+        with self._tx(remote.id) as c:
             old = c.execute("SELECT status, deleted_remote FROM jobs WHERE id = ?", (remote.id,)).fetchone()
             if old is not None and old["deleted_remote"]:
                 # Deleted here (a backend that cannot delete keeps reporting it): the mark stands.
@@ -252,13 +246,13 @@ class Ledger(LedgerReports):
     def mark_deleted(self, video_id: str, *, local_files_deleted: bool) -> None:
         """The backend copy is gone (we deleted it); archived files stay unless the flag says so."""
         now = self._now()
-        with self._tx() as c:
+        with self._tx(video_id) as c:
             old = c.execute("SELECT status, progress FROM jobs WHERE id = ?", (video_id,)).fetchone()
             if old is None:
                 return
             c.execute(
                 "UPDATE jobs SET status = 'deleted', deleted_remote = 1, deleted_at = ?, "
-                "local_files_deleted = MAX(local_files_deleted, ?), updated_at = ? WHERE id = ?",
+                "local_files_deleted = CASE WHEN ? = 1 THEN 1 ELSE local_files_deleted END, updated_at = ? WHERE id = ?",
                 (now, int(local_files_deleted), now, video_id),
             )
             if old["status"] != "deleted":
@@ -266,14 +260,14 @@ class Ledger(LedgerReports):
 
     # -- reading jobs ---------------------------------------------------------------------------
 
-    def _records(self, rows: builtins.list[sqlite3.Row]) -> builtins.list[JobRecord]:
+    def _records(self, rows: builtins.list[Row]) -> builtins.list[JobRecord]:
         if not rows:
             return []
         ids = [r["id"] for r in rows]
         marks = ", ".join("?" for _ in ids)
         history: dict[str, builtins.list[StatusEvent]] = {i: [] for i in ids}
         for h in self._rows(
-            f"SELECT * FROM status_history WHERE video_id IN ({marks}) ORDER BY at, rowid", ids
+            f"SELECT * FROM status_history WHERE video_id IN ({marks}) ORDER BY at, id", ids
         ):
             history[h["video_id"]].append(StatusEvent(status=h["status"], progress=h["progress"], at=h["at"]))
         assets: dict[str, builtins.list[StoredAsset]] = {i: [] for i in ids}
@@ -375,16 +369,18 @@ class Ledger(LedgerReports):
             raise InvalidInput(
                 f"Unknown variant {variant[:40]!r}.", fix=f"Use one of: {', '.join(VARIANT_EXT)}."
             )
-        with self._tx() as c:
+        with self._tx(video_id) as c:
             c.execute(
-                "INSERT OR REPLACE INTO assets(video_id, variant, path, size, sha256, derived, archived_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO assets(video_id, variant, path, size, sha256, derived, archived_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(video_id, variant) DO UPDATE SET path = excluded.path, "
+                "size = excluded.size, sha256 = excluded.sha256, derived = excluded.derived, "
+                "archived_at = excluded.archived_at",
                 (video_id, variant, rel_path, int(size), sha256, int(derived), self._now()),
             )
 
     def remove_assets(self, video_id: str, variant: str | None = None) -> builtins.list[StoredAsset]:
         """Forget archived files (all, or one variant); returns them so the caller can unlink them."""
-        with self._tx() as c:
+        with self._tx(video_id) as c:
             sql, params = "FROM assets WHERE video_id = ?", [video_id]
             if variant:
                 sql, params = sql + " AND variant = ?", [*params, variant]

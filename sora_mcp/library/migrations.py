@@ -1,15 +1,17 @@
-"""The ledger's schema history: numbered steps applied in order, keyed on `PRAGMA user_version`.
+"""The ledger's schema history: numbered steps applied in order, the same list on both stores.
 
-Each step runs in one `BEGIN IMMEDIATE` transaction together with the version bump, so a
-crash mid-migration leaves the previous version intact and two processes opening the same
-file never migrate it twice. Append new steps; never edit a released one.
+The version lives in `PRAGMA user_version` on SQLite and in the table `sora_mcp_schema` on
+PostgreSQL (`sql.py`/`pg.py`). Each step runs in one transaction together with the version
+bump, under the store's write (or schema) lock, so a crash mid-migration leaves the previous
+version intact and two processes opening the same ledger never migrate it twice. Steps are
+written in SQLite's types; `Dialect.schema` translates them for PostgreSQL. Append new steps;
+never edit a released one.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
 from sora_mcp.errors import ConfigError
+from sora_mcp.library.sql import Database
 
 # Version 1: the first release's tables.
 _V1 = [
@@ -83,30 +85,50 @@ _V2 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# Version 3: a stable order for status history on any store (SQLite's implicit rowid has no
+# PostgreSQL twin), and claims: work that one instance among several does (archive a job, ...).
+_V3 = [
+    """CREATE TABLE status_history_v3 (
+        id INTEGER PRIMARY KEY,
+        video_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        progress INTEGER NOT NULL DEFAULT 0,
+        at INTEGER NOT NULL
+    )""",
+    (
+        "INSERT INTO status_history_v3(video_id, status, progress, at) "
+        "SELECT video_id, status, progress, at FROM status_history ORDER BY at, rowid"
+    ),
+    "DROP TABLE status_history",
+    "ALTER TABLE status_history_v3 RENAME TO status_history",
+    "CREATE INDEX status_history_video ON status_history(video_id, at)",
+    # expires_at: unix seconds (fractional) on the claiming instance's clock.
+    """CREATE TABLE claims (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (kind, key)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 LATEST = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(db: Database) -> int:
     """Bring the database to `LATEST`; return the version it was at before."""
-    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    start = db.schema_version()
     if start > LATEST:
         raise ConfigError(
             f"The ledger was written by a newer sora-mcp (schema v{start}; this one knows v{LATEST}).",
-            fix="Upgrade sora-mcp, or point SORA_MCP_DATA_DIR at another folder.",
+            fix="Upgrade sora-mcp, or point SORA_MCP_DATA_DIR (or SORA_MCP_DATABASE_URL) elsewhere.",
         )
     while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        # The version is re-read under the lock: another process may have migrated meanwhile.
+        with db.schema_tx() as (c, version):
             if version >= LATEST:
-                conn.execute("COMMIT")
-                return int(start)
+                return start
             for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                c.execute(db.dialect.schema(statement))
+            db.set_schema_version(c, version + 1)

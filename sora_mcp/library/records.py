@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -72,7 +72,7 @@ class JobRecord(BaseModel):
         return next((a for a in self.assets if a.variant == variant), None)
 
 
-def asset_from_row(row: sqlite3.Row) -> StoredAsset:
+def asset_from_row(row: Mapping[str, Any]) -> StoredAsset:
     return StoredAsset(
         video_id=row["video_id"],
         variant=row["variant"],
@@ -86,9 +86,9 @@ def asset_from_row(row: sqlite3.Row) -> StoredAsset:
 
 
 def record_from_row(
-    row: sqlite3.Row, history: list[StatusEvent] | None = None, assets: list[StoredAsset] | None = None
+    row: Mapping[str, Any], history: list[StatusEvent] | None = None, assets: list[StoredAsset] | None = None
 ) -> JobRecord:
-    data = {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row
+    data = {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row has no items()
     raw_aug = data.pop("augmentation", None)
     try:
         augmentation = json.loads(raw_aug) if raw_aug else None

@@ -6,16 +6,17 @@ A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+
+from sora_mcp.library.sql import Row
 
 # Failed and cancelled generations are not billed by the providers we know of.
 _BILLED = "kind != 'external' AND status NOT IN ('failed', 'cancelled') AND cost_usd IS NOT NULL"
 
 
 class LedgerReports:
-    def _rows(self, sql: str, params: Any = ()) -> builtins.list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Any = ()) -> builtins.list[Row]:
         raise NotImplementedError
 
     def _now(self) -> int:
@@ -31,9 +32,9 @@ class LedgerReports:
     def spent_since(self, ts: int) -> float:
         """USD estimated for jobs made here since `ts` (failed and cancelled jobs are not billed)."""
         row = self._rows(
-            f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE {_BILLED} AND recorded_at >= ?", (ts,)
+            f"SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE {_BILLED} AND recorded_at >= ?", (ts,)
         )
-        return round(float(row[0][0]), 6)
+        return round(float(row[0]["usd"]), 6)
 
     def spend_summary(self, now: int | None = None) -> dict[str, Any]:
         """Today / this month / total (UTC) of jobs made through sora-mcp, and how many lack a price."""

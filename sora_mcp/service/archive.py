@@ -4,6 +4,11 @@ Every variant is streamed to a temp file and renamed into place by `library.down
 backend cannot serve a thumbnail or spritesheet (or serves the MP4 instead), sora-mcp derives
 it from the archived MP4 and marks it `derived`. When the backend's copy has expired before
 it was archived, the caller gets `AssetExpired`, which says so plainly.
+
+Several instances may share one ledger (PostgreSQL): archiving a job is claimed in the ledger
+(`Ledger.claim("archive", video_id, ...)`), so one instance downloads it while the others wait
+until the ledger records it archived. The holder renews its claim while it works; the claim
+of an instance that died lapses within `ARCHIVE_CLAIM_TTL_S` and a waiting one takes over.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
 
 log = logging.getLogger("sora_mcp.archive")
+# Short, so a restarted server (a new owner) takes over a dead one's claim soon; renewed meanwhile.
+ARCHIVE_CLAIM_TTL_S = 20.0
+RENEW_EVERY_S = 5.0
+CLAIM_RETRY_S = 1.0
 
 
 class AssetExpired(NotFound):
@@ -83,6 +92,33 @@ def library_asset(svc: VideoService, video_id: str, variant: str, *, verify: boo
 
 async def archive_job(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
     """Save every configured variant not yet in the library. Failures are logged, not raised."""
+    ledger, owner = svc._ledger(), svc.instance_id
+    while not ledger.claim("archive", remote.id, owner, ARCHIVE_CLAIM_TTL_S):
+        # Another instance is archiving it: done once the ledger says so, or ours when its claim lapses.
+        if svc._fully_archived(ledger.get(remote.id)):
+            return []
+        await anyio.sleep(CLAIM_RETRY_S)
+    saved: list[Asset] = []
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_keep_claim, svc, remote.id, tg.cancel_scope)
+            saved = await _archive_claimed(svc, remote)
+            tg.cancel_scope.cancel()
+    finally:
+        ledger.release("archive", remote.id, owner)
+    return saved
+
+
+async def _keep_claim(svc: VideoService, video_id: str, work: anyio.CancelScope) -> None:
+    while True:
+        await anyio.sleep(RENEW_EVERY_S)
+        if not svc._ledger().renew("archive", video_id, svc.instance_id, ARCHIVE_CLAIM_TTL_S):
+            log.warning("the archive of %s was taken over by another instance; stopping here", video_id)
+            work.cancel()
+            return
+
+
+async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
     saved: list[Asset] = []
     variants = ["video"] + [v for v in svc.settings.archive_variants if v != "video"]
     for variant in variants:

@@ -10,7 +10,9 @@ the engine and the backend client (never logged, written or returned), and no ad
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 from typing import Any, Literal
 
 import anyio
@@ -41,6 +43,8 @@ class VideoService(Generating):
         self._archive_locks: dict[str, anyio.Lock] = {}
         self._archiving: dict[str, anyio.Event] = {}  # background archives running, by job
         self._claimed: set[str] = set()  # backend jobs a reconciliation already took
+        # Names this instance in the ledger's claims (work done once across instances on one database).
+        self.instance_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
 
@@ -50,7 +54,7 @@ class VideoService(Generating):
         for d in (data_dir, self.settings.tmp_dir, self.settings.library_dir):
             d.mkdir(parents=True, exist_ok=True)
         sweep_temp(self.settings.tmp_dir)
-        self.ledger = Ledger(self.settings.ledger_path)
+        self.ledger = Ledger(self.settings.ledger_location)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self.settings.watch:

@@ -1,4 +1,5 @@
-"""The ledger on real SQLite files: records, history, listing, cursor, migration, concurrency, spend."""
+"""The ledger on real SQLite files and a real PostgreSQL database (each test that is not about one
+store runs on both): records, history, listing, cursor, migration, concurrency, spend."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.errors import ConfigError, InvalidInput, LedgerUnavailable
 from sora_mcp.library import Ledger
+from sora_mcp.library.migrations import LATEST
 from sora_mcp.models import JobError, RemoteVideo
 
 
@@ -37,9 +39,17 @@ def remote(
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a ledger lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "ledger.sqlite3"
+    return str(request.getfixturevalue("database_url"))
+
+
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = Ledger(tmp_path / "data" / "ledger.sqlite3", clock=Clock(1_700_000_000))
+def ledger(location: Path | str) -> Ledger:
+    led = Ledger(location, clock=Clock(1_700_000_000))
     yield led
     led.close()
 
@@ -156,14 +166,14 @@ def test_unfinished_and_pending_creates(ledger: Ledger, tmp_path: Path) -> None:
     ledger.drop_pending("k2")
     assert ledger.unresolved_pending(600) == []
     # Survives reopening (another process, or after a crash).
-    again = Ledger(ledger.path)
+    again = Ledger(ledger.location)
     assert [j.id for j in again.unfinished()] == ["run"]
     again.close()
 
 
-def test_spend_summary_by_day_and_month(tmp_path: Path) -> None:
+def test_spend_summary_by_day_and_month(location: Path | str) -> None:
     clock = Clock(datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp())
-    led = Ledger(tmp_path / "l.sqlite3", clock=clock)
+    led = Ledger(location, clock=clock)
     led.record_job(remote("feb"), cost_usd=1.0)
     clock.t = datetime(2026, 3, 15, 23, 59, tzinfo=UTC).timestamp()
     led.record_job(remote("mar14"), cost_usd=0.5)
@@ -246,7 +256,7 @@ def test_v1_database_is_migrated_with_data_kept(tmp_path: Path) -> None:
     led.update_status(remote("old1", "completed", 100), polled=True)
     assert led.get("old1").polls == 1
     led.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == LATEST
 
 
 def test_newer_or_broken_ledger_is_refused_with_a_fix(tmp_path: Path) -> None:
@@ -261,9 +271,8 @@ def test_newer_or_broken_ledger_is_refused_with_a_fix(tmp_path: Path) -> None:
     assert str(tmp_path) not in str(info.value) and info.value.fix
 
 
-def test_two_ledgers_writing_concurrently_do_not_corrupt(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
-    ledgers = [Ledger(path), Ledger(path)]
+def test_two_ledgers_writing_concurrently_do_not_corrupt(location: Path | str) -> None:
+    ledgers = [Ledger(location), Ledger(location)]
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
@@ -282,12 +291,71 @@ def test_two_ledgers_writing_concurrently_do_not_corrupt(tmp_path: Path) -> None
     for t in threads:
         t.join(60)
     assert errors == []
-    check = Ledger(path)
+    check = Ledger(location)
     assert check.summary()["by_status"] == {"in_progress": 240}
     assert all(j.polls == 1 and len(j.history) == 2 for j in check.unfinished())
-    assert check._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for led in [*ledgers, check]:
         led.close()
+    if isinstance(location, Path):
+        assert sqlite3.connect(location).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_same_job_written_by_two_instances_at_once_keeps_one_history(location: Path | str) -> None:
+    """Two instances polling one job both see it complete: one history row, one 'changed'."""
+    ledgers = [Ledger(location), Ledger(location)]
+    for i in range(20):
+        ledgers[0].record_job(remote(f"same{i}", "in_progress", 50))
+    changed: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def poller(n: int) -> None:
+        barrier.wait(10)
+        for i in range(20):
+            changed.append(ledgers[n % 2].update_status(remote(f"same{i}", "completed", 100), polled=True))
+
+    threads = [threading.Thread(target=poller, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert changed.count(True) == 20 and len(changed) == 80
+    for i in range(20):
+        job = ledgers[1].get(f"same{i}")
+        assert [h.status for h in job.history] == ["in_progress", "completed"] and job.polls == 4
+    for led in ledgers:
+        led.close()
+
+
+def test_postgres_ledger_refusals_name_the_problem(database_url: str) -> None:
+    # A database migrated by a newer sora-mcp.
+    import psycopg
+
+    Ledger(database_url).close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE sora_mcp_schema SET version = 99")
+    with pytest.raises(ConfigError, match="newer sora-mcp"):
+        Ledger(database_url)
+    # Nothing listening there: a clear error that keeps the password out.
+    password = database_url.split(":")[2].split("@")[0]
+    port = int(database_url.rsplit(":", 1)[1].split("/")[0])
+    dead = database_url.replace(f":{port}/", ":1/")
+    with pytest.raises(LedgerUnavailable, match="could not be reached") as info:
+        Ledger(dead, timeout_s=2)
+    assert password not in str(info.value) and "SORA_MCP_DATABASE_URL" in (info.value.fix or "")
+    # A user that may connect but not create tables (PostgreSQL 15's default for the public schema).
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        name = "limited_" + database_url.rsplit("/", 1)[1]
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'limited-pw'")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    limited = admin_url.replace(f"sora:{password}@", f"{name}:limited-pw@")
+    with pytest.raises(ConfigError, match="could not be set up") as setup:
+        Ledger(limited)
+    assert "permission denied" in str(setup.value) and "OWNER" in (setup.value.fix or "")
+    wrong = database_url.replace(password, "wrong-password")
+    with pytest.raises(LedgerUnavailable) as info:
+        Ledger(wrong, timeout_s=2)
+    assert "wrong-password" not in str(info.value) and password not in str(info.value)
 
 
 def test_a_local_delete_mark_survives_the_backend_still_reporting_the_job(ledger: Ledger) -> None:
