@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
-from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.errors import ConfigError, InvalidInput, as_disk_full
 from sora_mcp.library.migrations import migrate
 from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset, asset_from_row, record_from_row
 from sora_mcp.library.reports import LedgerReports
+from sora_mcp.library.tempfiles import PRIVATE_DIR, PRIVATE_FILE, private_file
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
 
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
@@ -35,6 +37,14 @@ _OPEN_FAILED_FIX = (
 )
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE))
+    except FileExistsError:
+        pass
+
+
 class Ledger(LedgerReports):
     def __init__(
         self, path: Path, *, timeout_s: float = 10.0, clock: Callable[[], float] = time.time
@@ -42,9 +52,11 @@ class Ledger(LedgerReports):
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         conn: sqlite3.Connection | None = None
         try:
+            # Every prompt is in here: 0600. SQLite gives -wal and -shm the main file's mode.
+            _create_private(path)
             conn = sqlite3.connect(
                 str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False
             )
@@ -53,9 +65,13 @@ class Ledger(LedgerReports):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             migrate(conn)
+            for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                private_file(name)  # files an older version made 0644
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
+            if (full := as_disk_full(exc)) is not None:
+                raise full from None
             raise ConfigError(f"The ledger could not be opened ({exc}).", fix=_OPEN_FAILED_FIX) from None
         except BaseException:
             if conn is not None:
@@ -70,21 +86,37 @@ class Ledger(LedgerReports):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the write lock up front so it never deadlocks."""
+        """One write transaction; IMMEDIATE takes the write lock up front so it never deadlocks.
+
+        A full disk (SQLITE_FULL, often at COMMIT when the WAL grows) is raised as `DiskFull`
+        after the transaction is rolled back; SQLite may already have rolled it back itself.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if (full := as_disk_full(exc)) is not None:
+                    raise full from None
                 raise
-            self._conn.execute("COMMIT")
 
     def _rows(
         self, sql: str, params: tuple[Any, ...] | builtins.list[Any] = ()
     ) -> builtins.list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                if (full := as_disk_full(exc)) is not None:
+                    raise full from None
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ import anyio
 from sora_mcp.config import Settings
 from sora_mcp.errors import InvalidInput, NotFound, NotReady, SoraError
 from sora_mcp.library import Ledger, sweep_temp
+from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
 from sora_mcp.prompting import Catalog
 from sora_mcp.service import archive, waiting
@@ -41,12 +42,13 @@ class VideoService(Generating):
         self._claimed: set[str] = set()  # backend jobs a reconciliation already took
         self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
+        self._reference_slots: anyio.CapacityLimiter | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> VideoService:
-        data_dir = self.settings.data_dir
-        for d in (data_dir, self.settings.tmp_dir, self.settings.library_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        # Private by mode: 0700 folders (the ledger and library files are 0600 themselves).
+        for d in (self.settings.data_dir, self.settings.tmp_dir, self.settings.library_dir):
+            private_dir(d)
         sweep_temp(self.settings.tmp_dir)
         self.ledger = Ledger(self.settings.ledger_path)
         self._tg = anyio.create_task_group()
@@ -69,6 +71,13 @@ class VideoService(Generating):
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
+
+    @property
+    def reference_slots(self) -> anyio.CapacityLimiter:
+        """How many input images are read and decoded at once (each may take ~max_image_memory_mb)."""
+        if self._reference_slots is None:
+            self._reference_slots = anyio.CapacityLimiter(self.settings.max_concurrent_references)
+        return self._reference_slots
 
     @property
     def started(self) -> bool:
@@ -98,7 +107,7 @@ class VideoService(Generating):
     def _start_engine(self) -> Any:
         from sora_mcp.engine import EngineConfig, EngineServer
 
-        overrides: dict[str, Any] = {"data_dir": self.settings.engine_dir}
+        overrides: dict[str, Any] = {"data_dir": private_dir(self.settings.engine_dir)}
         if self.settings.engine_poll_after_ms is not None:
             overrides["poll_after_ms"] = self.settings.engine_poll_after_ms
         if self.settings.engine_render_slowdown != 1.0:

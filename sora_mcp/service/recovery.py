@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, NotFound, RateLimited
+from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
 from sora_mcp.service import waiting
 
 if TYPE_CHECKING:
@@ -26,18 +26,33 @@ PENDING_MAX_AGE_S = 24 * 3600
 CLOCK_SLACK_S = 120
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
+# A full disk is freed by the user at any moment: look again often (a stat and a write, no request).
+DISK_FULL_BACKOFF_MAX_S = 10.0
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, (BackendUnavailable, RateLimited)) or type(exc) is BackendError
+    return isinstance(exc, (BackendUnavailable, RateLimited, DiskFull)) or type(exc) is BackendError
+
+
+def _needs_archive(svc: VideoService, video_id: str) -> bool:
+    record = svc._ledger().get(video_id)
+    return record is not None and record.status == "completed" and not svc._fully_archived(record)
 
 
 async def follow(svc: VideoService, video_id: str) -> None:
-    """Follow one job until it ends (archiving it on completion); retry through outages."""
-    backoff = BACKOFF_START_S
+    """Follow one job until it ends (archiving it on completion); retry through outages.
+
+    A full disk is an outage too: the ledger write or the archive that failed is tried again
+    (every few seconds) until space returns, so nothing the watcher owes is dropped.
+    """
+    backoff, cap = BACKOFF_START_S, BACKOFF_MAX_S
     while True:
         try:
             await waiting.follow_until_done(svc, video_id)
+            await svc.archived(video_id)
+            if _needs_archive(svc, video_id):
+                # The background archive failed; archiving now raises DiskFull while the disk is full.
+                await svc.refresh(video_id, archive="now")
             return
         except NotFound:
             log.info("watcher: the backend no longer has %s", video_id)
@@ -47,10 +62,12 @@ async def follow(svc: VideoService, video_id: str) -> None:
                 log.warning("watcher stopped following %s: %s", video_id,
                             getattr(exc, "message", type(exc).__name__))
                 return
-            log.info("watcher: %s unreachable for now (%s); retrying in %.0f s", video_id,
+            cap = DISK_FULL_BACKOFF_MAX_S if isinstance(exc, DiskFull) else BACKOFF_MAX_S
+            log.info("watcher: %s %s (%s); retrying in %.0f s", video_id,
+                     "waits for disk space" if isinstance(exc, DiskFull) else "unreachable for now",
                      getattr(exc, "message", ""), backoff)
         await anyio.sleep(backoff)
-        backoff = min(backoff * 2, BACKOFF_MAX_S)
+        backoff = min(backoff * 2, cap)
 
 
 async def resume(svc: VideoService) -> None:
