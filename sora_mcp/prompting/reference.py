@@ -208,17 +208,15 @@ def _verify_and_fit(
             "Resize it to the video size first (e.g. 1280x720).",
         )
     try:
-        # Fit what the viewer sees: a phone photo's EXIF rotation is applied before cropping.
-        orientation = image.getexif().get(0x0112, 1)
-        rotated = orientation not in (0, 1)
-        unchanged = (width, height) == target and not rotated
-        if orientation in (5, 6, 7, 8):  # quarter turns swap the axes the target is measured on
-            width, height = height, width
-        if fmt == "JPEG" and not unchanged:
-            image.draft("RGB", (target[1], target[0]) if orientation in (5, 6, 7, 8) else target)
+        # A JPEG's EXIF sits before its pixels (cheap to read); a PNG's or WebP's may follow them,
+        # so Pillow decodes the whole image to find it: read theirs only after the budget check.
+        orientation = image.getexif().get(0x0112, 1) if fmt == "JPEG" else 1
+        quarter = orientation in (5, 6, 7, 8)  # quarter turns swap the axes the target is measured on
+        if fmt == "JPEG" and ((width, height) != target or orientation not in (0, 1)):
+            image.draft("RGB", (target[1], target[0]) if quarter else target)
     except Exception:  # noqa: BLE001 - as above
         raise _refuse(value, "could not be read as an image", "Re-save it as PNG or JPEG.") from None
-    cost = decode_cost(image, fits=not unchanged)
+    cost = decode_cost(image, fits=(width, height) != target)
     if cost > max_image_bytes:
         raise _refuse(
             value,
@@ -228,9 +226,16 @@ def _verify_and_fit(
         )
     try:
         image.load()
+        if fmt != "JPEG":
+            orientation = image.getexif().get(0x0112, 1)
+            quarter = orientation in (5, 6, 7, 8)
+        rotated = orientation not in (0, 1)
         upright = ImageOps.exif_transpose(image) if rotated else image
     except Exception:  # noqa: BLE001 - as above: any decoder failure means a damaged file
         raise _refuse(value, "is damaged and could not be decoded", "Re-save it as PNG or JPEG.") from None
+    unchanged = (width, height) == target and not rotated
+    if quarter:
+        width, height = height, width
     mime, _ = _FORMATS[fmt]
     if unchanged:
         dest.write_bytes(data)
