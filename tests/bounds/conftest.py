@@ -38,9 +38,9 @@ def other_origin() -> Iterator[Hostile]:
 
 def make_settings(root: Path, base_url: str, **overrides: Any) -> Settings:
     (root / "inputs").mkdir(parents=True, exist_ok=True)
-    values: dict[str, Any] = dict(base_url=base_url, api_key=SECRET_KEY, data_dir=root / "data",
-                                  allowed_roots=[root / "inputs"], watch=False, archive_variants=["video"],
-                                  request_timeout_s=10.0)
+    values: dict[str, Any] = {"base_url": base_url, "api_key": SECRET_KEY, "data_dir": root / "data",
+                              "allowed_roots": [root / "inputs"], "watch": False, "archive_variants": ["video"],
+                              "request_timeout_s": 10.0}
     values.update(overrides)
     return Settings(**values)
 

@@ -33,7 +33,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     disk = tmp_path / "disk"
     disk.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(disk)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         reason = f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})"
         if os.environ.get("CI") == "true":
@@ -85,10 +85,12 @@ async def test_disk_full_is_said_plainly_and_the_watcher_resumes(
 
         # The CLI, on the same full disk, says the same and exits 1.
         env = serve_env(settings)
-        cli = subprocess.run([sys.executable, "-m", "sora_mcp", "status", "--id", video_id], env=env,
-                             capture_output=True, text=True, timeout=120)
-        assert cli.returncode == 1 and f"Error: {MESSAGE}" in cli.stderr, (cli.returncode, cli.stderr)
-        assert "Traceback" not in cli.stderr
+        with anyio.fail_after(120):
+            cli = await anyio.run_process([sys.executable, "-m", "sora_mcp", "status", "--id", video_id],
+                                          env=env, check=False)
+        stderr = cli.stderr.decode()
+        assert cli.returncode == 1 and f"Error: {MESSAGE}" in stderr, (cli.returncode, stderr)
+        assert "Traceback" not in stderr
 
         # Space returns: the watcher, which kept going, archives the job without being asked.
         assert not list(settings.library_dir.rglob("*.mp4"))
