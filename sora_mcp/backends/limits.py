@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 import zlib
 from collections.abc import AsyncIterator
 
@@ -173,3 +174,33 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class EnvProxyTransport(httpx2.AsyncBaseTransport):
+    """Direct connections, or the proxy the environment names (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY).
+
+    An httpx client given its own transport stops reading proxy variables, so this transport
+    (under `BoundedTransport`) reads them the way urllib does, keeping proxied setups working.
+    """
+
+    def __init__(self, limits: httpx2.Limits) -> None:
+        self._limits = limits
+        self._proxies = {k: v for k, v in urllib.request.getproxies().items() if k != "no" and "://" in v}
+        self._direct = httpx2.AsyncHTTPTransport(limits=limits)
+        self._via: dict[str, httpx2.AsyncHTTPTransport] = {}
+
+    def _route(self, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass(url.host):  # type: ignore[attr-defined]
+            return self._direct
+        if proxy not in self._via:
+            self._via[proxy] = httpx2.AsyncHTTPTransport(limits=self._limits, proxy=proxy)
+        return self._via[proxy]
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._route(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for transport in self._via.values():
+            await transport.aclose()

@@ -27,7 +27,7 @@ from sora_mcp.backends.dialects import (
     normalize_video,
 )
 from sora_mcp.backends.errors import OPENAI_HOST, host_of, map_error
-from sora_mcp.backends.limits import CONTENT_EXTENSION, BoundedTransport
+from sora_mcp.backends.limits import CONTENT_EXTENSION, BoundedTransport, EnvProxyTransport
 from sora_mcp.errors import BackendError, InvalidInput, SoraError
 from sora_mcp.models import RemoteVideo
 
@@ -72,7 +72,7 @@ class Transport:
         # its connections. Its transport is bounded (limits.py): whole-request deadline, answer
         # cap, and no body or credentials to another origin, on every redirect hop.
         bounded = BoundedTransport(
-            httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100)),
+            EnvProxyTransport(httpx2.Limits(max_connections=1000, max_keepalive_connections=100)),
             base_url=self.base_url,
             timeout_s=timeout_s,
             max_answer_bytes=max_answer_bytes,
