@@ -22,9 +22,9 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.bounds.conftest import SECRET_KEY, child_servers, make_settings, peak_rss_mb, serve_env, text_of
-from tests.hardening.common import input_forms, leaks
 from tests.bounds.hostile import hostile
 from tests.bounds.images import png16
+from tests.hardening.common import input_forms, leaks
 
 PNG_PEAK_LIMIT_MB = 1000  # as tests/bounds/test_memory.py states
 JSON_PEAK_RISE_LIMIT_MB = 64
