@@ -55,6 +55,8 @@ def open_confined(root: Path, resolved: Path) -> int:
     parts = resolved.relative_to(root).parts
     if not parts:
         raise IsADirectoryError(str(resolved))
+    if os.open not in os.supports_dir_fd:  # Windows: open, then check what was opened
+        return _open_then_check(root, resolved)
     fd = os.open(root, _DIR_FLAGS)
     try:
         for name in parts[:-1]:
@@ -76,3 +78,17 @@ def open_confined(root: Path, resolved: Path) -> int:
     finally:
         with suppress(OSError):
             os.close(fd)
+
+
+def _open_then_check(root: Path, resolved: Path) -> int:
+    """Without `dir_fd`: open by name, then require the opened file to be the one the path names
+    now, still inside the root (a swap in between makes the two differ)."""
+    fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        again = resolved.resolve(strict=True)
+        if not again.is_relative_to(root) or not os.path.samestat(os.fstat(fd), os.stat(again)):
+            raise Moved(resolved.name)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
