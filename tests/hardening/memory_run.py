@@ -26,7 +26,7 @@ from tests.bounds.hostile import hostile
 from tests.bounds.images import png16
 from tests.hardening.common import input_forms, leaks
 
-PNG_PEAK_LIMIT_MB = 1000  # as tests/bounds/test_memory.py states
+PNG_PEAK_LIMIT_MB = 650  # as tests/bounds/test_memory.py states
 JSON_PEAK_RISE_LIMIT_MB = 64
 ASSET_CAP_MB = 8
 DRIP_TIMEOUT_S = 7.0
