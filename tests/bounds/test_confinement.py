@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.anyio
 CREATES = 600
 # What a create may honestly answer mid-swap: resolved outside, swapped during the walk, or
 # caught in the instant the name is missing.
-REFUSALS = ("outside the folders", "changed while it was being opened", "does not exist")
+REFUSALS = ("outside the folders", "changed while it was being opened", "does not exist", "could not be resolved")
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -48,8 +49,10 @@ class Swapper(threading.Thread):
         while not self.stop.is_set():
             os.rename(self.link, aside)  # the real folder steps aside...
             os.symlink(self.target, self.link)  # ...and a link to outside takes its name
+            time.sleep(0.0002)  # each state lasts a moment, so opens land in both and in the flips
             os.unlink(self.link)
             os.rename(aside, self.link)
+            time.sleep(0.0002)
             self.flips += 1
 
 
