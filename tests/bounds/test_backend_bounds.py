@@ -156,3 +156,21 @@ def test_scrub_forms_directly() -> None:
         # Only base64 groups holding other bytes may stay: "user:" is one whole group and one it shares
         # with the key's first byte (8 chars), the last shared group and padding (4 chars).
         assert len(out) <= len("x *** y") + 12, (label, out)
+
+
+async def test_environment_proxy_still_used(backend: Hostile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounded transport keeps HTTP_PROXY working (httpx stops reading it when given a transport)."""
+    from sora_mcp.backends import Backend
+    from sora_mcp.config import Settings
+
+    proxy = backend.base_url.rsplit("/v1", 1)[0]
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = Backend.from_settings(Settings(base_url="http://videos.invalid/v1", api_key=SECRET_KEY))
+    try:
+        await client.list_models()
+    finally:
+        await client.aclose()
+    # The request reached the proxy in absolute form, for the host the proxy is to reach.
+    assert any(s.path.startswith("http://videos.invalid/v1/models") for s in backend.seen), backend.seen
