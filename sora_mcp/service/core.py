@@ -43,6 +43,7 @@ class VideoService(Generating):
         self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
         self._reference_slots: anyio.CapacityLimiter | None = None
+        self.waiting_for_space: set[str] = set()  # jobs whose background archive a full disk stopped
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> VideoService:
@@ -197,7 +198,10 @@ class VideoService(Generating):
             from sora_mcp.service.recovery import archive_quietly
 
             try:
-                await archive_quietly(self, remote)
+                if await archive_quietly(self, remote):
+                    self.waiting_for_space.add(remote.id)  # the watcher archives it when space returns
+                else:
+                    self.waiting_for_space.discard(remote.id)
             finally:
                 del self._archiving[remote.id]
                 done.set()

@@ -35,6 +35,9 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _needs_archive(svc: VideoService, video_id: str) -> bool:
+    """Did a full disk stop this job's archive? (Other failures were logged and are not retried.)"""
+    if video_id not in svc.waiting_for_space:
+        return False
     record = svc._ledger().get(video_id)
     return record is not None and record.status == "completed" and not svc._fully_archived(record)
 
@@ -51,8 +54,9 @@ async def follow(svc: VideoService, video_id: str) -> None:
             await waiting.follow_until_done(svc, video_id)
             await svc.archived(video_id)
             if _needs_archive(svc, video_id):
-                # The background archive failed; archiving now raises DiskFull while the disk is full.
+                # Archiving now raises DiskFull again while the disk is still full.
                 await svc.refresh(video_id, archive="now")
+                svc.waiting_for_space.discard(video_id)
             return
         except NotFound:
             log.info("watcher: the backend no longer has %s", video_id)
@@ -126,9 +130,14 @@ def _match(svc: VideoService, entry: dict[str, Any], remote: list[Any]) -> Any:
     return None
 
 
-async def archive_quietly(svc: VideoService, remote: Any) -> None:
-    """Archive in the background (from list_videos); a failure is logged, never raised into the server."""
+async def archive_quietly(svc: VideoService, remote: Any) -> bool:
+    """Archive in the background (from list_videos, the watcher's poll); a failure is logged, never
+    raised into the server. True when a full disk stopped it, so the watcher tries again later."""
     try:
         await svc.archive(remote)
+    except DiskFull as exc:
+        log.warning("background archive of %s waits for disk space: %s", remote.id, exc.message)
+        return True
     except Exception as exc:  # noqa: BLE001 - a background task must not end the server
         log.warning("background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__))
+    return False
