@@ -44,7 +44,7 @@ async def test_drip_ends_at_the_configured_timeout(tmp_path: Path, backend: Host
     assert result.is_error
     assert f"within {timeout:g} s" in text_of(result), text_of(result)
     # Ends at the deadline (plus scheduling slack), not after the ~30,000 s the drip would take.
-    assert timeout - 0.5 <= took <= timeout + 3.0, took
+    assert timeout - 0.5 <= took <= timeout + 5.0, took
 
 
 async def test_400mb_json_answer_is_refused_at_the_cap(tmp_path: Path, backend: Hostile) -> None:

@@ -112,7 +112,7 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
             with anyio.fail_after(60):
                 result = await client.call_tool("get_status", {"video_id": video_id})
             drip_s = time.monotonic() - t0
-            if not (result.is_error and DRIP_TIMEOUT_S - 0.5 <= drip_s <= DRIP_TIMEOUT_S + 3):
+            if not (result.is_error and DRIP_TIMEOUT_S - 0.5 <= drip_s <= DRIP_TIMEOUT_S + 5):
                 problems.append(f"drip ended after {drip_s:.1f} s: {text_of(result)[:200]}")
             final_peak = peak_rss_mb(pid)
     finally:
