@@ -58,7 +58,16 @@ class Settings(BaseSettings):
     watch: bool = Field(default=True, description="Follow unfinished jobs in the background and archive them.")
     budget_usd: float | None = None
     budget_daily_usd: float | None = None
-    request_timeout_s: float = 60.0
+    request_timeout_s: float = Field(
+        default=60.0, gt=0, description="Whole-request deadline for every backend call (not only per read)."
+    )
+    # Memory and disk budgets: what one hostile input, answer or download may cost at most.
+    max_concurrent_references: int = Field(default=2, ge=1, le=64, description="Input images prepared at once.")
+    max_image_memory_mb: int = Field(
+        default=256, ge=16, description="Decoded size one input image may take (pixels x bytes per pixel)."
+    )
+    max_answer_mb: float = Field(default=16.0, gt=0, description="Largest backend JSON answer read.")
+    max_asset_mb: int = Field(default=2048, ge=1, description="Largest file archived per variant.")
     litellm_provider: str | None = Field(
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )

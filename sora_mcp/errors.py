@@ -7,6 +7,8 @@ exception: it is data on the job (`status="failed"`, `error={code, message}`).
 
 from __future__ import annotations
 
+import errno
+
 from mcp.server.mcpserver.exceptions import ToolError
 
 
@@ -102,3 +104,49 @@ class LedgerUnavailable(SoraError):
     """The ledger's database (PostgreSQL) could not be reached."""
 
     code = "ledger_unavailable"
+
+
+class DiskFull(SoraError):
+    """The data directory's filesystem is full (or the process may write no larger file)."""
+
+    code = "disk_full"
+
+
+DISK_FULL_MESSAGE = "the data directory's disk is full"
+DISK_FULL_FIX = "Free space or move SORA_MCP_DATA_DIR, then try again."
+# ENOSPC: no space; EDQUOT: quota; EFBIG: RLIMIT_FSIZE or the filesystem's largest file.
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full() -> DiskFull:
+    return DiskFull(DISK_FULL_MESSAGE, fix=DISK_FULL_FIX)
+
+
+def as_disk_full(exc: BaseException) -> DiskFull | None:
+    """`DiskFull` when `exc` (or what caused it) says the disk is full, else None.
+
+    SQLite reports it as `sqlite3.OperationalError: database or disk is full` (SQLITE_FULL),
+    (SQLITE_FULL); files as OSError ENOSPC, EDQUOT or EFBIG.
+    """
+    import sqlite3
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return current
+        if isinstance(current, BaseExceptionGroup):  # a task group's failure: look inside
+            for inner in current.exceptions:
+                if (found := as_disk_full(inner)) is not None:
+                    return found
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return disk_full()
+        if isinstance(current, sqlite3.Error):
+            code = getattr(current, "sqlite_errorcode", None)
+            text = str(current).lower()
+            if code == 13 or "disk is full" in text:  # SQLITE_FULL
+                return disk_full()
+        current = current.__cause__ or current.__context__
+    return None
+

@@ -8,6 +8,7 @@ that a resolver fills with the user's budget approval before the tool runs.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -18,7 +19,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from sora_mcp.errors import SoraError
+from sora_mcp.errors import SoraError, as_disk_full
 from sora_mcp.prompting import AugmentFields
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.requests import CreateRequest, DeriveRequest
@@ -53,6 +54,36 @@ def augmentable(fn: F) -> F:
     fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
     return fn
+
+
+def disk_guard(fn: F) -> F:
+    """Answer a full disk (an OSError or SQLite's "disk is full", from any layer) as `DiskFull`.
+
+    Without it the SDK would show only "Error executing tool X": a crash, not a fix.
+    """
+
+    @functools.wraps(fn)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except SoraError:
+            raise
+        except Exception as exc:
+            if (full := as_disk_full(exc)) is not None:
+                raise full from None
+            raise
+
+    return guarded  # type: ignore[return-value]
+
+
+def guarded_tool(mcp: Any) -> Callable[..., Callable[[F], F]]:
+    """`mcp.tool(...)` whose functions go through `disk_guard` (signature and schema unchanged)."""
+
+    def tool(**kwargs: Any) -> Callable[[F], F]:
+        register = mcp.tool(**kwargs)
+        return lambda fn: register(disk_guard(fn))
+
+    return tool
 
 
 def augment_fields(values: dict[str, Any]) -> AugmentFields:

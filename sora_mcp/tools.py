@@ -32,6 +32,7 @@ from sora_mcp.tool_args import (
     batch_gate,
     create_gate,
     derive_gate,
+    guarded_tool,
     needs_approval,
 )
 
@@ -62,8 +63,9 @@ def _image(asset: Asset) -> ImageContent | None:
 
 def register_tools(mcp: MCPServer, service: VideoService) -> None:
     open_world = {"openWorldHint": True}
+    tool = guarded_tool(mcp)  # mcp.tool, with a full disk answered as DiskFull
 
-    @mcp.tool(annotations=ToolAnnotations(title="Create a video", destructiveHint=False, idempotentHint=False,
+    @tool(annotations=ToolAnnotations(title="Create a video", destructiveHint=False, idempotentHint=False,
                                           **open_world), meta=player_link())
     @augmentable
     @needs_approval(create_gate(service))
@@ -85,7 +87,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
                             augment=augment, fields=augment_fields(fields), extra=extra)
         return await service.create(req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
-    @mcp.tool(annotations=ToolAnnotations(title="Remix a video", destructiveHint=False, idempotentHint=False,
+    @tool(annotations=ToolAnnotations(title="Remix a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @augmentable
     @needs_approval(derive_gate(service, "remix"))
@@ -102,7 +104,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
                             extra=extra)
         return await service.derive("remix", req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
-    @mcp.tool(annotations=ToolAnnotations(title="Extend a video", destructiveHint=False, idempotentHint=False,
+    @tool(annotations=ToolAnnotations(title="Extend a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @needs_approval(derive_gate(service, "extend"))
     async def extend_video(
@@ -118,7 +120,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         req = DeriveRequest(video_id=video_id, prompt=prompt, seconds=seconds, augment=augment, extra=extra)
         return await service.derive("extend", req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
-    @mcp.tool(annotations=ToolAnnotations(title="Edit a video", destructiveHint=False, idempotentHint=False,
+    @tool(annotations=ToolAnnotations(title="Edit a video", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @needs_approval(derive_gate(service, "edit"))
     async def edit_video(
@@ -132,7 +134,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         req = DeriveRequest(video_id=video_id, prompt=prompt, augment=augment, extra=extra)
         return await service.derive("edit", req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
-    @mcp.tool(annotations=ToolAnnotations(title="Create many videos", destructiveHint=False, idempotentHint=False,
+    @tool(annotations=ToolAnnotations(title="Create many videos", destructiveHint=False, idempotentHint=False,
                                           **open_world))
     @needs_approval(batch_gate(service))
     async def create_batch(
@@ -173,7 +175,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
             approve=approver_for(ctx, approval), on_progress=progress,
         )
 
-    @mcp.tool(annotations=ToolAnnotations(title="Get job status", readOnlyHint=True, idempotentHint=True,
+    @tool(annotations=ToolAnnotations(title="Get job status", readOnlyHint=True, idempotentHint=True,
                                           **open_world), meta=player_link())
     async def get_status(
         ctx: Context,
@@ -201,7 +203,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         ]
         return _status_result(jobs, wait_seconds)
 
-    @mcp.tool(annotations=ToolAnnotations(title="List videos", readOnlyHint=True, idempotentHint=True,
+    @tool(annotations=ToolAnnotations(title="List videos", readOnlyHint=True, idempotentHint=True,
                                           **open_world), meta=player_link())
     async def list_videos(
         limit: Annotated[int, Field(ge=1, le=100, description="Page size (1-100).")] = 20,
@@ -220,7 +222,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         return await service.list(limit=limit, after=after, order=order, status=status, model=model,
                                   since=created_since, text=text)
 
-    @mcp.tool(annotations=ToolAnnotations(title="Download a video asset", readOnlyHint=False,
+    @tool(annotations=ToolAnnotations(title="Download a video asset", readOnlyHint=False,
                                           destructiveHint=False, idempotentHint=True, **open_world), meta=player_link())
     async def download_asset(
         video_id: VideoId,
@@ -241,7 +243,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
             content.append(img)
         return CallToolResult(content=content, structured_content=asset.model_dump(mode="json"))
 
-    @mcp.tool(annotations=ToolAnnotations(title="Delete a video", destructiveHint=True, idempotentHint=True,
+    @tool(annotations=ToolAnnotations(title="Delete a video", destructiveHint=True, idempotentHint=True,
                                           **open_world))
     async def delete_video(
         video_id: VideoId,

@@ -62,6 +62,7 @@ class Backend(Transport):
             dialect=dialect,
             timeout_s=settings.request_timeout_s,
             litellm_provider=provider,
+            max_answer_bytes=int(settings.max_answer_mb * 1024 * 1024),
         )
 
     def _refuse(self, dialect: Dialect, feature: str, status: int | None = None) -> Unsupported:

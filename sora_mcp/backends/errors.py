@@ -9,16 +9,19 @@ so no caller can forget to pass it).
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import re
 import time
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from functools import lru_cache
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx2
 import openai
 
+from sora_mcp.backends.limits import AnswerTooLarge, RedirectRefused
 from sora_mcp.errors import (
     AuthFailed,
     BackendError,
@@ -56,11 +59,41 @@ def host_of(url: str | httpx2.URL | None) -> str:
     return f"{host}:{port}" if port else host
 
 
+def _b64_cores(secret: bytes) -> set[str]:
+    """The parts of `secret`'s base64 that do not depend on the bytes around it, per alignment."""
+    cores = set()
+    for pad in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * pad + secret).decode()
+            whole = (pad + len(secret)) // 3 * 4  # characters made only of our own bytes' groups
+            core = text[4 if pad else 0 : whole]
+            if len(core) >= 8:
+                cores.add(core)
+    return cores
+
+
+@lru_cache(maxsize=32)
+def secret_pattern(secret: str) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for `secret` and its encoded forms: URL-encoded (both
+    styles), JSON-escaped (`\\/`, `\\u00xx`), base64 (standard and URL-safe, at any offset
+    inside a longer base64 text, so `Basic` credentials too) and hex."""
+    if not secret or len(secret) < 4:
+        return None
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), secret.replace("/", "\\/"),
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=True)[1:-1].replace("/", "\\/"),
+             "".join(f"\\u{ord(c):04x}" for c in secret), raw.hex()}
+    forms |= _b64_cores(raw)
+    ordered = sorted((f for f in forms if f), key=len, reverse=True)
+    return re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove secrets, tracebacks and excess length from text that came from a backend."""
+    """Remove secrets (in any common encoding), tracebacks and excess length from backend text."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+        pattern = secret_pattern(secret)
+        if pattern is not None:
+            text = pattern.sub("***", text)
     text = re.sub(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+", "Bearer ***", text)
     cut = text.find("Traceback (most recent call last)")
     if cut >= 0:
@@ -190,6 +223,8 @@ def map_error(
     """
     if isinstance(exc, SoraError):
         return exc
+    if (bounded := _bounds_error(exc, operation=operation, sent=sent)) is not None:
+        return bounded
     request: httpx2.Request | None = getattr(exc, "request", None)
     if isinstance(exc, httpx2.HTTPStatusError):
         response: httpx2.Response | None = exc.response
@@ -206,8 +241,9 @@ def map_error(
     host = host_of(request.url if request is not None else None)
     cause = exc.__cause__ or exc.__context__
     never_left = isinstance(exc, _NOT_SENT) or isinstance(cause, _NOT_SENT)
-    timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException))
-    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)) and sent and not never_left:
+    timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError))
+    timed_out = timed_out or _cause(exc, TimeoutError) is not None
+    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError, TimeoutError)) and sent and not never_left:
         what = "no answer came back in time" if timed_out else "the connection dropped before the answer"
         return OutcomeUnknown(
             f"{operation} was sent to {host} but {what}; the backend may have created the job",
@@ -228,3 +264,37 @@ def map_error(
         f"{operation} failed with an unexpected {type(exc).__name__} from the backend client",
         fix="Try again; if it keeps happening, report it with the backend's name and version.",
     )
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """`exc` or the first exception in its cause chain that is a `kind` (the SDK wraps ours)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _bounds_error(exc: BaseException, *, operation: str, sent: bool) -> SoraError | None:
+    """The limits of `limits.BoundedTransport` (answer cap, foreign redirect) said plainly."""
+    too_big = _cause(exc, AnswerTooLarge)
+    if isinstance(too_big, AnswerTooLarge):
+        said = (f"{operation}: the backend's answer was larger than {too_big.limit / 1048576:g} MB, "
+                "so sora-mcp stopped reading it")
+        if sent:
+            return OutcomeUnknown(f"{said}; the backend may have created the job",
+                                  fix="Do not resend it: list recent videos to find the job first, and check "
+                                  "that SORA_MCP_BASE_URL points at a /v1/videos backend.")
+        return BackendError(said, fix="Check that SORA_MCP_BASE_URL points at a /v1/videos backend; raise "
+                            "SORA_MCP_MAX_ANSWER_MB only if its answers really are this large.")
+    refused = _cause(exc, RedirectRefused)
+    if isinstance(refused, RedirectRefused):
+        return BackendError(
+            f"{operation}: the backend redirected the request to another origin ({refused.target}); sora-mcp "
+            "sends prompts, files and keys only to the configured backend",
+            fix="Point SORA_MCP_BASE_URL at the backend's final address.",
+        )
+    return None

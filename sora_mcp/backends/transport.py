@@ -27,10 +27,12 @@ from sora_mcp.backends.dialects import (
     normalize_video,
 )
 from sora_mcp.backends.errors import OPENAI_HOST, host_of, map_error
+from sora_mcp.backends.limits import CONTENT_EXTENSION, BoundedTransport, EnvProxyTransport
 from sora_mcp.errors import BackendError, InvalidInput, SoraError
 from sora_mcp.models import RemoteVideo
 
 AUTH = {"bearer_auth": True}
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"  # RFC 3986 pchar minus '/', so ids stay one path segment
 
 
@@ -61,14 +63,23 @@ class Transport:
         dialect: str = "auto",
         timeout_s: float = 60.0,
         litellm_provider: str | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout_s = timeout_s
-        # The SDK's own default client (its limits, redirects followed), kept so `video_url`
-        # downloads share its connections; cross-origin redirects drop the Authorization header.
+        # The SDK's own default client (redirects followed), kept so `video_url` downloads share
+        # its connections. Its transport is bounded (limits.py): whole-request deadline, answer
+        # cap, and no body or credentials to another origin, on every redirect hop.
+        bounded = BoundedTransport(
+            EnvProxyTransport(httpx2.Limits(max_connections=1000, max_keepalive_connections=100)),
+            base_url=self.base_url,
+            timeout_s=timeout_s,
+            max_answer_bytes=max_answer_bytes,
+            secrets=(api_key or "",),
+        )
         self._http = openai.DefaultAsyncHttpxClient(
-            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)), transport=bounded
         )
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
@@ -192,7 +203,10 @@ class Transport:
             send_headers["Authorization"] = f"Bearer {self._api_key}"
         try:
             response = await self._http.send(
-                self._http.build_request("GET", url, headers=send_headers), stream=True
+                self._http.build_request(
+                    "GET", url, headers=send_headers, extensions={CONTENT_EXTENSION: True}
+                ),
+                stream=True,
             )
             if response.status_code >= 400:
                 await response.aread()

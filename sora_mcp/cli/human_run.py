@@ -29,7 +29,7 @@ from sora_mcp.cli.output import (
     write_json_out,
 )
 from sora_mcp.cli.usage import UsageError
-from sora_mcp.errors import ConfigError, SoraError
+from sora_mcp.errors import ConfigError, SoraError, as_disk_full
 from sora_mcp.models import TERMINAL_STATUSES, Job
 from sora_mcp.prompting import AugmentFields
 from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
@@ -46,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
     except SoraError as exc:
         note(f"Error: {cli_words(str(exc))}")
         return 1
-    except OSError as exc:
+    except Exception as exc:
+        # A full disk (a file write or SQLite's "disk is full") reads the same from every command.
+        if (full := as_disk_full(exc)) is not None:
+            note(f"Error: {cli_words(str(full))}")
+            return 1
+        if not isinstance(exc, OSError):
+            raise
         where = f" ({exc.filename})" if exc.filename else ""
         note(f"Error: {exc.strerror or exc}{where}. Check the path and its permissions.")
         return 1

@@ -5,7 +5,8 @@
 the event loop stays free), resumes with a Range request after a dropped connection when the
 backend allows it (else restarts from 0), checks the size, fsyncs and renames into place.
 Whatever goes wrong — errors, time-outs, cancellation — the temp file is removed and `dest`
-is either the complete new file or untouched.
+is either the complete new file or untouched. A file larger than `max_bytes` (announced, or
+still streaming past it) stops the download at once with `AssetTooLarge`, leaving nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited, SoraError, Unsupported
+from sora_mcp.errors import (
+    BackendError,
+    BackendUnavailable,
+    RateLimited,
+    SoraError,
+    Unsupported,
+    as_disk_full,
+)
 from sora_mcp.library.tempfiles import atomic_replace, create_temp
 
 # What we ask the stream for: one socket read (httpcore reads 64 KiB), so the client need not join pieces.
@@ -51,21 +59,41 @@ class DiskError(SoraError):
     code = "disk"
 
 
+class AssetTooLarge(BackendError):
+    """The file is larger than the configured maximum (SORA_MCP_MAX_ASSET_MB); nothing was kept."""
+
+    code = "too_large"
+
+
+def too_large(limit: int, size: int | None = None) -> AssetTooLarge:
+    said = f"is {size / 1048576:.0f} MB" if size is not None else "kept coming"
+    return AssetTooLarge(
+        f"The backend's file {said}, past the {limit / 1048576:g} MB limit for one archived file; "
+        "the download stopped and nothing partial was kept",
+        fix="Raise SORA_MCP_MAX_ASSET_MB if files this large are expected, or check the backend.",
+    )
+
+
 class _Sink:
     """The temp file plus a running sha256; `write` runs in a worker thread."""
 
-    def __init__(self, tmp_dir: Path, suffix: str) -> None:
+    def __init__(self, tmp_dir: Path, suffix: str, max_bytes: int | None = None) -> None:
         self.fd, self.path = create_temp(tmp_dir, suffix)
         self.hasher = hashlib.sha256()
         self.size = 0
+        self.max_bytes = max_bytes
 
     def write(self, data: bytes | bytearray) -> None:
+        if self.max_bytes is not None and self.size + len(data) > self.max_bytes:
+            raise too_large(self.max_bytes)
         view = memoryview(data)
         try:
             while view:
                 n = os.write(self.fd, view)
                 view = view[n:]
         except OSError as exc:
+            if (full := as_disk_full(exc)) is not None:
+                raise full from None
             raise DiskError(
                 f"Could not write the download into the data directory ({exc.strerror}).",
                 fix="Free disk space or point SORA_MCP_DATA_DIR at a writable folder, then download again.",
@@ -186,6 +214,8 @@ async def _attempt(
             if code == 206:  # a range we did not ask for: ask again for the whole file
                 raise _Retry("the backend answered a different byte range")
         total = stream.total_size if code == 206 else (stream.total_size or stream.content_length)
+        if sink.max_bytes is not None and total is not None and total > sink.max_bytes:
+            raise too_large(sink.max_bytes, total)  # announced too large: not one byte is written
         if resumed and state["total"] is not None and total is not None and total != state["total"]:
             await anyio.to_thread.run_sync(sink.restart)
             raise _Retry("the file changed size between attempts")
@@ -208,6 +238,7 @@ async def download(
     chunk_size: int = 1 << 20,
     backoff_s: float = 0.25,
     expected_variant: str | None = None,
+    max_bytes: int | None = None,
 ) -> DownloadResult:
     """Download to `dest` atomically; resume or restart up to `max_attempts` failed tries.
 
@@ -217,9 +248,9 @@ async def download(
     handed to the writer thread at once (the stream itself is read in 64 KiB pieces). With
     `expected_variant`, a stream whose `served_variant` is something else (a video sent for a
     thumbnail request) raises `Unsupported` before any byte is written, so the caller can
-    derive the variant instead.
+    derive the variant instead. `max_bytes` bounds the file (see `AssetTooLarge`).
     """
-    sink = _Sink(tmp_dir, dest.suffix)
+    sink = _Sink(tmp_dir, dest.suffix, max_bytes)
     state: dict[str, Any] = {
         "total": None,
         "ranges": False,

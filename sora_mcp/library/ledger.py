@@ -25,12 +25,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
-from sora_mcp.errors import ConfigError, InvalidInput
+from sora_mcp.errors import ConfigError, InvalidInput, as_disk_full
 from sora_mcp.library.claims import LedgerClaims
 from sora_mcp.library.migrations import migrate
 from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset, asset_from_row, record_from_row
 from sora_mcp.library.reports import LedgerReports
 from sora_mcp.library.sql import Database, Executor, Row, SqliteDatabase, is_postgres_url
+from sora_mcp.library.tempfiles import PRIVATE_DIR, private_file
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
 
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
@@ -56,13 +57,18 @@ class Ledger(LedgerClaims, LedgerReports):
                 db = PgDatabase(str(location), timeout_s)
             else:
                 path = self.path = Path(location)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
                 db = SqliteDatabase(path, timeout_s)
             migrate(db)
             self._db: Database = db
+            if self.path is not None:
+                for name in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    private_file(name)  # files an older version made 0644
         except sqlite3.DatabaseError as exc:
             if db is not None:
                 db.close()
+            if (full := as_disk_full(exc)) is not None:
+                raise full from None
             raise ConfigError(f"The ledger could not be opened ({exc}).", fix=_OPEN_FAILED_FIX) from None
         except BaseException:
             if db is not None:

@@ -17,15 +17,19 @@ and `rows(sql, params)` for reads; rows are mappings by column name on both stor
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
+
+from sora_mcp.errors import as_disk_full
+from sora_mcp.library.tempfiles import PRIVATE_FILE
 
 Row = Mapping[str, Any]
 Params = Sequence[Any]
@@ -104,6 +108,14 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE))
+    except FileExistsError:
+        pass
+
+
 class SqliteDatabase:
     """One SQLite connection (WAL) shared across threads under a lock; writes take BEGIN IMMEDIATE."""
 
@@ -111,6 +123,7 @@ class SqliteDatabase:
 
     def __init__(self, path: Path, timeout_s: float) -> None:
         self._lock = threading.RLock()
+        _create_private(path)  # every prompt is in here: 0600 (SQLite gives -wal and -shm the same mode)
         conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row
@@ -124,19 +137,35 @@ class SqliteDatabase:
 
     @contextmanager
     def tx(self, key: str | None = None) -> Iterator[Executor]:
-        """One write transaction; IMMEDIATE takes the (whole-file) write lock up front so it never deadlocks."""
+        """One write transaction; IMMEDIATE takes the (whole-file) write lock up front so it never deadlocks.
+
+        A full disk (SQLITE_FULL, often at COMMIT when the WAL grows) is raised as `DiskFull`
+        after the transaction is rolled back; SQLite may already have rolled it back itself.
+        """
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            self.conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if (full := as_disk_full(exc)) is not None:
+                    raise full from None
                 raise
-            self.conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Params = ()) -> list[Row]:
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                if (full := as_disk_full(exc)) is not None:
+                    raise full from None
+                raise
 
     def schema_version(self) -> int:
         return int(self.rows("PRAGMA user_version")[0]["user_version"])

@@ -21,18 +21,42 @@ PREFIX = "sora-tmp-"
 LIVE_OWNER_GRACE_S = 6 * 3600
 
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` (and missing parents) a folder only its owner can enter: 0700.
+
+    Prompts, keys in memory dumps and videos are the user's; other local users get nothing.
+    An existing folder that is more open is narrowed (we made it, or the user pointed us at it).
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    with suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Narrow an existing file to 0600 (a missing one is fine: nothing to protect)."""
+    with suppress(FileNotFoundError, PermissionError):
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, PRIVATE_FILE)
+
+
 def new_temp_name(suffix: str = "") -> str:
     return f"{PREFIX}{os.getpid()}-{secrets.token_hex(8)}{suffix}"
 
 
 def create_temp(tmp_dir: Path, suffix: str = "") -> tuple[int, Path]:
     """Create an empty, private temp file (O_EXCL: never reuse someone else's) and open it for writing."""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         path = tmp_dir / new_temp_name(suffix)
         try:
-            return os.open(path, flags, 0o600), path
+            return os.open(path, flags, PRIVATE_FILE), path
         except FileExistsError:  # pragma: no cover - 64 random bits
             continue
 
@@ -121,7 +145,7 @@ def atomic_replace(src: Path, dest: Path) -> None:
     On EXDEV the bytes are copied to a temp file beside `dest` first, so `dest` is still
     replaced in one rename and a failed copy never leaves a half-written `dest`.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     try:
         os.replace(src, dest)
     except OSError as exc:

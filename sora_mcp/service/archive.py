@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from sora_mcp.errors import NotFound, SoraError, Unsupported
+from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo
 
@@ -128,10 +128,16 @@ async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset
             continue
         try:
             saved.append(await fetch_variant(svc, remote.id, variant))
+        except DiskFull:
+            raise  # the caller says so (a tool) or waits for space and tries again (the watcher)
         except SoraError as exc:
             log.warning("could not archive %s of %s: %s", variant, remote.id, exc.message)
             if variant == "video":
                 break
+        except OSError as exc:  # a write into the library or a derive in a worker thread
+            if (full := as_disk_full(exc)) is not None:
+                raise full from None
+            raise
     return saved
 
 
@@ -142,10 +148,13 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
         return cached
     backend = await svc.backend()
     dest = asset_path(svc.settings.library_dir, video_id, variant)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(lambda offset: backend.open_content(video_id, variant, offset=offset), dest,
-                                tmp_dir=svc.settings.tmp_dir, expected_variant=variant)
+                                tmp_dir=svc.settings.tmp_dir, expected_variant=variant,
+                                max_bytes=svc.settings.max_asset_mb * 1024 * 1024)
+    except DiskFull:
+        raise
     except Unsupported:
         if variant == "video":
             raise

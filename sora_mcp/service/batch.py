@@ -38,6 +38,7 @@ from sora_mcp.errors import (
 )
 from sora_mcp.models import Job, Quote
 from sora_mcp.prompting import AugmentFields
+from sora_mcp.prompting.confine import Moved, Outside, open_confined, resolve_inside
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.requests import CreateRequest
 
@@ -155,19 +156,20 @@ def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) 
         return InvalidInput(f"The batch file '{value}' {problem}", fix=fix)
 
     try:
-        resolved = Path(value).expanduser().resolve(strict=False)
+        root, resolved = resolve_inside(value, roots)
+    except Outside:
+        raise refuse("is outside the folders files may come from", fix_roots) from None
     except (OSError, RuntimeError, ValueError):
         raise refuse("could not be resolved", "Pass a plain path to a .jsonl file.") from None
-    if not any(resolved.is_relative_to(root) for root in roots):
-        raise refuse("is outside the folders files may come from", fix_roots)
     # Only batch files: any other text file (.env, a key file) would be sent line by line as prompts.
     if resolved.suffix.lower() not in BATCH_SUFFIXES:
         raise refuse("is not a .jsonl file", "Save the batch as a .jsonl (or .ndjson) file: one job per line.")
     try:
-        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        # Opened component by component under the root: no folder can be swapped for a link meanwhile.
+        fd = open_confined(root, resolved)
     except FileNotFoundError:
         raise refuse("does not exist", "Check the path (relative paths start at the working directory).") from None
-    except OSError:
+    except (Moved, OSError):
         raise refuse("could not be opened (a symlink, or not readable)", "Pass the real path of the file.") from None
     # Check before fdopen: os.open accepts a directory, but fdopen then raises IsADirectoryError.
     if not stat.S_ISREG(os.fstat(fd).st_mode):

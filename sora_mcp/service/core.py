@@ -20,6 +20,7 @@ import anyio
 from sora_mcp.config import Settings
 from sora_mcp.errors import InvalidInput, NotFound, NotReady, SoraError
 from sora_mcp.library import Ledger, sweep_temp
+from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
 from sora_mcp.prompting import Catalog
 from sora_mcp.service import archive, waiting
@@ -47,12 +48,14 @@ class VideoService(Generating):
         self.instance_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
         self.poller = waiting.Poller(self)
+        self._reference_slots: anyio.CapacityLimiter | None = None
+        self.waiting_for_space: set[str] = set()  # jobs whose background archive a full disk stopped
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> VideoService:
-        data_dir = self.settings.data_dir
-        for d in (data_dir, self.settings.tmp_dir, self.settings.library_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        # Private by mode: 0700 folders (the ledger and library files are 0600 themselves).
+        for d in (self.settings.data_dir, self.settings.tmp_dir, self.settings.library_dir):
+            private_dir(d)
         sweep_temp(self.settings.tmp_dir)
         self.ledger = Ledger(self.settings.ledger_location)
         self._tg = anyio.create_task_group()
@@ -75,6 +78,13 @@ class VideoService(Generating):
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
+
+    @property
+    def reference_slots(self) -> anyio.CapacityLimiter:
+        """How many input images are read and decoded at once (each may take ~max_image_memory_mb)."""
+        if self._reference_slots is None:
+            self._reference_slots = anyio.CapacityLimiter(self.settings.max_concurrent_references)
+        return self._reference_slots
 
     @property
     def started(self) -> bool:
@@ -107,7 +117,7 @@ class VideoService(Generating):
 
         # The generated key wins over any SORA_ENGINE_API_KEY; nobody else knows it, so no admin routes.
         overrides: dict[str, Any] = {
-            "data_dir": self.settings.engine_dir,
+            "data_dir": private_dir(self.settings.engine_dir),
             "api_key": key,
             "faults_enabled": False,
         }
@@ -200,7 +210,10 @@ class VideoService(Generating):
             from sora_mcp.service.recovery import archive_quietly
 
             try:
-                await archive_quietly(self, remote)
+                if await archive_quietly(self, remote):
+                    self.waiting_for_space.add(remote.id)  # the watcher archives it when space returns
+                else:
+                    self.waiting_for_space.discard(remote.id)
             finally:
                 del self._archiving[remote.id]
                 done.set()

@@ -72,7 +72,8 @@ class Generating:
         with self._reserve(0.0 if budget_approved else quote.usd):
             backend = await self.backend()
             reference = (prepare_reference(req.input_reference, roots=self.settings.roots(), target_size=valid.size,
-                                           tmp_dir=self.settings.tmp_dir)
+                                           tmp_dir=self.settings.tmp_dir, limiter=self.reference_slots,
+                                           max_image_bytes=self.settings.max_image_memory_mb * 1024 * 1024)
                          if req.input_reference else contextlib.nullcontext())
             async with reference as ref:
                 key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"

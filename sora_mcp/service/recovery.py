@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, NotFound, RateLimited
+from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
 from sora_mcp.service import waiting
 
 if TYPE_CHECKING:
@@ -26,18 +26,37 @@ PENDING_MAX_AGE_S = 24 * 3600
 CLOCK_SLACK_S = 120
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
+# A full disk is freed by the user at any moment: look again often (a stat and a write, no request).
+DISK_FULL_BACKOFF_MAX_S = 10.0
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, (BackendUnavailable, RateLimited)) or type(exc) is BackendError
+    return isinstance(exc, (BackendUnavailable, RateLimited, DiskFull)) or type(exc) is BackendError
+
+
+def _needs_archive(svc: VideoService, video_id: str) -> bool:
+    """Did a full disk stop this job's archive? (Other failures were logged and are not retried.)"""
+    if video_id not in svc.waiting_for_space:
+        return False
+    record = svc._ledger().get(video_id)
+    return record is not None and record.status == "completed" and not svc._fully_archived(record)
 
 
 async def follow(svc: VideoService, video_id: str) -> None:
-    """Follow one job until it ends (archiving it on completion); retry through outages."""
-    backoff = BACKOFF_START_S
+    """Follow one job until it ends (archiving it on completion); retry through outages.
+
+    A full disk is an outage too: the ledger write or the archive that failed is tried again
+    (every few seconds) until space returns, so nothing the watcher owes is dropped.
+    """
+    backoff, cap = BACKOFF_START_S, BACKOFF_MAX_S
     while True:
         try:
             await waiting.follow_until_done(svc, video_id)
+            await svc.archived(video_id)
+            if _needs_archive(svc, video_id):
+                # Archiving now raises DiskFull again while the disk is still full.
+                await svc.refresh(video_id, archive="now")
+                svc.waiting_for_space.discard(video_id)
             return
         except NotFound:
             log.info("watcher: the backend no longer has %s", video_id)
@@ -47,10 +66,12 @@ async def follow(svc: VideoService, video_id: str) -> None:
                 log.warning("watcher stopped following %s: %s", video_id,
                             getattr(exc, "message", type(exc).__name__))
                 return
-            log.info("watcher: %s unreachable for now (%s); retrying in %.0f s", video_id,
+            cap = DISK_FULL_BACKOFF_MAX_S if isinstance(exc, DiskFull) else BACKOFF_MAX_S
+            log.info("watcher: %s %s (%s); retrying in %.0f s", video_id,
+                     "waits for disk space" if isinstance(exc, DiskFull) else "unreachable for now",
                      getattr(exc, "message", ""), backoff)
         await anyio.sleep(backoff)
-        backoff = min(backoff * 2, BACKOFF_MAX_S)
+        backoff = min(backoff * 2, cap)
 
 
 async def resume(svc: VideoService) -> None:
@@ -109,9 +130,14 @@ def _match(svc: VideoService, entry: dict[str, Any], remote: list[Any]) -> Any:
     return None
 
 
-async def archive_quietly(svc: VideoService, remote: Any) -> None:
-    """Archive in the background (from list_videos); a failure is logged, never raised into the server."""
+async def archive_quietly(svc: VideoService, remote: Any) -> bool:
+    """Archive in the background (from list_videos, the watcher's poll); a failure is logged, never
+    raised into the server. True when a full disk stopped it, so the watcher tries again later."""
     try:
         await svc.archive(remote)
+    except DiskFull as exc:
+        log.warning("background archive of %s waits for disk space: %s", remote.id, exc.message)
+        return True
     except Exception as exc:  # noqa: BLE001 - a background task must not end the server
         log.warning("background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__))
+    return False

@@ -1,8 +1,9 @@
 """The long hardening run: `python -m tests.hardening.long_run` prints figures and writes RESULTS.md.
 
-Fuzzed calls (>= 10,000), hostile paths, secrets, engine faults, 20 SIGKILLs and 50 concurrent
-HTTP clients, each summarised as "N ..., 0 lost, 0 leaked" when all is well. Exit code 1 when
-any section found a problem (the problems are listed in RESULTS.md). Takes ~10-15 minutes.
+Fuzzed calls (>= 10,000), hostile paths, secrets, engine faults, 20 SIGKILLs, 50 concurrent
+HTTP clients and the memory budgets (memory_run.py), each summarised as "N ..., 0 lost, 0 leaked"
+when all is well. Exit code 1 when any section found a problem (the problems are listed in
+RESULTS.md). Takes ~10-15 minutes.
 Options: --quick (small numbers, a smoke test of this script), --seed N.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from tests.hardening import faults_run, flood_run
+from tests.hardening import faults_run, flood_run, memory_run
 from tests.hardening.common import REPO, SECRET_KEY, stack, top_level, tree
 from tests.hardening.crash import crash_cycles
 from tests.hardening.engine_surface_run import engine_surface as engine_surface_run
@@ -218,6 +219,12 @@ async def floods(root: Path, sizes: dict[str, Any]) -> Section:
     return sec
 
 
+async def memory(root: Path, quick: bool) -> Section:
+    sec = Section("Memory budgets")  # tests/hardening/memory_run.py
+    sec.figure, sec.problems = await memory_run.run(root, quick=quick)
+    return sec
+
+
 def timed(fn: Callable[..., Any], *args: Any) -> Section:
     t0 = time.monotonic()
     sec = anyio.run(fn, *args) if _is_async(fn) else fn(*args)
@@ -278,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             timed(http, root / "http", n_clients),
             timed(engine_surface, root / "engine-surface", 1 if args.quick else 3),
             timed(floods, root / "floods", flood_run.QUICK if args.quick else flood_run.FULL),
+            timed(memory, root / "memory", args.quick),
         ]
     total = time.monotonic() - t0
     if not args.quick:
