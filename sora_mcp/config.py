@@ -10,10 +10,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine"]
+Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"]
+
+# Hosted providers that the dialect alone points at (no SORA_MCP_BASE_URL needed): their API
+# root and the variable their own tools read the key from (used when SORA_MCP_API_KEY is unset).
+HOSTED: dict[str, tuple[str, str]] = {
+    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    "together": ("https://api.together.ai/v2", "TOGETHER_API_KEY"),
+}
 
 
 def default_data_dir() -> Path:
@@ -55,6 +62,9 @@ class Settings(BaseSettings):
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )
     auth_token: SecretStr | None = None
+    catalog_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long a provider's model catalog is kept before it is read again."
+    )
     # Embedded-engine settings (used only when base_url is unset).
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
@@ -70,6 +80,16 @@ class Settings(BaseSettings):
             parts = value.split(os.pathsep if "/" in value else ",")
             return [p.strip() for p in parts if p.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _hosted_defaults(self) -> Settings:
+        """SORA_MCP_DIALECT=openrouter (or together) alone is enough: its URL, and its key variable."""
+        if self.dialect in HOSTED:
+            url, key_var = HOSTED[self.dialect]
+            self.base_url = self.base_url or url
+            if self.api_key is None and os.environ.get(key_var):
+                self.api_key = SecretStr(os.environ[key_var])
+        return self
 
     @property
     def uses_embedded_engine(self) -> bool:

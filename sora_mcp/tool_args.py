@@ -135,6 +135,7 @@ def create_gate(service: Any) -> Gate:
         if dry_run or not can_elicit(ctx):
             return None
         try:
+            await service.refresh_catalog()
             _, _, quote = service.quote_create(CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds,
                                                              augment=False))
         except SoraError:

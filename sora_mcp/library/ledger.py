@@ -28,6 +28,7 @@ from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset, asset_
 from sora_mcp.library.reports import LedgerReports
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
 
+BILLED_NOTE = "billed: the cost the backend reported for this job (not an estimate)"
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
 _TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES))
 _OPEN_FAILED_FIX = (
@@ -173,8 +174,8 @@ class Ledger(LedgerReports):
             "edited_from": None,
             "kind": kind,
             "created_at": remote.created_at if remote.created_at is not None else now,
-            "cost_usd": cost_usd,
-            "cost_note": cost_note,
+            "cost_usd": remote.cost_usd if remote.cost_usd is not None else cost_usd,
+            "cost_note": BILLED_NOTE if remote.cost_usd is not None else cost_note,
             "idempotency_key": idempotency_key,
             "updated_at": now,
             "recorded_at": now,
@@ -239,6 +240,11 @@ class Ledger(LedgerReports):
                 f"UPDATE jobs SET {sets}, updated_at = ?, polls = polls + ? WHERE id = ?",
                 [*fields.values(), now, int(polled), remote.id],
             )
+            if remote.cost_usd is not None:  # the provider's bill replaces the estimate
+                c.execute(
+                    "UPDATE jobs SET cost_usd = ?, cost_note = ? WHERE id = ?",
+                    (remote.cost_usd, BILLED_NOTE, remote.id),
+                )
             if remote.status == "deleted":
                 c.execute(
                     "UPDATE jobs SET deleted_remote = 1, deleted_at = COALESCE(deleted_at, ?) WHERE id = ?",

@@ -8,6 +8,7 @@ ledger, the catalog and a background watcher that archives jobs as they complete
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -31,6 +32,8 @@ class VideoService(Generating):
         self.settings = settings
         self.ledger: Ledger | None = None
         self._catalog: Catalog | None = None
+        self._catalog_read_at: float | None = None  # when the provider's model list was last read
+        self._catalog_lock = anyio.Lock()
         self._backend: Any = None
         self._engine: Any = None
         self._backend_lock = anyio.Lock()
@@ -79,6 +82,31 @@ class VideoService(Generating):
         if self._catalog is None:
             self._catalog = Catalog.load(self.settings.catalog)
         return self._catalog
+
+    async def refresh_catalog(self) -> Catalog:
+        """The catalog, made of the provider's own models when the backend reports them (a
+        video-models endpoint, e.g. OpenRouter's), read again after `catalog_ttl_s`. A failed
+        re-read keeps the last good list; a first read that fails raises (nothing could be sent)."""
+        if self.uses_engine:
+            return self.catalog
+        backend = await self.backend()
+        dialect = backend.known_dialect
+        if dialect is None or not dialect.models_path:
+            return self.catalog
+        async with self._catalog_lock:
+            fresh = self._catalog_read_at is not None and time.monotonic() - self._catalog_read_at < self.settings.catalog_ttl_s
+            if fresh and self._catalog is not None:
+                return self._catalog
+            try:
+                entries = await backend.model_catalog()
+            except SoraError as exc:
+                if self._catalog is not None and self._catalog.provider:
+                    log.warning("could not re-read %s's models (%s); keeping the last list", dialect.label, exc.message)
+                    return self._catalog
+                raise
+            self._catalog = Catalog.from_provider(entries or [], provider=dialect.label, user_file=self.settings.catalog)
+            self._catalog_read_at = time.monotonic()
+            return self._catalog
 
     async def backend(self) -> Any:
         """The backend client, created on first use (starting the embedded engine if needed)."""

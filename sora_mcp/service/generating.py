@@ -64,6 +64,7 @@ class Generating:
         `idempotency_key`: reuse one key across a caller's retries of the same request."""
         from sora_mcp.prompting import prepare_reference
 
+        await self.refresh_catalog()  # a provider's own model list, when it has one
         prompt_sent, valid, quote = self.quote_create(req)
         if dry_run:
             return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note)
@@ -178,6 +179,7 @@ class Generating:
         """Create many jobs (see `service.batch`): one result per line, never two jobs for one line."""
         from sora_mcp.service.batch import run_batch
 
+        await self.refresh_catalog()
         return await run_batch(self, specs, jsonl_path, defaults=defaults, concurrency=concurrency,
                                max_attempts=max_attempts, fail_fast=fail_fast, dry_run=dry_run, approve=approve,
                                on_progress=on_progress)
