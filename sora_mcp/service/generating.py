@@ -54,6 +54,13 @@ class Generating:
         valid = self.catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models,
                                       prompt=prompt_sent)
         quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
+        catalog = self.catalog
+        if req.input_reference and catalog.provider and catalog.supports(valid.model, "input_reference") is False:
+            able = [m.id for m in catalog.models() if m.supports.input_reference]
+            raise InvalidInput(
+                f"{valid.model} takes no first-frame image on {catalog.provider}",
+                fix="Leave input_reference out" + (f", or use one of: {', '.join(able)}." if able else "."),
+            )
         return prompt_sent, valid, quote
 
     async def create(
