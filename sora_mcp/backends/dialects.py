@@ -60,7 +60,14 @@ DIALECTS: dict[str, Dialect] = {
     "engine": Dialect("engine", "the embedded engine", "multipart"),
     # vLLM-Omni: form fields only, MP4 whatever the variant, no remix/extend/edit.
     "vllm-omni": Dialect(
-        "vllm-omni", "vLLM-Omni", "multipart", remix=False, extend=False, edit=False, named_variants=False
+        "vllm-omni",
+        "vLLM-Omni",
+        "multipart",
+        remix=False,
+        extend=False,
+        edit=False,
+        named_variants=False,
+        reference="image_reference",  # its JSON-safe name for a URL/file_id reference
     ),
     # SGLang diffusion: JSON (multipart only with an upload), integer seconds, variant = index.
     "sglang": Dialect(
