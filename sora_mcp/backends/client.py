@@ -71,6 +71,10 @@ class Backend(Transport):
             "the same (subject, setting, camera, style) plus the change you want.",
         )
 
+    async def describe(self) -> Dialect:
+        """The dialect record in use (detected on first use when set to auto)."""
+        return await self._resolve()
+
     async def require(self, feature: str) -> None:
         """Refuse `remix`/`extend`/`edit` before anything else when this backend's dialect lacks it."""
         dialect = await self._resolve()
