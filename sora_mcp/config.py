@@ -17,9 +17,10 @@ Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic",
 
 # Hosted providers that the dialect alone points at (no SORA_MCP_BASE_URL needed): their API
 # root and the variable their own tools read the key from (used when SORA_MCP_API_KEY is unset).
-HOSTED: dict[str, tuple[str, str]] = {
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-    "together": ("https://api.together.ai/v2", "TOGETHER_API_KEY"),
+# An OpenAI key is never sent to them: it would only leak the key to a third party.
+HOSTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", ("openrouter.ai",)),
+    "together": ("https://api.together.ai/v2", "TOGETHER_API_KEY", ("api.together.ai", "api.together.xyz")),
 }
 
 
@@ -84,11 +85,19 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _hosted_defaults(self) -> Settings:
         """SORA_MCP_DIALECT=openrouter (or together) alone is enough: its URL, and its key variable."""
-        if self.dialect in HOSTED:
-            url, key_var = HOSTED[self.dialect]
-            self.base_url = self.base_url or url
-            if self.api_key is None and os.environ.get(key_var):
-                self.api_key = SecretStr(os.environ[key_var])
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.base_url or "").hostname or ""
+        hosted = self.dialect if self.dialect in HOSTED else next((n for n, h in HOSTED.items() if host in h[2]), None)
+        if hosted is None:
+            return self
+        url, key_var, _ = HOSTED[hosted]
+        self.base_url = self.base_url or url
+        key = self.api_key.get_secret_value() if self.api_key else None
+        if key is not None and key == os.environ.get("OPENAI_API_KEY") and not os.environ.get("SORA_MCP_API_KEY"):
+            self.api_key = key = None  # it came from OPENAI_API_KEY: not this provider's key
+        if key is None and os.environ.get(key_var):
+            self.api_key = SecretStr(os.environ[key_var])
         return self
 
     @property

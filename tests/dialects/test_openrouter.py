@@ -230,3 +230,15 @@ async def test_both_protocol_versions(openrouter: FakeServer, data_dir: Path, mo
         assert created["quote"]["usd"] == pytest.approx(0.4)
         job = await _wait(client, created["id"])
         assert job["status"] == "completed" and job["quote"]["usd"] == pytest.approx(0.36)
+
+
+def test_an_openai_key_is_never_sent_to_openrouter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SORA_MCP_API_KEY", raising=False)
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-not-for-others")
+    for kw in ({"dialect": "openrouter"}, {"base_url": "https://openrouter.ai/api/v1"}):
+        assert Settings(data_dir=Path("unused"), **kw).api_key is None
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-right")
+    settings = Settings(data_dir=Path("unused"), dialect="openrouter")
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == "sk-or-right"
+    assert Settings(data_dir=Path("unused")).api_key.get_secret_value() == "sk-openai-not-for-others"
