@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )
     auth_token: SecretStr | None = None
+    backends_file: Path | None = Field(
+        default=None, description="A TOML file naming more backends (default: backends.toml in the data dir)."
+    )
     catalog_ttl_s: float = Field(
         default=3600.0, gt=0, description="How long a provider's model catalog is kept before it is read again."
     )

@@ -202,7 +202,7 @@ class Ledger(LedgerReports):
             if old is None or old["status"] != remote.status:
                 self._history(c, remote.id, remote.status, row["progress"])
 
-    def update_status(self, remote: RemoteVideo, *, polled: bool = False) -> bool:
+    def update_status(self, remote: RemoteVideo, *, polled: bool = False, base_url_host: str | None = None) -> bool:
         """Record what the backend says now; True when the status changed (or the job is new here).
 
         A job the ledger has never seen is stored with kind="external" so that list merging
@@ -221,6 +221,7 @@ class Ledger(LedgerReports):
                     **fields,
                     "id": remote.id,
                     "kind": "external",
+                    "base_url_host": base_url_host,  # which backend listed it, to follow it there
                     "prompt_sent": remote.prompt,
                     "remixed_from": remote.remixed_from_video_id,
                     "created_at": remote.created_at if remote.created_at is not None else now,
