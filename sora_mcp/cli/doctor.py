@@ -1,4 +1,4 @@
-"""`sora-mcp doctor`: is the configured backend ready? A table for people, `--json` for scripts.
+"""`sora-mcp doctor`: are the configured backends ready? A table for people, `--json` for scripts.
 
 Exit 0 when every backend is usable, 1 when one is not (the table names the problem and its
 fix). Only reads are sent (see `service.doctor`): doctor never creates a job or spends money.
@@ -65,10 +65,10 @@ def _render(reports: list[Any]) -> None:
 
 async def _diagnose() -> list[Any]:
     from sora_mcp.cli.human_run import open_service
-    from sora_mcp.service.doctor import diagnose
+    from sora_mcp.service.doctor import diagnose_all
 
     async with open_service() as svc:
-        return [await diagnose(svc)]
+        return await diagnose_all(svc)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """`doctor`: check a configured backend the way a new user needs it checked, without paying.
 
-For the backend it answers: is it reachable, is the key accepted, which dialect is it, which
+For each configured backend (the default one and those of the backends file) it answers: is it reachable, is the key accepted, which dialect is it, which
 models with which sizes and durations, which operations it supports, and what a default clip
 would cost. Only reads are sent: the key is tested by asking for a job id that cannot exist
 (`404` = reachable and authorised, `401/403` = the key is refused), so no job is ever created.
@@ -63,12 +63,17 @@ async def _probe(backend: Any) -> tuple[bool, bool | None, SoraError | None]:
     return True, True, None
 
 
-async def diagnose(svc: Any, name: str = "default") -> BackendReport:
-    """Check the backend `svc` is configured for. Never sends a POST."""
+async def diagnose_all(svc: Any) -> list[BackendReport]:
+    return [await diagnose(svc, name) for name in svc.backend_names()]
+
+
+async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
+    """Check one backend (None: the default one). Never sends a POST."""
     from sora_mcp.backends.errors import host_of
 
-    backend = await svc.backend()
-    report = BackendReport(name=name, host="embedded engine" if svc.uses_engine else host_of(backend.base_url),
+    engine = name is None and svc.uses_engine
+    backend = await svc.backend(name)
+    report = BackendReport(name=name or "default", host="embedded engine" if engine else host_of(backend.base_url),
                            dialect=backend.dialect, usable=False, reachable=False)
     report.reachable, report.key_accepted, problem = await _probe(backend)
     if problem is not None:
@@ -82,7 +87,7 @@ async def diagnose(svc: Any, name: str = "default") -> BackendReport:
     if not report.reachable or report.key_accepted is False:
         return report
     try:
-        catalog = await svc.refresh_catalog()
+        catalog = await svc.refresh_catalog(name)
     except SoraError as exc:
         report.problem, report.fix = f"its model list could not be read: {exc.message}", exc.fix
         return report
@@ -96,14 +101,14 @@ async def diagnose(svc: Any, name: str = "default") -> BackendReport:
         except SoraError:
             served = None
         known = [catalog.get(m) for m in served or []]
-        specs = [s for s in known if s is not None] or ([catalog.get("sora-2")] if svc.uses_engine else [])
+        specs = [s for s in known if s is not None] or ([catalog.get("sora-2")] if engine else [])
         unknown = [m for m in served or [] if catalog.get(m) is None]
         report.models_note = (f"also served, without known limits: {', '.join(unknown)}" if unknown
                               else None if served else "the backend lists no models; the catalog's rules apply")
-        if svc.uses_engine:
+        if engine:
             report.models_note = "procedural previews following the sora-2 rules, free"
     report.models = [_limits(s) for s in specs if s is not None]
-    if svc.uses_engine:  # previews cost nothing, whatever the model's hosted price is
+    if engine:  # previews cost nothing, whatever the model's hosted price is
         for limits in report.models:
             limits.usd_per_second = {}
     if report.models:
@@ -111,6 +116,6 @@ async def diagnose(svc: Any, name: str = "default") -> BackendReport:
         assert first is not None
         report.default_clip = catalog.quote(first.id, first.sizes[0],
                                             first.seconds[0] if first.seconds else str(min(4, first.max_seconds)),
-                                            engine=svc.uses_engine)
+                                            engine=engine)
     report.usable = True
     return report

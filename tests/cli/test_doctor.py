@@ -85,3 +85,26 @@ def test_engine_backend(tmp_path: Path, shared_engine: EngineServer) -> None:
     report = result.json()[0]
     assert report["usable"] and all(report["operations"][op] for op in ("remix", "extend", "edit", "delete"))
     assert shared_engine.stats.count("POST", "/v1/videos") == 0
+
+
+def test_every_backend_of_the_backends_file(tmp_path: Path, openrouter: FakeServer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "backends.toml").write_text(f"""
+[backends.cloud]
+base_url = "{openrouter.origin}/api/v1"
+dialect = "openrouter"
+key_env = "CLOUD_KEY"
+
+[backends.gpu]
+base_url = "http://127.0.0.1:{port}/v1"
+""", encoding="utf-8")
+    result = _cli(tmp_path, openrouter, CLOUD_KEY=API_KEY)("doctor", "--json")
+    reports = {r["name"]: r for r in result.json()}
+    assert result.code == 1  # one backend is unusable
+    assert reports["default"]["usable"] and reports["cloud"]["usable"]
+    assert reports["cloud"]["operations"]["delete"] is False
+    assert reports["gpu"]["reachable"] is False and "Backend gpu" in result.stderr
+    assert _posts(openrouter) == []
