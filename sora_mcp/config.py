@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     backends_file: Path | None = Field(
         default=None, description="A TOML file naming more backends (default: backends.toml in the data dir)."
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of completion webhooks (HTTP mode: POST /webhooks/video)."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="This server's public /webhooks/video URL, sent as the callback where supported."
+    )
+    webhook_tolerance_s: int = Field(default=300, gt=0, description="How old a signed webhook may be.")
     catalog_ttl_s: float = Field(
         default=3600.0, gt=0, description="How long a provider's model catalog is kept before it is read again."
     )

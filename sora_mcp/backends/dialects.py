@@ -52,7 +52,11 @@ class Dialect:
     # Raw status words that mean another status here, with the message the job's error carries.
     status_words: tuple[tuple[str, Status, str], ...] = ()
     hosts: tuple[str, ...] = ()  # hosts that identify it, so detection needs no request
-    webhooks: bool = False  # can push completion to a callback URL
+    callback_field: str | None = None  # the create field naming a URL to push completion to
+
+    @property
+    def webhooks(self) -> bool:
+        return self.callback_field is not None
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -109,7 +113,7 @@ DIALECTS: dict[str, Dialect] = {
              "fetched any more. Create the clip again and download it soon after it completes."),
         ),
         hosts=("openrouter.ai",),
-        webhooks=True,
+        callback_field="callback_url",
     ),
     # Together (docs.together.ai/reference/create-videos): JSON, `width`/`height`, `seconds` as text,
     # statuses in_progress|completed|failed, cost and `video_url` under `outputs`, no content route.

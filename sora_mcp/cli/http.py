@@ -30,7 +30,7 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str) -> ASGIApp:
+def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str, service: Any = None) -> ASGIApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
     security = None
@@ -45,12 +45,18 @@ def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str) -> ASG
         app = mcp.streamable_http_app(host=host, transport_security=security)
     if settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
+    if service is not None and settings.webhook_secret is not None:
+        from sora_mcp.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
+
+        verifier = Verifier(settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s)
+        app = WebhookRoute(app, service, verifier)
     return app
 
 
-async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str) -> None:
+async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str,
+                     service: Any = None) -> None:
     import uvicorn
 
-    app = build_http_app(mcp, settings, transport=transport, host=host)
+    app = build_http_app(mcp, settings, transport=transport, host=host, service=service)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on")
     await uvicorn.Server(config).serve()

@@ -328,6 +328,21 @@ class VideoService(Generating):
         finally:
             self.poller.forget(video_id)
 
+    async def apply_webhook(self, video_id: str, data: dict[str, Any]) -> bool:
+        """A verified completion webhook: record what it says and archive at once, with no poll.
+        False (and nothing changed) when the job is not one this library knows."""
+        from sora_mcp.backends import normalize_video
+
+        ledger = self._ledger()
+        if ledger.get(video_id) is None:
+            return False
+        backend = await self.backend(self.job_backend(video_id))
+        remote = normalize_video({**data, "id": video_id}, dialect=backend.known_dialect)
+        ledger.update_status(remote)
+        if remote.status == "completed":
+            self.archive_soon(remote)
+        return True
+
     # ---- summaries (resources) -------------------------------------------------------------
     async def backend_models(self) -> list[str] | None:
         try:

@@ -91,10 +91,15 @@ class Generating:
                                "seconds": valid.seconds}
                 ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
 
+                extra = dict(req.extra or {})
+                dialect = backend.known_dialect
+                if self.settings.webhook_url and dialect is not None and dialect.callback_field:
+                    extra.setdefault(dialect.callback_field, self.settings.webhook_url)  # completion pushed
+
                 async def send() -> RemoteVideo:
                     return await backend.create(
                         prompt_sent, valid.model, valid.size, valid.seconds,
-                        input_reference=ref, extra=req.extra, idempotency_key=key,
+                        input_reference=ref, extra=extra or None, idempotency_key=key,
                     )
 
                 match = sending.Match(prompt_sent, valid.model, valid.size, valid.seconds)
