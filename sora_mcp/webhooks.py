@@ -70,7 +70,9 @@ class Verifier:
             parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
             timestamp, given = parts.get("t", ""), parts.get("v1", "")
             self._fresh(timestamp)
-            expected = hmac.new(self._secret.encode(), timestamp.encode() + b"," + body, hashlib.sha256).hexdigest()
+            expected = hmac.new(
+                self._secret.encode(), timestamp.encode() + b"," + body, hashlib.sha256
+            ).hexdigest()
             if not hmac.compare_digest(expected, given):
                 raise Refused("bad signature")
             self._remember(f"openrouter:{given}")
@@ -80,7 +82,9 @@ class Verifier:
 
             self._sdk = self._sdk or openai.OpenAI(api_key="unused-for-verification")
             try:
-                self._sdk.webhooks.verify_signature(body, headers, secret=self._secret, tolerance=self.tolerance_s)
+                self._sdk.webhooks.verify_signature(
+                    body, headers, secret=self._secret, tolerance=self.tolerance_s
+                )
             except (openai.InvalidWebhookSignatureError, ValueError) as exc:
                 raise Refused(f"bad signature or timestamp ({type(exc).__name__})") from None
             self._remember(f"standard:{headers.get('webhook-id', '')}")
@@ -143,7 +147,7 @@ class WebhookRoute:
             return 204
         try:
             known = await self.service.apply_webhook(*update)
-        except Exception as exc:  # a failure here must not make the provider resend forever
+        except Exception as exc:  # noqa: BLE001 - any failure: answer 500 so the provider retries later
             log.warning("webhook for %s could not be applied: %s", update[0], type(exc).__name__)
             return 500
         if not known:

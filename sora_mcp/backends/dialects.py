@@ -109,8 +109,14 @@ DIALECTS: dict[str, Dialect] = {
         content_params=(("index", "0"),),
         models_path="/videos/models",
         status_words=(
-            ("expired", "failed", "The provider's output expired before it was downloaded; it cannot be "
-             "fetched any more. Create the clip again and download it soon after it completes."),
+            (
+                "expired",
+                "failed",
+                (
+                    "The provider's output expired before it was downloaded; it cannot be fetched any more. "
+                    "Create the clip again and download it soon after it completes."
+                ),
+            ),
         ),
         hosts=("openrouter.ai",),
         callback_field="callback_url",

@@ -59,7 +59,9 @@ def size_of(resolution: object, aspect: object) -> str | None:
     return f"{long_side}x{short}" if a >= b else f"{short}x{long_side}"
 
 
-def size_fields(encoding: str, size: str | None, known: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+def size_fields(
+    encoding: str, size: str | None, known: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """The body fields that carry `size` in a dialect's encoding.
 
     `known` maps a size to the (resolution, aspect_ratio) labels the provider itself listed for the
@@ -104,7 +106,9 @@ def _price(skus: Mapping[str, Any], resolution: str | None) -> float | None:
     return None
 
 
-def catalog_entry(item: Mapping[str, Any], *, label: str, source: str) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | None:
+def catalog_entry(
+    item: Mapping[str, Any], *, label: str, source: str
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | None:
     """One model of a video-models answer as a catalog entry, and its size → (resolution, aspect) map.
 
     None when the model reports nothing usable (no sizes can be derived).
@@ -117,14 +121,18 @@ def catalog_entry(item: Mapping[str, Any], *, label: str, source: str) -> tuple[
         for aspect in _strings(item.get("supported_aspect_ratios")):
             if (size := size_of(resolution, aspect)) is not None:
                 labels.setdefault(size, (resolution, aspect))
-    sizes = [s.lower() for s in _strings(item.get("supported_sizes")) if re.match(r"^\d{2,5}x\d{2,5}$", s.lower())]
+    sizes = [
+        s.lower() for s in _strings(item.get("supported_sizes")) if re.match(r"^\d{2,5}x\d{2,5}$", s.lower())
+    ]
     for size in sizes:
         if size not in labels and (res := resolution_of(size)) and (asp := aspect_of(size)):
             labels[size] = (res, asp)
     sizes = sizes or list(labels)
     if not sizes:
         return None
-    durations = [str(int(d)) for d in item.get("supported_durations") or [] if isinstance(d, int | float) and d > 0]
+    durations = [
+        str(int(d)) for d in item.get("supported_durations") or [] if isinstance(d, int | float) and d > 0
+    ]
     skus = item.get("pricing_skus") if isinstance(item.get("pricing_skus"), dict) else {}
     prices = {s: p for s in sizes if (p := _price(skus, labels.get(s, (None,))[0])) is not None}
     frames = _strings(item.get("supported_frame_images"))
@@ -147,7 +155,9 @@ def catalog_entry(item: Mapping[str, Any], *, label: str, source: str) -> tuple[
     return entry, labels
 
 
-def catalog_entries(body: object, *, label: str, source: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, tuple[str, str]]]]:
+def catalog_entries(
+    body: object, *, label: str, source: str
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, tuple[str, str]]]]:
     """Every usable model in a video-models answer, and each model's size labels."""
     items = body.get("data") if isinstance(body, dict) else body
     entries: list[dict[str, Any]] = []
@@ -161,5 +171,7 @@ def catalog_entries(body: object, *, label: str, source: str) -> tuple[list[dict
                 seen_alias[alias.casefold()] = seen_alias.get(alias.casefold(), 0) + 1
     ids = {e["id"].casefold() for e in entries}
     for entry in entries:  # an alias two models share, or that is another model's id, names neither
-        entry["aliases"] = [a for a in entry["aliases"] if seen_alias[a.casefold()] == 1 and a.casefold() not in ids]
+        entry["aliases"] = [
+            a for a in entry["aliases"] if seen_alias[a.casefold()] == 1 and a.casefold() not in ids
+        ]
     return entries, labels

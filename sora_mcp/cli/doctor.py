@@ -54,7 +54,9 @@ def _render(reports: list[Any]) -> None:
             table.add_row("fix", r.fix)
         console.print(table)
         if r.models:
-            models = Table(title=f"Models{f' ({r.models_note})' if r.models_note else ''}", title_justify="left")
+            models = Table(
+                title=f"Models{f' ({r.models_note})' if r.models_note else ''}", title_justify="left"
+            )
             for column in ("model", "sizes", "seconds", "USD per second"):
                 models.add_column(column, overflow="fold")
             for m in r.models:

@@ -44,8 +44,12 @@ class BackendReport(BaseModel):
 
 
 def _limits(spec: Any) -> ModelLimits:
-    return ModelLimits(id=spec.id, sizes=list(spec.sizes), seconds=spec.allowed_seconds_text(),
-                       usd_per_second=dict(spec.price_usd_per_second))
+    return ModelLimits(
+        id=spec.id,
+        sizes=list(spec.sizes),
+        seconds=spec.allowed_seconds_text(),
+        usd_per_second=dict(spec.price_usd_per_second),
+    )
 
 
 async def _probe(backend: Any) -> tuple[bool, bool | None, SoraError | None]:
@@ -73,16 +77,26 @@ async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
 
     engine = name is None and svc.uses_engine
     backend = await svc.backend(name)
-    report = BackendReport(name=name or "default", host="embedded engine" if engine else host_of(backend.base_url),
-                           dialect=backend.dialect, usable=False, reachable=False)
+    report = BackendReport(
+        name=name or "default",
+        host="embedded engine" if engine else host_of(backend.base_url),
+        dialect=backend.dialect,
+        usable=False,
+        reachable=False,
+    )
     report.reachable, report.key_accepted, problem = await _probe(backend)
     if problem is not None:
         report.problem, report.fix = problem.message, problem.fix
     dialect = await backend.describe()
     report.dialect = dialect.name
     report.operations = {
-        "remix": dialect.remix, "extend": dialect.extend, "edit": dialect.edit, "delete": dialect.delete,
-        "list": dialect.list_route, "variants": dialect.named_variants, "webhooks": dialect.webhooks,
+        "remix": dialect.remix,
+        "extend": dialect.extend,
+        "edit": dialect.edit,
+        "delete": dialect.delete,
+        "list": dialect.list_route,
+        "variants": dialect.named_variants,
+        "webhooks": dialect.webhooks,
     }
     if not report.reachable or report.key_accepted is False:
         return report
@@ -103,8 +117,13 @@ async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
         known = [catalog.get(m) for m in served or []]
         specs = [s for s in known if s is not None] or ([catalog.get("sora-2")] if engine else [])
         unknown = [m for m in served or [] if catalog.get(m) is None]
-        report.models_note = (f"also served, without known limits: {', '.join(unknown)}" if unknown
-                              else None if served else "the backend lists no models; the catalog's rules apply")
+        report.models_note = (
+            f"also served, without known limits: {', '.join(unknown)}"
+            if unknown
+            else None
+            if served
+            else "the backend lists no models; the catalog's rules apply"
+        )
         if engine:
             report.models_note = "procedural previews following the sora-2 rules, free"
     report.models = [_limits(s) for s in specs if s is not None]
@@ -114,8 +133,11 @@ async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
     if report.models:
         first = specs[0]
         assert first is not None
-        report.default_clip = catalog.quote(first.id, first.sizes[0],
-                                            first.seconds[0] if first.seconds else str(min(4, first.max_seconds)),
-                                            engine=engine)
+        report.default_clip = catalog.quote(
+            first.id,
+            first.sizes[0],
+            first.seconds[0] if first.seconds else str(min(4, first.max_seconds)),
+            engine=engine,
+        )
     report.usable = True
     return report

@@ -139,11 +139,16 @@ class FakeOpenRouter(FakeVideos):
             fields = job["fields"]
             spec = self._spec(fields["model"]) or {}
             skus = spec.get("pricing_skus", {})
-            price = float(skus.get(f"per-video-second-{fields.get('resolution')}", skus.get("per-video-second", 0)))
+            price = float(
+                skus.get(f"per-video-second-{fields.get('resolution')}", skus.get("per-video-second", 0))
+            )
             body.update(
                 generation_id=f"gen-{job['id']}",
                 unsigned_urls=[f"{self.origin}/api/v1/videos/{job['id']}/content?index=0"],
-                usage={"cost": round(price * int(fields.get("duration") or 0) * self.cost_factor, 4), "is_byok": False},
+                usage={
+                    "cost": round(price * int(fields.get("duration") or 0) * self.cost_factor, 4),
+                    "is_byok": False,
+                },
             )
             if self.store is not None:
                 body["urls"] = [self.store.sign(job["id"])]

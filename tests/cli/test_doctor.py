@@ -46,7 +46,9 @@ def test_healthy_backend_without_delete(tmp_path: Path, openrouter: FakeServer) 
     assert report["dialect"] == "openrouter"
     assert report["operations"]["delete"] is False and report["operations"]["list"] is False
     wan = next(m for m in report["models"] if m["id"] == "alibaba/wan-2.6")
-    assert wan["seconds"] == "5, 10" and "854x480" in wan["sizes"] and wan["usd_per_second"]["1280x720"] == 0.04
+    assert (
+        wan["seconds"] == "5, 10" and "854x480" in wan["sizes"] and wan["usd_per_second"]["1280x720"] == 0.04
+    )
     assert report["default_clip"]["usd"] == pytest.approx(1.6)
     assert _posts(openrouter) == []
 
@@ -92,7 +94,8 @@ def test_every_backend_of_the_backends_file(tmp_path: Path, openrouter: FakeServ
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "backends.toml").write_text(f"""
+    (tmp_path / "data" / "backends.toml").write_text(
+        f"""
 [backends.cloud]
 base_url = "{openrouter.origin}/api/v1"
 dialect = "openrouter"
@@ -100,7 +103,9 @@ key_env = "CLOUD_KEY"
 
 [backends.gpu]
 base_url = "http://127.0.0.1:{port}/v1"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     result = _cli(tmp_path, openrouter, CLOUD_KEY=API_KEY)("doctor", "--json")
     reports = {r["name"]: r for r in result.json()}
     assert result.code == 1  # one backend is unusable

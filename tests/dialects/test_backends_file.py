@@ -42,24 +42,41 @@ async def test_models_go_to_their_backends_and_jobs_are_followed_after_restart(
     cloud: FakeServer, data_dir: Path, mp4: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SORA_TEST_CLOUD_KEY", SECRET_KEY)
-    _write(data_dir, f"""
+    _write(
+        data_dir,
+        f"""
 [backends.cloud]
 base_url = "{cloud.origin}/api/v1"
 dialect = "openrouter"
 key_env = "SORA_TEST_CLOUD_KEY"
 models = ["google/veo-3.1"]
-""")
+""",
+    )
     fake: FakeOpenRouter = cloud.fake  # type: ignore[assignment]
     async with mcp_client(_settings(data_dir)) as client:
         local = structured(await client.call_tool("create_video", {"prompt": "a paper boat", "seconds": "4"}))
-        remote = structured(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "google/veo-3.1", "size": "1280x720", "seconds": "4"}))
+        remote = structured(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "google/veo-3.1", "size": "1280x720", "seconds": "4"},
+            )
+        )
         assert local["backend"] == "engine" and local["quote"]["usd"] == 0
         assert remote["backend"] == "openrouter" and remote["quote"]["usd"] == pytest.approx(1.6)
         assert [b["model"] for b in fake.bodies] == ["google/veo-3.1"]  # only its model went there
         # Named explicitly: the other OpenRouter model goes to the cloud too; an unknown name is refused.
-        wan = structured(await client.call_tool("create_video", {
-            "prompt": "dunes", "model": "alibaba/wan-2.6", "size": "1280x720", "seconds": "5", "backend": "cloud"}))
+        wan = structured(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "dunes",
+                    "model": "alibaba/wan-2.6",
+                    "size": "1280x720",
+                    "seconds": "5",
+                    "backend": "cloud",
+                },
+            )
+        )
         text = refusal(await client.call_tool("create_video", {"prompt": "x", "backend": "gpu"}))
         assert "No backend is named 'gpu'" in text and "default, cloud" in text
         listed = structured(await client.call_tool("list_videos", {}))
@@ -69,13 +86,17 @@ models = ["google/veo-3.1"]
     posts = len([m for m, _, _ in fake.log if m == "POST"])
     async with mcp_client(_settings(data_dir)) as client:  # a restart: a new service on the same ledger
         for job in (remote, local):
-            waited = structured(await client.call_tool("get_status", {"video_id": job["id"], "wait_seconds": 60}))
+            waited = structured(
+                await client.call_tool("get_status", {"video_id": job["id"], "wait_seconds": 60})
+            )
             assert waited["jobs"][0]["status"] == "completed"
         assert any(p == f"/api/v1/videos/{remote['id']}" for _, p, _ in fake.log)
         assert not any(local["id"] in p for _, p, _ in fake.log)  # the engine's job never asked of the cloud
         video = structured(await client.call_tool("download_asset", {"video_id": remote["id"]}))
         assert Path(video["path"]).read_bytes() == mp4
-        assert structured(await client.call_tool("download_asset", {"video_id": local["id"]}))["size_bytes"] > 0
+        assert (
+            structured(await client.call_tool("download_asset", {"video_id": local["id"]}))["size_bytes"] > 0
+        )
         assert waited["jobs"][0]["backend"] == "engine"
     assert len([m for m, _, _ in fake.log if m == "POST"]) == posts  # following jobs created nothing
 

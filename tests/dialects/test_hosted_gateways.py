@@ -39,28 +39,49 @@ async def test_together_journey(store: FakeServer, data_dir: Path, mp4: bytes) -
     with FakeServer(fake) as server:
         settings = settings_for(f"{server.origin}/v2", data_dir, dialect="together")
         async with mcp_client(settings) as client:
-            created = structured(await client.call_tool("create_video", {
-                "prompt": "a lighthouse at dawn", "model": "kwaivgI/kling-2.1-master", "size": "1280x720",
-                "seconds": "5"}))
+            created = structured(
+                await client.call_tool(
+                    "create_video",
+                    {
+                        "prompt": "a lighthouse at dawn",
+                        "model": "kwaivgI/kling-2.1-master",
+                        "size": "1280x720",
+                        "seconds": "5",
+                    },
+                )
+            )
             body = fake.bodies[-1]
             assert (body["width"], body["height"], body["seconds"]) == (1280, 720, "5")
             assert created["status"] == "in_progress"  # Together has no queued state
-            waited = structured(await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60}))
+            waited = structured(
+                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60})
+            )
             job = waited["jobs"][0]
             assert job["status"] == "completed" and job["quote"]["usd"] == pytest.approx(0.35)
             assert "billed" in job["quote"]["note"]
             video = structured(await client.call_tool("download_asset", {"video_id": created["id"]}))
             assert Path(video["path"]).read_bytes() == mp4
-            text = refusal(await client.call_tool("remix_video", {"video_id": created["id"], "prompt": "at dusk"}))
+            text = refusal(
+                await client.call_tool("remix_video", {"video_id": created["id"], "prompt": "at dusk"})
+            )
             assert "This backend (Together AI) cannot remix" in text and "create_video" in text
             data_dir.mkdir(parents=True, exist_ok=True)
             image = data_dir / "frame.png"
             from PIL import Image
 
             Image.new("RGB", (64, 36)).save(image)
-            text = refusal(await client.call_tool("create_video", {
-                "prompt": "x", "model": "kwaivgI/kling-2.1-master", "size": "1280x720", "seconds": "5",
-                "input_reference": str(image)}))
+            text = refusal(
+                await client.call_tool(
+                    "create_video",
+                    {
+                        "prompt": "x",
+                        "model": "kwaivgI/kling-2.1-master",
+                        "size": "1280x720",
+                        "seconds": "5",
+                        "input_reference": str(image),
+                    },
+                )
+            )
             assert "Together AI" in text and "input_reference" in text and len(fake.bodies) == 1
     signed = [h for _, p, h in store.fake.log if p.startswith("/signed/")]
     assert signed and all("authorization" not in h for h in signed)
@@ -74,7 +95,9 @@ async def test_gateway_with_millisecond_timestamps(data_dir: Path, mp4: bytes) -
             created = structured(await client.call_tool("create_video", {"prompt": "a kite", "seconds": "4"}))
             now = time.time()
             assert abs(created["created_at"] - now) < 120  # seconds, not a date 50,000 years away
-            waited = structured(await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60}))
+            waited = structured(
+                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60})
+            )
             job = waited["jobs"][0]
             assert job["status"] == "completed" and job["completed_at"] - job["created_at"] == 20
             listed = structured(await client.call_tool("list_videos", {}))
@@ -91,8 +114,22 @@ def test_openrouter_through_the_cli(tmp_path: Path, mp4: bytes) -> None:
         dry = cli("create", "--prompt", "a kite", "--model", "google/veo-3.1", "--seconds", "6", "--dry-run")
         assert dry.code == 0 and dry.json()["quote"]["usd"] == pytest.approx(2.4)
         assert not [p for m, p, _ in fake.log if m == "POST"]
-        done = cli("create-and-poll", "--prompt", "a kite", "--model", "google/veo-3.1", "--size", "1920x1080",
-                   "--seconds", "4", "--poll-interval", "0.2", "--download", "--out", "out/kite.mp4")
+        done = cli(
+            "create-and-poll",
+            "--prompt",
+            "a kite",
+            "--model",
+            "google/veo-3.1",
+            "--size",
+            "1920x1080",
+            "--seconds",
+            "4",
+            "--poll-interval",
+            "0.2",
+            "--download",
+            "--out",
+            "out/kite.mp4",
+        )
         assert done.code == 0, done.stderr
         data = done.json()
         assert (fake.bodies[-1]["duration"], fake.bodies[-1]["resolution"]) == (4, "1080p")

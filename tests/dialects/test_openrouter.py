@@ -61,11 +61,22 @@ def test_the_host_or_the_dialect_alone_selects_openrouter() -> None:
     assert settings.base_url == "https://openrouter.ai/api/v1" and not settings.uses_embedded_engine
 
 
-async def test_create_wait_download_with_billed_cost(openrouter: FakeServer, data_dir: Path, mp4: bytes) -> None:
+async def test_create_wait_download_with_billed_cost(
+    openrouter: FakeServer, data_dir: Path, mp4: bytes
+) -> None:
     fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     async with mcp_client(_settings(openrouter, data_dir)) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "A red kite over dunes", "model": "google/veo-3.1", "size": "1920x1080", "seconds": "8"}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "A red kite over dunes",
+                    "model": "google/veo-3.1",
+                    "size": "1920x1080",
+                    "seconds": "8",
+                },
+            )
+        )
         vid = created["id"]
         # The request went out in OpenRouter's own fields: integer duration, resolution, aspect ratio.
         body = fake.bodies[-1]
@@ -100,9 +111,17 @@ async def test_every_status_is_mapped(openrouter: FakeServer, data_dir: Path) ->
         seen: dict[str, dict[str, Any]] = {}
         for outcome in ("failed", "cancelled", "expired"):
             fake.outcome = outcome
-            created = structured(await client.call_tool("create_video", {
-                "prompt": f"a clip that ends {outcome}", "model": "alibaba/wan-2.6", "size": "1280x720",
-                "seconds": 5}))
+            created = structured(
+                await client.call_tool(
+                    "create_video",
+                    {
+                        "prompt": f"a clip that ends {outcome}",
+                        "model": "alibaba/wan-2.6",
+                        "size": "1280x720",
+                        "seconds": 5,
+                    },
+                )
+            )
             assert fake.bodies[-1]["duration"] == 5 and created["status"] == "queued"
             seen[outcome] = await _wait(client, created["id"])
         assert seen["failed"]["status"] == "failed"
@@ -111,7 +130,10 @@ async def test_every_status_is_mapped(openrouter: FakeServer, data_dir: Path) ->
         # OpenRouter's `expired` is a job that never delivered: failed, saying the output expired.
         expired = seen["expired"]
         assert expired["status"] == "failed" and expired["error"]["code"] == "expired"
-        assert "output expired" in expired["error"]["message"] and "Create the clip again" in expired["error"]["message"]
+        assert (
+            "output expired" in expired["error"]["message"]
+            and "Create the clip again" in expired["error"]["message"]
+        )
         assert {j["status"] for j in fake.jobs.values()} == {"failed", "cancelled", "expired"}
         spend = json.loads((await client.read_resource("sora://spend")).contents[0].text)
         assert spend["total_usd"] == 0  # nothing is billed for jobs that never delivered
@@ -120,15 +142,26 @@ async def test_every_status_is_mapped(openrouter: FakeServer, data_dir: Path) ->
 async def test_validation_uses_the_providers_model_list(openrouter: FakeServer, data_dir: Path) -> None:
     fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     async with mcp_client(_settings(openrouter, data_dir)) as client:
-        bad_seconds = refusal(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "google/veo-3.1", "size": "1280x720", "seconds": "5"}))
+        bad_seconds = refusal(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "google/veo-3.1", "size": "1280x720", "seconds": "5"},
+            )
+        )
         assert "seconds=5 is not available for google/veo-3.1" in bad_seconds and "4, 6, 8" in bad_seconds
-        bad_size = refusal(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "alibaba/wan-2.6", "size": "1920x1080", "seconds": "5"}))
+        bad_size = refusal(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "alibaba/wan-2.6", "size": "1920x1080", "seconds": "5"},
+            )
+        )
         assert "Size 1920x1080 is not available for alibaba/wan-2.6" in bad_size
         assert "854x480" in bad_size and "720x720" in bad_size
-        unknown = refusal(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "sora-2", "size": "1280x720", "seconds": "4"}))
+        unknown = refusal(
+            await client.call_tool(
+                "create_video", {"prompt": "a kite", "model": "sora-2", "size": "1280x720", "seconds": "4"}
+            )
+        )
         assert "OpenRouter offers no video model 'sora-2'" in unknown
         assert "google/veo-3.1" in unknown and "alibaba/wan-2.6" in unknown
         assert _posts(fake) == []  # every refusal came before any paid request
@@ -163,12 +196,18 @@ async def test_what_openrouter_lacks_is_refused_with_the_alternative(
 ) -> None:
     fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     async with mcp_client(_settings(openrouter, data_dir)) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "alibaba/wan-2.6", "size": "1280x720", "seconds": "5"}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "alibaba/wan-2.6", "size": "1280x720", "seconds": "5"},
+            )
+        )
         vid = created["id"]
         await _wait(client, vid)
         for tool in ("remix_video", "extend_video", "edit_video"):
-            args = {"video_id": vid, "prompt": "at night"} | ({"seconds": 4} if tool == "extend_video" else {})
+            args = {"video_id": vid, "prompt": "at night"} | (
+                {"seconds": 4} if tool == "extend_video" else {}
+            )
             text = refusal(await client.call_tool(tool, args))
             assert f"This backend (OpenRouter) cannot {tool.removesuffix('_video')}" in text
             assert "create_video" in text
@@ -189,8 +228,12 @@ async def test_signed_urls_never_get_the_key(
     fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     fake.store = store.fake  # type: ignore[assignment]
     async with mcp_client(_settings(openrouter, data_dir)) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "google/veo-3.1", "size": "720x1280", "seconds": "4"}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "google/veo-3.1", "size": "720x1280", "seconds": "4"},
+            )
+        )
         assert (fake.bodies[-1]["resolution"], fake.bodies[-1]["aspect_ratio"]) == ("720p", "9:16")
         await _wait(client, created["id"])
         video = structured(await client.call_tool("download_asset", {"video_id": created["id"]}))
@@ -200,7 +243,9 @@ async def test_signed_urls_never_get_the_key(
     assert all("authorization" not in h and SECRET_KEY not in str(h) for h in signed)
 
 
-async def test_first_frame_goes_as_frame_images(openrouter: FakeServer, data_dir: Path, tmp_path: Path) -> None:
+async def test_first_frame_goes_as_frame_images(
+    openrouter: FakeServer, data_dir: Path, tmp_path: Path
+) -> None:
     from PIL import Image
 
     fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
@@ -208,16 +253,32 @@ async def test_first_frame_goes_as_frame_images(openrouter: FakeServer, data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (1280, 720), (200, 40, 40)).save(image)
     async with mcp_client(_settings(openrouter, data_dir)) as client:
-        created = await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "google/veo-3.1", "size": "1280x720", "seconds": "4",
-            "input_reference": str(image)})
+        created = await client.call_tool(
+            "create_video",
+            {
+                "prompt": "a kite",
+                "model": "google/veo-3.1",
+                "size": "1280x720",
+                "seconds": "4",
+                "input_reference": str(image),
+            },
+        )
         structured(created)
         frames = fake.bodies[-1]["frame_images"]
         assert frames[0]["frame_type"] == "first_frame" and frames[0]["type"] == "image_url"
         assert frames[0]["image_url"]["url"].startswith("data:image/")
-        refused = refusal(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "alibaba/wan-2.6", "size": "1280x720", "seconds": "5",
-            "input_reference": str(image)}))
+        refused = refusal(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "a kite",
+                    "model": "alibaba/wan-2.6",
+                    "size": "1280x720",
+                    "seconds": "5",
+                    "input_reference": str(image),
+                },
+            )
+        )
         assert "alibaba/wan-2.6" in refused and len(_posts(fake)) == 1
 
 
@@ -225,8 +286,12 @@ async def test_first_frame_goes_as_frame_images(openrouter: FakeServer, data_dir
 async def test_both_protocol_versions(openrouter: FakeServer, data_dir: Path, mode: str) -> None:
     settings = _settings(openrouter, data_dir)
     async with VideoService(settings) as service, Client(build_server(service), mode=mode) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "a kite", "model": "alibaba/wan-2.6", "size": "720x720", "seconds": "10"}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "a kite", "model": "alibaba/wan-2.6", "size": "720x720", "seconds": "10"},
+            )
+        )
         assert created["quote"]["usd"] == pytest.approx(0.4)
         job = await _wait(client, created["id"])
         assert job["status"] == "completed" and job["quote"]["usd"] == pytest.approx(0.36)

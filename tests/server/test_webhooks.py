@@ -60,8 +60,12 @@ def mp4() -> bytes:
 @asynccontextmanager
 async def _app(settings: Settings) -> AsyncIterator[tuple[VideoService, httpx2.AsyncClient]]:
     async with VideoService(settings) as service:
-        app = build_http_app(build_server(service), settings, transport="http", host="127.0.0.1", service=service)
-        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        app = build_http_app(
+            build_server(service), settings, transport="http", host="127.0.0.1", service=service
+        )
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http:
             yield service, http
 
 
@@ -81,23 +85,38 @@ async def test_openrouter_webhook_archives_without_polling(
     fake = FakeOpenRouter(api_key=KEY)
     fake.use_mp4(mp4)
     with FakeServer(fake) as server:
-        settings = Settings(base_url=f"{server.origin}/api/v1", dialect="openrouter", api_key=KEY,
-                            data_dir=tmp_path / "data", watch=False, auth_token=TOKEN, webhook_secret=SECRET,
-                            webhook_url="https://sora.example/webhooks/video")
+        settings = Settings(
+            base_url=f"{server.origin}/api/v1",
+            dialect="openrouter",
+            api_key=KEY,
+            data_dir=tmp_path / "data",
+            watch=False,
+            auth_token=TOKEN,
+            webhook_secret=SECRET,
+            webhook_url="https://sora.example/webhooks/video",
+        )
         async with _app(settings) as (service, http):
             job = await service.create(CreateRequest(prompt="a kite", model="google/veo-3.1", seconds=4))
             assert fake.bodies[-1]["callback_url"] == "https://sora.example/webhooks/video"
             assert (await http.post("/mcp", json={})).status_code == 401  # the MCP route keeps its token
-            event = {"type": "video.generation.completed", "created_at": "2026-12-07T00:00:00Z",
-                     "data": fake.render(_finish(fake, job.id))}
+            event = {
+                "type": "video.generation.completed",
+                "created_at": "2026-12-07T00:00:00Z",
+                "data": fake.render(_finish(fake, job.id)),
+            }
             body = json.dumps(event).encode()
             polls = _polls(fake, job.id)
 
             caplog.set_level(logging.INFO, logger="sora_mcp.webhooks")
-            bad = await http.post("/webhooks/video", content=body, headers=_openrouter_headers(body, "wrong-secret"))
-            stale = await http.post("/webhooks/video", content=body,
-                                    headers=_openrouter_headers(body, at=int(time.time()) - 3600))
-            unsigned = await http.post("/webhooks/video", content=body, headers={"content-type": "application/json"})
+            bad = await http.post(
+                "/webhooks/video", content=body, headers=_openrouter_headers(body, "wrong-secret")
+            )
+            stale = await http.post(
+                "/webhooks/video", content=body, headers=_openrouter_headers(body, at=int(time.time()) - 3600)
+            )
+            unsigned = await http.post(
+                "/webhooks/video", content=body, headers={"content-type": "application/json"}
+            )
             assert (bad.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
             assert service.ledger.get(job.id).status == "queued"  # nothing changed
 
@@ -117,7 +136,9 @@ async def test_openrouter_webhook_archives_without_polling(
             assert (await http.post("/webhooks/video", content=tampered, headers=headers)).status_code == 401
             assert service.ledger.get(job.id).status == "completed"
     logged = caplog.text
-    assert "bad signature" in logged and "replayed" in logged and "tolerance" in logged and "unsigned" in logged
+    assert (
+        "bad signature" in logged and "replayed" in logged and "tolerance" in logged and "unsigned" in logged
+    )
     assert SECRET not in logged and headers["x-openrouter-signature"] not in logged
 
 
@@ -125,16 +146,32 @@ async def test_standard_webhooks_video_completed(tmp_path: Path, mp4: bytes) -> 
     fake = FakeVideos(api_key=KEY)
     fake.use_mp4(mp4)
     with FakeServer(fake) as server:
-        settings = Settings(base_url=server.base_url, api_key=KEY, dialect="generic", data_dir=tmp_path / "data",
-                            watch=False, webhook_secret=STANDARD_SECRET)
+        settings = Settings(
+            base_url=server.base_url,
+            api_key=KEY,
+            dialect="generic",
+            data_dir=tmp_path / "data",
+            watch=False,
+            webhook_secret=STANDARD_SECRET,
+        )
         async with _app(settings) as (service, http):
             job = await service.create(CreateRequest(prompt="a kite", seconds=4))
             _finish(fake, job.id)
             polls = _polls(fake, job.id)
-            body = json.dumps({"id": "evt_1", "object": "event", "created_at": int(time.time()),
-                               "type": "video.completed", "data": {"id": job.id}}).encode()
-            stale = await http.post("/webhooks/video", content=body,
-                                    headers=_standard_headers(body, "msg_1", at=int(time.time()) - 3600))
+            body = json.dumps(
+                {
+                    "id": "evt_1",
+                    "object": "event",
+                    "created_at": int(time.time()),
+                    "type": "video.completed",
+                    "data": {"id": job.id},
+                }
+            ).encode()
+            stale = await http.post(
+                "/webhooks/video",
+                content=body,
+                headers=_standard_headers(body, "msg_1", at=int(time.time()) - 3600),
+            )
             assert stale.status_code == 401 and service.ledger.get(job.id).status == "queued"
             headers = _standard_headers(body, "msg_1")
             assert (await http.post("/webhooks/video", content=body, headers=headers)).status_code == 204
@@ -144,5 +181,7 @@ async def test_standard_webhooks_video_completed(tmp_path: Path, mp4: bytes) -> 
             assert _polls(fake, job.id) == polls
             assert (await http.post("/webhooks/video", content=body, headers=headers)).status_code == 401
             unknown = json.dumps({"type": "video.completed", "data": {"id": "video_not_ours"}}).encode()
-            answer = await http.post("/webhooks/video", content=unknown, headers=_standard_headers(unknown, "msg_2"))
+            answer = await http.post(
+                "/webhooks/video", content=unknown, headers=_standard_headers(unknown, "msg_2")
+            )
             assert answer.status_code == 204 and service.ledger.get("video_not_ours") is None
