@@ -19,7 +19,7 @@ import openai
 
 from sora_mcp.backends.content import ContentStream, VariantUnavailable
 from sora_mcp.backends.dialects import Dialect, form_value, normalize_video
-from sora_mcp.backends.hosted import catalog_entries, frame_image, image_data_url, size_fields
+from sora_mcp.backends.hosted import catalog_entries, json_reference, size_fields
 from sora_mcp.backends.transport import AUTH, Transport, read_json, segment
 from sora_mcp.config import Settings
 from sora_mcp.errors import BackendError, InvalidInput, NotFound, NotReady, SoraError, Unsupported
@@ -139,21 +139,6 @@ class Backend(Transport):
             )
         return self._video(response, operation)
 
-    async def _json_reference(self, dialect: Dialect, ref: PreparedReference) -> dict[str, Any]:
-        """A first-frame image for a JSON-only API: an image URL, or the local file as a data: URL."""
-        if dialect.reference == "none" or ref.kind == "file_id":
-            what = "a file_id" if dialect.reference != "none" else "an input_reference"
-            raise InvalidInput(
-                f"This backend ({dialect.label}) cannot take {what} as the first frame",
-                fix="Pass a local image path or an https image URL"
-                if dialect.reference != "none"
-                else "Leave input_reference out, or pass the provider's own image fields in `extra`.",
-            )
-        if ref.kind == "image_url" and ref.image_url:
-            return {"frame_images": frame_image(ref.image_url)}
-        raw = await anyio.Path(ref.path).read_bytes()
-        return {"frame_images": frame_image(image_data_url(raw, ref.mime_type))}
-
     # -- operations ---------------------------------------------------------------------------
 
     async def create(
@@ -174,7 +159,7 @@ class Backend(Transport):
         files = None
         ref = input_reference
         if ref is not None and dialect.reference in ("none", "frame_images"):
-            fields.update(await self._json_reference(dialect, ref))
+            fields.update(await json_reference(dialect, ref))
         elif ref is not None and ref.kind == "file" and ref.path is not None:
             data = await anyio.Path(ref.path).read_bytes()
             files = [
