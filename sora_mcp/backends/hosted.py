@@ -145,9 +145,12 @@ def catalog_entry(
     sizes = [
         s.lower() for s in _strings(item.get("supported_sizes")) if re.match(r"^\d{2,5}x\d{2,5}$", s.lower())
     ]
+    # A listed size no "720p"-style label explains: when the model has exactly one label without a
+    # pixel count ("2K"), that is its label; otherwise its short side in "p".
+    unnamed = [r for r in _strings(item.get("supported_resolutions")) if size_of(r, "1:1") is None]
     for size in sizes:
         if size not in labels and (res := resolution_of(size)) and (asp := aspect_of(size)):
-            labels[size] = (res, asp)
+            labels[size] = (unnamed[0] if len(unnamed) == 1 else res, asp)
     sizes = sizes or list(labels)
     if not sizes:
         return None
