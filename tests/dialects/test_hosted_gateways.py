@@ -138,3 +138,22 @@ def test_openrouter_through_the_cli(tmp_path: Path, mp4: bytes) -> None:
         status = cli("status", "--id", data["id"])
         assert status.code == 0 and status.json()["quote"]["usd"] == pytest.approx(2.16)
         assert len([m for m, _, _ in fake.log if m == "POST"]) == 1
+        remix = cli("remix", "--id", data["id"], "--prompt", "at night")
+        assert remix.code == 1 and "This backend (OpenRouter) cannot remix" in remix.stderr
+        deleted = cli("delete", "--id", data["id"])
+        assert deleted.code == 0 and "cannot delete" in deleted.stdout
+        fake.outcome = "expired"
+        expired = cli(
+            "create-and-poll",
+            "--prompt",
+            "a kite",
+            "--model",
+            "alibaba/wan-2.6",
+            "--seconds",
+            "5",
+            "--poll-interval",
+            "0.2",
+        )
+        assert expired.code == 1 and "output expired" in expired.stdout + expired.stderr
+        assert len([m for m, _, _ in fake.log if m == "POST"]) == 2
+        assert API_KEY not in done.stdout + done.stderr + remix.stderr + expired.stdout + expired.stderr
