@@ -116,3 +116,27 @@ def test_the_file_is_checked_and_never_holds_a_key(data_dir: Path) -> None:
     _write(data_dir, '[backends.cloud]\ndialect = "openrouter"\nmodels = ["google/veo-3.1"]\n')
     entry = load_backends(_settings(data_dir))["cloud"]
     assert entry.url == "https://openrouter.ai/api/v1" and entry.serves("GOOGLE/veo-3.1")
+
+
+async def test_a_batch_line_goes_to_its_backend(
+    cloud: FakeServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", SECRET_KEY)  # a hosted dialect's own variable by default
+    _write(data_dir, f'[backends.cloud]\nbase_url = "{cloud.origin}/api/v1"\ndialect = "openrouter"\n')
+    fake: FakeOpenRouter = cloud.fake  # type: ignore[assignment]
+    async with mcp_client(_settings(data_dir)) as client:
+        result = structured(
+            await client.call_tool(
+                "create_batch",
+                {
+                    "jobs": [
+                        {"prompt": "a boat", "seconds": "4"},
+                        {"prompt": "a kite", "model": "alibaba/wan-2.6", "seconds": "5", "backend": "cloud"},
+                    ]
+                },
+            )
+        )
+        lines = {r["line"]: r for r in result["results"]}
+        assert lines[1]["ok"] and lines[1]["job"]["backend"] == "engine"
+        assert lines[2]["ok"] and lines[2]["job"]["backend"] == "openrouter"
+    assert [b["model"] for b in fake.bodies] == ["alibaba/wan-2.6"]
