@@ -89,7 +89,8 @@ class Generating:
                 key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"
                 fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size,
                                "seconds": valid.seconds}
-                ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
+                ledger.record_pending(key, _fingerprint(fingerprint, ref),
+                                      {"kind": "create", **fingerprint, "backend": name})
 
                 extra = dict(req.extra or {})
                 dialect = backend.known_dialect
