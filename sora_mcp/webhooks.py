@@ -26,12 +26,14 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("sora_mcp.webhooks")
 
 PATH = "/webhooks/video"
 MAX_BODY = 256 * 1024
+READ_TIMEOUT_S = 10.0
 _REPLAY_MEMORY = 10_000
 
 
@@ -127,12 +129,15 @@ class WebhookRoute:
             return 405
         body = b""
         more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                return 413
+        with anyio.move_on_after(READ_TIMEOUT_S) as read:  # a sender trickling bytes is cut off
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY:
+                    return 413
+        if read.cancelled_caught:
+            return 408
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         try:
             self.verifier.verify(headers, body)

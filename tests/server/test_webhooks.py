@@ -185,3 +185,13 @@ async def test_standard_webhooks_video_completed(tmp_path: Path, mp4: bytes) -> 
                 "/webhooks/video", content=unknown, headers=_standard_headers(unknown, "msg_2")
             )
             assert answer.status_code == 204 and service.ledger.get("video_not_ours") is None
+
+
+async def test_oversized_and_wrong_method(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", watch=False, webhook_secret=SECRET)
+    async with _app(settings) as (_, http):
+        big = b"{" + b" " * (300 * 1024) + b"}"
+        assert (
+            await http.post("/webhooks/video", content=big, headers=_openrouter_headers(big))
+        ).status_code == 413
+        assert (await http.get("/webhooks/video")).status_code == 405
