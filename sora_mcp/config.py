@@ -10,10 +10,18 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine"]
+Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"]
+
+# Hosted providers that the dialect alone points at (no SORA_MCP_BASE_URL needed): their API
+# root and the variable their own tools read the key from (used when SORA_MCP_API_KEY is unset).
+# An OpenAI key is never sent to them: it would only leak the key to a third party.
+HOSTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", ("openrouter.ai",)),
+    "together": ("https://api.together.ai/v2", "TOGETHER_API_KEY", ("api.together.ai", "api.together.xyz")),
+}
 
 
 def default_data_dir() -> Path:
@@ -82,6 +90,19 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=256, gt=0, description="Open HTTP connections at once.")
     http_max_streams: int = Field(default=64, gt=0, description="Held event streams (GET /sse, /mcp) at once.")
     http_max_sessions: int = Field(default=1000, gt=0, description="Sessions of 2025-* clients at once.")
+    backends_file: Path | None = Field(
+        default=None, description="A TOML file naming more backends (default: backends.toml in the data dir)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of completion webhooks (HTTP mode: POST /webhooks/video)."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="This server's public /webhooks/video URL, sent as the callback where supported."
+    )
+    webhook_tolerance_s: int = Field(default=300, gt=0, description="How old a signed webhook may be.")
+    catalog_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long a provider's model catalog is kept before it is read again."
+    )
     # Embedded-engine settings (used only when base_url is unset).
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
@@ -108,6 +129,24 @@ class Settings(BaseSettings):
             # The value itself is not repeated: it may hold a password.
             raise ValueError("must be a postgresql:// URL (postgresql://user:password@host:port/database)")
         return value
+
+    @model_validator(mode="after")
+    def _hosted_defaults(self) -> Settings:
+        """SORA_MCP_DIALECT=openrouter (or together) alone is enough: its URL, and its key variable."""
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.base_url or "").hostname or ""
+        hosted = self.dialect if self.dialect in HOSTED else next((n for n, h in HOSTED.items() if host in h[2]), None)
+        if hosted is None:
+            return self
+        url, key_var, _ = HOSTED[hosted]
+        self.base_url = self.base_url or url
+        key = self.api_key.get_secret_value() if self.api_key else None
+        if key is not None and key == os.environ.get("OPENAI_API_KEY") and not os.environ.get("SORA_MCP_API_KEY"):
+            self.api_key = key = None  # it came from OPENAI_API_KEY: not this provider's key
+        if key is None and os.environ.get(key_var):
+            self.api_key = SecretStr(os.environ[key_var])
+        return self
 
     @property
     def uses_embedded_engine(self) -> bool:

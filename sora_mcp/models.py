@@ -47,6 +47,7 @@ class RemoteVideo(BaseModel):
     expires_at: int | None = None
     error: JobError | None = None
     video_url: str | None = None
+    cost_usd: float | None = None  # what the provider billed, when it says (OpenRouter's usage.cost)
     poll_after_ms: int | None = None
 
 

@@ -26,7 +26,13 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
     @mcp.resource("sora://models", name="models", mime_type="text/markdown")
     async def models() -> str:
         """The models, sizes, durations and prices this server accepts (the effective catalog)."""
-        text = service.catalog.as_markdown()
+        try:
+            catalog = await service.refresh_catalog()
+        except SoraError as exc:
+            return f"# Models\n\nThe backend's model list could not be read: {exc.message}\n"
+        text = catalog.as_markdown()
+        if catalog.provider:
+            return text  # the provider's own list is already the whole truth
         served = await service.backend_models()
         if served:
             text += "\n\n## Models the backend lists (GET /v1/models)\n\n" + "\n".join(

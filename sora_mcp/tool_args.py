@@ -40,6 +40,10 @@ Extra = Annotated[
     Field(description="Extra backend-specific fields passed through as-is (e.g. seed, negative_prompt, fps)."),
 ]
 DryRun = Annotated[bool, Field(description="Only validate, augment and quote the cost; create nothing.")]
+BackendName = Annotated[
+    str | None,
+    Field(description="A backend named in the backends file; only needed when several serve the model."),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,6 +170,7 @@ def create_gate(service: Any) -> Gate:
         if dry_run or not can_elicit(ctx):
             return None
         try:
+            await service.refresh_catalog(service.route(model))
             _, _, quote = service.quote_create(CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds,
                                                              augment=False))
         except SoraError:

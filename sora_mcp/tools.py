@@ -17,6 +17,7 @@ from sora_mcp.service.batch import BatchResult, BatchSpec
 from sora_mcp.tool_args import (
     ApprovalAnswer,
     Augment,
+    BackendName,
     DryRun,
     Extra,
     InputReference,
@@ -72,7 +73,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
     async def create_video(
         prompt: Prompt, ctx: Context, model: Model = "sora-2", size: Size = "1280x720", seconds: Seconds = "4",
         input_reference: InputReference = None, augment: Augment = True, extra: Extra = None,
-        dry_run: DryRun = False, *, approval: ApprovalAnswer, **fields: Any,
+        dry_run: DryRun = False, backend: BackendName = None, *, approval: ApprovalAnswer, **fields: Any,
     ) -> Job:
         """Start generating a video from a text prompt; returns the job at once (status queued).
 
@@ -84,7 +85,7 @@ def register_tools(mcp: MCPServer, service: VideoService) -> None:
         approve. For many clips use create_batch. See the sora://prompt-template and sora://models resources.
         """
         req = CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds, input_reference=input_reference,
-                            augment=augment, fields=augment_fields(fields), extra=extra)
+                            augment=augment, fields=augment_fields(fields), extra=extra, backend=backend)
         return await service.create(req, dry_run=dry_run, approve=approver_for(ctx, approval))
 
     @tool(annotations=ToolAnnotations(title="Remix a video", destructiveHint=False, idempotentHint=False,

@@ -19,6 +19,7 @@ import openai
 
 from sora_mcp.backends.content import ContentStream, VariantUnavailable
 from sora_mcp.backends.dialects import Dialect, form_value, normalize_video
+from sora_mcp.backends.hosted import catalog_entries, json_reference, size_fields
 from sora_mcp.backends.transport import AUTH, Transport, read_json, segment
 from sora_mcp.config import Settings
 from sora_mcp.errors import BackendError, InvalidInput, NotFound, NotReady, SoraError, Unsupported
@@ -72,6 +73,10 @@ class Backend(Transport):
             fix="Create a new clip instead with create_video, with a prompt that restates what must stay "
             "the same (subject, setting, camera, style) plus the change you want.",
         )
+
+    async def describe(self) -> Dialect:
+        """The dialect record in use (detected on first use when set to auto)."""
+        return await self._resolve()
 
     async def require(self, feature: str) -> None:
         """Refuse `remix`/`extend`/`edit` before anything else when this backend's dialect lacks it."""
@@ -151,10 +156,14 @@ class Backend(Transport):
     ) -> RemoteVideo:
         dialect = await self._resolve()
         secs: Any = None if seconds is None else (int(seconds) if dialect.seconds_int else str(seconds))
-        fields: dict[str, Any] = {"prompt": prompt, "model": model, "size": size, "seconds": secs}
+        labels = self._size_labels.get((model or "").casefold())
+        fields: dict[str, Any] = {"prompt": prompt, "model": model, **size_fields(dialect.size_encoding, size, labels)}
+        fields[dialect.seconds_field] = secs
         files = None
         ref = input_reference
-        if ref is not None and ref.kind == "file" and ref.path is not None:
+        if ref is not None and dialect.reference in ("none", "frame_images"):
+            fields.update(await json_reference(dialect, ref))
+        elif ref is not None and ref.kind == "file" and ref.path is not None:
             data = await anyio.Path(ref.path).read_bytes()
             files = [
                 (
@@ -165,12 +174,12 @@ class Backend(Transport):
         elif ref is not None:
             pointer = {"image_url": ref.image_url} if ref.kind == "image_url" else {"file_id": ref.file_id}
             # vLLM-Omni names the JSON-safe reference `image_reference`; the others follow OpenAI.
-            if dialect.name == "vllm-omni":
+            if dialect.reference == "image_reference":
                 fields["image_reference"] = form_value(pointer)
             else:
                 fields["input_reference"] = pointer
         try:
-            return await self._post_job(
+            video = await self._post_job(
                 dialect,
                 "/videos",
                 fields,
@@ -179,6 +188,9 @@ class Backend(Transport):
                 idempotency_key=idempotency_key,
                 files=files,
             )
+            # Hosted APIs answer a create with just {id, status}: keep what was asked for.
+            asked = {"model": model, "size": size, "seconds": None if seconds is None else str(seconds)}
+            return video.model_copy(update={k: v for k, v in asked.items() if v and getattr(video, k) is None})
         except InvalidInput as exc:
             if dialect.name != "generic":
                 raise
@@ -263,6 +275,11 @@ class Backend(Transport):
 
     async def list(self, limit: int = 20, after: str | None = None, order: str = "desc") -> RemotePage:
         dialect = await self._resolve()
+        if not dialect.list_route:
+            raise Unsupported(
+                f"This backend ({dialect.label}) cannot list videos",
+                fix="list_videos shows the jobs sora-mcp made, from its own library.",
+            )
         headers = {}
         if dialect.name == "litellm":
             headers["custom-llm-provider"] = self._litellm_provider or self._seen_provider or "openai"
@@ -275,7 +292,7 @@ class Backend(Transport):
         )
         body = read_json(response, "list")
         items = body if isinstance(body, list) else body.get("data") or body.get("videos") or []
-        videos = [normalize_video(item) for item in items if isinstance(item, dict)]
+        videos = [normalize_video(item, dialect=dialect) for item in items if isinstance(item, dict)]
         videos = [v for v in videos if v.id]
         meta = body if isinstance(body, dict) else {}
         return RemotePage(
@@ -308,6 +325,18 @@ class Backend(Transport):
         if isinstance(body, dict) and "deleted" in body:
             return bool(body["deleted"])
         return isinstance(body, dict) and normalize_video(body).status == "deleted"
+
+    async def model_catalog(self) -> list[dict[str, Any]] | None:
+        """The provider's models as catalog entries (sizes, durations, features, prices), from the
+        dialect's video-models endpoint; None when the dialect has none."""
+        dialect = await self._resolve()
+        if not dialect.models_path:
+            return None
+        response = await self._send("GET", dialect.models_path, operation="list models")
+        source = f"reported by {dialect.label} (GET {dialect.models_path})"
+        entries, self._size_labels = catalog_entries(read_json(response, "list models"), label=dialect.name,
+                                                     source=source)
+        return entries
 
     async def list_models(self) -> list[str] | None:
         """Model ids the backend offers, or None when it has no `GET /models`."""
@@ -343,7 +372,10 @@ class Backend(Transport):
             )
         headers = {"Range": f"bytes={offset}-"} if offset > 0 else {}
         url = self._video_urls.get(video_id) if variant == "video" else None
-        if url is None:
+        response = None
+        if url is None and not dialect.content_route:
+            url = await self._explain_missing_content(video_id, variant, None)
+        elif url is None:
             try:
                 response = await self._send(
                     "GET",
@@ -351,10 +383,9 @@ class Backend(Transport):
                     operation="download",
                     stream=True,
                     headers=headers,
-                    params={"variant": variant} if variant != "video" else None,
+                    params={"variant": variant} if variant != "video" else dict(dialect.content_params) or None,
                 )
             except SoraError as exc:
-                response = None
                 url = await self._explain_missing_content(video_id, variant, exc)
         if url is not None:
             response = await self._open_url(url, headers)
@@ -366,9 +397,10 @@ class Backend(Transport):
         finally:
             await response.aclose()
 
-    async def _explain_missing_content(self, video_id: str, variant: Variant, exc: SoraError) -> str:
-        """A content request failed: find the `video_url`, or say why there is nothing to fetch."""
-        if exc.code not in ("not_found", "not_ready", "invalid_input", "unsupported"):
+    async def _explain_missing_content(self, video_id: str, variant: Variant, exc: SoraError | None) -> str:
+        """A content request failed (or there is no content route): find the `video_url`, or say
+        why there is nothing to fetch."""
+        if exc is not None and exc.code not in ("not_found", "not_ready", "invalid_input", "unsupported"):
             raise exc
         video = await self.retrieve(video_id)  # raises NotFound itself when the id is unknown
         if video.status != "completed":
@@ -384,4 +416,7 @@ class Backend(Transport):
             ) from None
         if video.video_url:
             return video.video_url
-        raise exc
+        raise exc or NotFound(
+            f"The backend reports {video_id} completed but gives no URL to download it from",
+            fix="Ask again in a moment; completed jobs list their video URL once it is stored.",
+        )

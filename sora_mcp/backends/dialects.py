@@ -4,6 +4,9 @@ A `Dialect` says what a backend family can do (remix, delete, named variants, ..
 wants a create encoded (multipart form or JSON, seconds as text or integer). `normalize_video`
 turns any job object — OpenAI's, vLLM-Omni's, SGLang's, LiteLLM's or a gateway's with
 `processing`/`succeeded`, `duration`, `aspect_ratio`, `video_url` — into a `RemoteVideo`.
+Hosted providers (OpenRouter, Together) are records too: how they encode size and duration,
+where their content and model catalog live, and which status words mean something else there
+(OpenRouter's `expired` is a job that failed to deliver, not an archived clip that aged out).
 `detect_dialect` guesses the family from facts that are reliable (host, `/models` answers,
 LiteLLM's response headers) and `dialect_from_answer` refines a `generic` guess from the first
 job answer (LiteLLM's headers and encoded ids, vLLM-Omni's ids); anything else stays `generic`,
@@ -21,8 +24,10 @@ from typing import Any, Literal
 
 from sora_mcp.models import JobError, RemoteVideo, Status
 
-DialectName = Literal["openai", "vllm-omni", "sglang", "litellm", "generic", "engine"]
+DialectName = Literal["openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"]
 Encoding = Literal["multipart", "json"]
+SizeEncoding = Literal["size", "resolution_aspect", "width_height"]
+Reference = Literal["input_reference", "image_reference", "frame_images", "none"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,21 @@ class Dialect:
     delete: bool = True
     named_variants: bool = True  # can it serve thumbnail/spritesheet (or at least be asked)?
     json_fallback: bool = False  # retry a create as JSON once on 415 (nothing was created)
+    list_route: bool = True  # has `GET /videos`
+    size_encoding: SizeEncoding = "size"
+    seconds_field: str = "seconds"
+    reference: Reference = "input_reference"  # how input_reference travels in a JSON body
+    content_route: bool = True  # has `GET /videos/{id}/content` (else only a completion's URL)
+    content_params: tuple[tuple[str, str], ...] = ()  # fixed query of the content route
+    models_path: str | None = None  # per-model sizes/durations/prices (a video-models endpoint)
+    # Raw status words that mean another status here, with the message the job's error carries.
+    status_words: tuple[tuple[str, Status, str], ...] = ()
+    hosts: tuple[str, ...] = ()  # hosts that identify it, so detection needs no request
+    callback_field: str | None = None  # the create field naming a URL to push completion to
+
+    @property
+    def webhooks(self) -> bool:
+        return self.callback_field is not None
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -44,7 +64,14 @@ DIALECTS: dict[str, Dialect] = {
     "engine": Dialect("engine", "the embedded engine", "multipart"),
     # vLLM-Omni: form fields only, MP4 whatever the variant, no remix/extend/edit.
     "vllm-omni": Dialect(
-        "vllm-omni", "vLLM-Omni", "multipart", remix=False, extend=False, edit=False, named_variants=False
+        "vllm-omni",
+        "vLLM-Omni",
+        "multipart",
+        remix=False,
+        extend=False,
+        edit=False,
+        named_variants=False,
+        reference="image_reference",  # its JSON-safe name for a URL/file_id reference
     ),
     # SGLang diffusion: JSON (multipart only with an upload), integer seconds, variant = index.
     "sglang": Dialect(
@@ -62,7 +89,59 @@ DIALECTS: dict[str, Dialect] = {
     # a missing route is refused by `Backend` with the backend named.
     "litellm": Dialect("litellm", "LiteLLM", "json", delete=False),
     "generic": Dialect("generic", "generic /v1/videos", "multipart", json_fallback=True),
+    # OpenRouter (openrouter.ai/docs/api/api-reference/video-generation): JSON, integer `duration`,
+    # `resolution` + `aspect_ratio`, a first frame in `frame_images`, content at
+    # /videos/{id}/content?index=0, models at /videos/models; no list, remix, extend, edit or delete.
+    "openrouter": Dialect(
+        "openrouter",
+        "OpenRouter",
+        "json",
+        seconds_int=True,
+        remix=False,
+        extend=False,
+        edit=False,
+        delete=False,
+        named_variants=False,
+        list_route=False,
+        size_encoding="resolution_aspect",
+        seconds_field="duration",
+        reference="frame_images",
+        content_params=(("index", "0"),),
+        models_path="/videos/models",
+        status_words=(
+            (
+                "expired",
+                "failed",
+                (
+                    "The provider's output expired before it was downloaded; it cannot be fetched any more. "
+                    "Create the clip again and download it soon after it completes."
+                ),
+            ),
+        ),
+        hosts=("openrouter.ai",),
+        callback_field="callback_url",
+    ),
+    # Together (docs.together.ai/reference/create-videos): JSON, `width`/`height`, `seconds` as text,
+    # statuses in_progress|completed|failed, cost and `video_url` under `outputs`, no content route.
+    "together": Dialect(
+        "together",
+        "Together AI",
+        "json",
+        remix=False,
+        extend=False,
+        edit=False,
+        delete=False,
+        named_variants=False,
+        list_route=False,
+        size_encoding="width_height",
+        reference="none",
+        content_route=False,
+        hosts=("api.together.xyz", "api.together.ai"),
+    ),
 }
+
+# Hosts that name their dialect outright.
+HOSTS: dict[str, DialectName] = {host: d.name for d in DIALECTS.values() for host in d.hosts}
 
 # `owned_by` values in a `GET /v1/models` answer that say who is serving.
 _OWNERS: dict[str, DialectName] = {
@@ -174,22 +253,45 @@ def _error(data: dict[str, Any]) -> JobError | None:
     return None
 
 
+def _first_url(value: object) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    return next((v for v in items if isinstance(v, str) and v.startswith(("http://", "https://"))), None)
+
+
 def _video_url(data: dict[str, Any]) -> str | None:
-    for holder in (data, data.get("output"), data.get("result")):
+    # Signed `urls` first (they carry their own authorisation), then `unsigned_urls` (OpenRouter).
+    for holder in (data, data.get("output"), data.get("outputs"), data.get("result")):
         if isinstance(holder, dict):
-            for key in ("video_url", "url", "download_url"):
-                value = holder.get(key)
-                if isinstance(value, str) and value.startswith(("http://", "https://")):
+            for key in ("video_url", "url", "download_url", "urls", "unsigned_urls"):
+                if (value := _first_url(holder.get(key))) is not None:
                     return value
     return None
 
 
-def normalize_video(data: dict[str, Any], *, poll_after_ms: int | None = None) -> RemoteVideo:
+def _cost(data: dict[str, Any]) -> float | None:
+    """What the provider billed: OpenRouter's `usage.cost`, Together's `outputs.cost`."""
+    for holder in (data.get("usage"), data.get("outputs"), data):
+        if isinstance(holder, dict) and (number := _number(holder.get("cost"))) is not None and number >= 0:
+            return number
+    return None
+
+
+def normalize_video(
+    data: dict[str, Any], *, poll_after_ms: int | None = None, dialect: Dialect | None = None
+) -> RemoteVideo:
     """Any backend's job object → `RemoteVideo` (status normalised, raw status kept)."""
     raw_status = data.get("status") if data.get("status") is not None else data.get("state")
     status = normalize_status(raw_status)
+    word = str(raw_status or "").strip().lower()
+    meaning = next((w for w in (dialect.status_words if dialect else ()) if w[0] == word), None)
+    if meaning is not None:
+        status = meaning[1]
     video_id = data.get("id") or data.get("video_id") or data.get("task_id") or data.get("job_id")
     seconds = data.get("seconds") if data.get("seconds") is not None else data.get("duration")
+    error = _error(data) if status == "failed" or data.get("error") else None
+    if meaning is not None:  # say what the word means here, keeping the provider's own words
+        said = f" (the provider said: {error.message})" if error else ""
+        error = JobError(code=word, message=meaning[2] + said)
     return RemoteVideo(
         id=str(video_id or ""),
         status=status,
@@ -203,8 +305,9 @@ def normalize_video(data: dict[str, Any], *, poll_after_ms: int | None = None) -
         created_at=_timestamp(data.get("created_at")),
         completed_at=_timestamp(data.get("completed_at")),
         expires_at=_timestamp(data.get("expires_at")),
-        error=_error(data) if status == "failed" or data.get("error") else None,
+        error=error,
         video_url=_video_url(data),
+        cost_usd=_cost(data),
         poll_after_ms=poll_after_ms,
     )
 
@@ -224,6 +327,8 @@ def detect_dialect(
     """Guess the dialect from reliable facts only; `generic` when unsure."""
     if host.split(":")[0] == "api.openai.com":
         return "openai"
+    if host.split(":")[0] in HOSTS:
+        return HOSTS[host.split(":")[0]]
     if headers and any(name.lower().startswith("x-litellm") for name in headers):
         return "litellm"
     if isinstance(models_body, dict):

@@ -19,6 +19,7 @@ import openai
 
 from sora_mcp.backends.dialects import (
     DIALECTS,
+    HOSTS,
     Dialect,
     detect_dialect,
     dialect_from_answer,
@@ -92,8 +93,11 @@ class Transport:
         self._dialect: Dialect | None = DIALECTS.get(dialect) if dialect != "auto" else None
         if self._dialect is None and self.is_openai:
             self._dialect = DIALECTS["openai"]
+        if self._dialect is None and (urlsplit(self.base_url).hostname or "") in HOSTS:
+            self._dialect = DIALECTS[HOSTS[urlsplit(self.base_url).hostname or ""]]  # hosted: the host says it
         self._litellm_provider = litellm_provider
         self._video_urls: dict[str, str] = {}
+        self._size_labels: dict[str, dict[str, tuple[str, str]]] = {}  # model → size → provider's labels
         self._seen_provider: str | None = None  # LiteLLM provider read back from an id it issued
         self._detect_lock = anyio.Lock()
 
@@ -103,6 +107,11 @@ class Transport:
         return self._dialect.name if self._dialect else "auto"
 
     name = dialect
+
+    @property
+    def known_dialect(self) -> Dialect | None:
+        """The dialect when it is known without a request (set, or read from the host)."""
+        return self._dialect
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -177,7 +186,9 @@ class Transport:
                 f"{operation}: the backend answered with a {type(data).__name__}, not a video object"
             )
         poll = response.headers.get("openai-poll-after-ms")
-        video = normalize_video(data, poll_after_ms=int(poll) if poll and poll.isdigit() else None)
+        video = normalize_video(
+            data, poll_after_ms=int(poll) if poll and poll.isdigit() else None, dialect=self._dialect
+        )
         if not video.id and fallback_id:
             video = video.model_copy(update={"id": fallback_id})
         if not video.id:

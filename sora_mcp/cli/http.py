@@ -25,7 +25,7 @@ class HttpApp:
 
 
 def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
-                   extra_hosts: tuple[str, ...] = ()) -> HttpApp:
+                   extra_hosts: tuple[str, ...] = (), service: Any = None) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
     # The SDK's Host/Origin check is off: HostGuard below does it for both transports, with --allowed-host.
@@ -40,6 +40,11 @@ def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
     app = StreamCap(app, settings.http_max_streams)
     if settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
+    if service is not None and settings.webhook_secret is not None:
+        from sora_mcp.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
+
+        verifier = Verifier(settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s)
+        app = WebhookRoute(app, service, verifier)
     app = HostGuard(app, allowed_hosts(host, [*settings.allowed_hosts, *extra_hosts]))
     connections = ConnectionGuard(header_timeout_s=settings.http_header_timeout_s,
                                   max_connections=settings.http_max_connections)
@@ -47,12 +52,13 @@ def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
 
 
 async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str,
-                     extra_hosts: tuple[str, ...] = ()) -> None:
+                     extra_hosts: tuple[str, ...] = (), service: Any = None) -> None:
     import anyio
     import uvicorn
 
     raise_open_file_limit()
-    built = build_http_app(mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts)
+    built = build_http_app(mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts,
+                           service=service)
     # log_config=None: uvicorn's records go to our rate-limited stderr handler (see log_limit).
     config = uvicorn.Config(built.app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
                             http=built.connections.protocol_class(), log_config=None, access_log=False,

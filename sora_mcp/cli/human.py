@@ -46,6 +46,7 @@ def _video_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="sora-2", help="model id (default sora-2; see sora://models)")
     p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--seconds", default="4", help="duration in seconds (default 4)")
+    p.add_argument("--backend", metavar="NAME", help="a backend named in the backends file (default: by model)")
     p.add_argument("--input-reference", metavar="IMAGE",
                    help="first-frame image: a local jpg/png/webp, an https URL, a data: URL or a file_id")
 

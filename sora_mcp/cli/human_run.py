@@ -104,7 +104,8 @@ def prompt_fields(args: argparse.Namespace) -> AugmentFields:
 
 def create_request(args: argparse.Namespace) -> CreateRequest:
     return CreateRequest(prompt=read_prompt(args), model=args.model, size=args.size, seconds=args.seconds,
-                         input_reference=args.input_reference, augment=args.augment, fields=prompt_fields(args))
+                         input_reference=args.input_reference, augment=args.augment, fields=prompt_fields(args),
+                         backend=getattr(args, "backend", None))
 
 
 def _early_out(args: argparse.Namespace, video_id: str | None) -> Path | None:

@@ -72,4 +72,4 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
         from sora_mcp.cli.http import serve_http
 
         await serve_http(mcp, settings, transport=args.transport, host=args.host, port=args.port,
-                         log_level=args.log_level, extra_hosts=tuple(args.allowed_hosts))
+                         log_level=args.log_level, extra_hosts=tuple(args.allowed_hosts), service=service)

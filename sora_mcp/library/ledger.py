@@ -34,6 +34,7 @@ from sora_mcp.library.sql import Database, Executor, Row, SqliteDatabase, is_pos
 from sora_mcp.library.tempfiles import PRIVATE_DIR, private_file
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
 
+BILLED_NOTE = "billed: the cost the backend reported for this job (not an estimate)"
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
 _TERMINAL_SQL = ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES))
 _OPEN_FAILED_FIX = (
@@ -173,8 +174,8 @@ class Ledger(LedgerClaims, LedgerReports):
             "edited_from": None,
             "kind": kind,
             "created_at": remote.created_at if remote.created_at is not None else now,
-            "cost_usd": cost_usd,
-            "cost_note": cost_note,
+            "cost_usd": remote.cost_usd if remote.cost_usd is not None else cost_usd,
+            "cost_note": BILLED_NOTE if remote.cost_usd is not None else cost_note,
             "idempotency_key": idempotency_key,
             "updated_at": now,
             "recorded_at": now,
@@ -201,7 +202,7 @@ class Ledger(LedgerClaims, LedgerReports):
             if old is None or old["status"] != remote.status:
                 self._history(c, remote.id, remote.status, row["progress"])
 
-    def update_status(self, remote: RemoteVideo, *, polled: bool = False) -> bool:
+    def update_status(self, remote: RemoteVideo, *, polled: bool = False, base_url_host: str | None = None) -> bool:
         """Record what the backend says now; True when the status changed (or the job is new here).
 
         A job the ledger has never seen is stored with kind="external" so that list merging
@@ -220,6 +221,7 @@ class Ledger(LedgerClaims, LedgerReports):
                     **fields,
                     "id": remote.id,
                     "kind": "external",
+                    "base_url_host": base_url_host,  # which backend listed it, to follow it there
                     "prompt_sent": remote.prompt,
                     "remixed_from": remote.remixed_from_video_id,
                     "created_at": remote.created_at if remote.created_at is not None else now,
@@ -239,6 +241,11 @@ class Ledger(LedgerClaims, LedgerReports):
                 f"UPDATE jobs SET {sets}, updated_at = ?, polls = polls + ? WHERE id = ?",
                 [*fields.values(), now, int(polled), remote.id],
             )
+            if remote.cost_usd is not None:  # the provider's bill replaces the estimate
+                c.execute(
+                    "UPDATE jobs SET cost_usd = ?, cost_note = ? WHERE id = ?",
+                    (remote.cost_usd, BILLED_NOTE, remote.id),
+                )
             if remote.status == "deleted":
                 c.execute(
                     "UPDATE jobs SET deleted_remote = 1, deleted_at = COALESCE(deleted_at, ?) WHERE id = ?",

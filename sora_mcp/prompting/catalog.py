@@ -149,10 +149,16 @@ def normalise_size(size: str) -> str:
 class Catalog:
     """The effective catalog: built-in models plus the user's file."""
 
-    def __init__(self, models: list[ModelSpec], engine: dict[str, Any], user_file: str | None = None) -> None:
+    def __init__(
+        self, models: list[ModelSpec], engine: dict[str, Any], user_file: str | None = None,
+        provider: str | None = None,
+    ) -> None:
         self._models = models
         self.engine = engine
         self.user_file = user_file
+        # Set when the models are the ones a provider reported: then they are the whole truth, and a
+        # model it does not list is refused (it would be refused by the provider anyway, after a trip).
+        self.provider = provider
         self._index: dict[str, ModelSpec] = {}
         for spec in models:
             for name in [spec.id, *spec.aliases]:
@@ -163,7 +169,26 @@ class Catalog:
     @classmethod
     def load(cls, user_file: Path | None = None) -> Catalog:
         raw = json.loads(resources.files("sora_mcp").joinpath("content", "catalog.json").read_text("utf-8"))
-        entries: dict[str, dict[str, Any]] = {m["id"].casefold(): m for m in raw["models"]}
+        return cls._build(raw["models"], raw.get("engine", {}), user_file)
+
+    @classmethod
+    def from_provider(cls, entries: list[dict[str, Any]], *, provider: str, user_file: Path | None = None) -> Catalog:
+        """The models a provider reported (its video-models endpoint), with the user's file on top.
+        An entry the provider got wrong is left out rather than failing the whole catalog."""
+        usable = []
+        for entry in entries:
+            try:
+                ModelSpec.model_validate(entry)
+            except ValidationError:
+                continue
+            usable.append(entry)
+        catalog = cls._build(usable, {}, user_file)
+        catalog.provider = provider
+        return catalog
+
+    @classmethod
+    def _build(cls, base: list[dict[str, Any]], engine: dict[str, Any], user_file: Path | None) -> Catalog:
+        entries: dict[str, dict[str, Any]] = {m["id"].casefold(): m for m in base}
         if user_file is not None:
             for entry in read_user_file(Path(user_file)):
                 key = match_key(entry, entries)
@@ -175,7 +200,7 @@ class Catalog:
             except ValidationError as exc:
                 where = Path(user_file).name if user_file is not None else "catalog.json"
                 raise config_error(where, f"model {entry.get('id')!r}: {summarise(exc)}") from None
-        return cls(models, raw.get("engine", {}), Path(user_file).name if user_file is not None else None)
+        return cls(models, engine, Path(user_file).name if user_file is not None else None)
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -215,6 +240,11 @@ class Catalog:
         size_n = normalise_size(size) if size is not None else None
         secs_n = normalise_seconds(seconds) if seconds is not None else None
         spec = self.get(model)
+        if spec is None and self.provider:
+            raise InvalidInput(
+                f"{self.provider} offers no video model '{model[:80]}'. Its models: {', '.join(self.names())}.",
+                fix="Pass one of those as model; sora://models lists their sizes, durations and prices.",
+            )
         if spec is None:
             return self._validate_unknown(model, size_n, secs_n, strict=strict, kind=kind)
         if kind != "create" and not getattr(spec.supports, kind):
@@ -331,6 +361,8 @@ class Catalog:
             return Quote(model=model, size=size, seconds=secs, usd=None, note=note)
         usd = round(price * int(secs), 4)
         note = f"{spec.id} at {size}: ${price:.2f}/s x {secs} s (published price; see sora://models)"
+        if self.provider:
+            note = f"{spec.id} at {size}: ${price:g}/s x {secs} s ({self.provider}'s listed price; the billed cost replaces it)"
         return Quote(model=model, size=size, seconds=secs, usd=usd, note=note)
 
     # --- views for the sora://models resource ------------------------------------------------
@@ -343,7 +375,7 @@ class Catalog:
         }
 
     def as_markdown(self) -> str:
-        lines = ["# Models", ""]
+        lines = ["# Models" + (f" (as {self.provider} reports them now)" if self.provider else ""), ""]
         if self.user_file:
             lines += [f"Includes entries from `{self.user_file}` (SORA_MCP_CATALOG).", ""]
         lines += [
@@ -362,24 +394,26 @@ class Catalog:
             lines.append(
                 f"| {name} | {self._sizes_text(m)} | {m.allowed_seconds_text()} | {feats} | {prices} |"
             )
-        lines += [
-            "",
-            (
-                f"Embedded engine: follows the {self.engine.get('rules', 'sora-2 family')} rules at $0 "
-                f"({self.engine.get('note', 'free local preview')})."
-            ),
-            "",
-            "## Sources",
-            "",
-        ]
+        if not self.provider:
+            lines += [
+                "",
+                (
+                    f"Embedded engine: follows the {self.engine.get('rules', 'sora-2 family')} rules at $0 "
+                    f"({self.engine.get('note', 'free local preview')})."
+                ),
+            ]
+        lines += ["", "## Sources", ""]
         lines += [
             f"- **{m.id}**{'' if m.verified else ' (partly unverified)'}: {m.source}" for m in self._models
         ]
         lines += [
             "",
             (
-                "Unknown models pass with basic checks and a note unless SORA_MCP_STRICT_MODELS=1. "
-                "Add or override models with a JSON/TOML file named by SORA_MCP_CATALOG."
-            ),
+                f"Only these models are accepted: the list is {self.provider}'s own, read again after "
+                "SORA_MCP_CATALOG_TTL_S seconds."
+                if self.provider
+                else "Unknown models pass with basic checks and a note unless SORA_MCP_STRICT_MODELS=1."
+            )
+            + " Add or override models with a JSON/TOML file named by SORA_MCP_CATALOG.",
         ]
         return "\n".join(lines) + "\n"

@@ -146,7 +146,7 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
     cached = await anyio.to_thread.run_sync(lambda: library_asset(svc, video_id, variant))
     if cached is not None:
         return cached
-    backend = await svc.backend()
+    backend = await svc.backend(svc.job_backend(video_id))
     dest = asset_path(svc.settings.library_dir, video_id, variant)
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:

@@ -62,6 +62,7 @@ class BatchSpec(AugmentFields):
     input_reference: str | None = Field(default=None, description="Optional first-frame image (path/URL/file_id).")
     augment: bool | None = Field(default=None, description="Weave the structured fields into the prompt template.")
     extra: dict[str, Any] | None = Field(default=None, description="Backend-specific fields passed through.")
+    backend: str | None = Field(default=None, description="A backend named in the backends file (default: by model).")
 
 
 class BatchLineResult(BaseModel):

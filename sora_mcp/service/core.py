@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from typing import Any, Literal
 
 import anyio
@@ -36,6 +37,13 @@ class VideoService(Generating):
         self.settings = settings
         self.ledger: Ledger | None = None
         self._catalog: Catalog | None = None
+        # Providers' own model lists, by backend name (None: the default backend), with when read.
+        self._catalogs: dict[str | None, tuple[Catalog, float]] = {}
+        self._catalog_lock = anyio.Lock()
+        from sora_mcp.backends_file import load_backends
+
+        self._named = load_backends(settings)  # more backends from the settings file, by name
+        self._others: dict[str, Any] = {}
         self._backend: Any = None
         self._engine: Any = None
         self._backend_lock = anyio.Lock()
@@ -72,6 +80,9 @@ class VideoService(Generating):
         if self._backend is not None:
             await self._backend.aclose()
             self._backend = None
+        for other in self._others.values():
+            await other.aclose()
+        self._others.clear()
         if self._engine is not None:
             await anyio.to_thread.run_sync(self._engine.stop)
             self._engine = None
@@ -96,8 +107,81 @@ class VideoService(Generating):
             self._catalog = Catalog.load(self.settings.catalog)
         return self._catalog
 
-    async def backend(self) -> Any:
-        """The backend client, created on first use (starting the embedded engine if needed)."""
+    async def refresh_catalog(self, name: str | None = None) -> Catalog:
+        """The catalog for a backend: the provider's own models when it reports them (a
+        video-models endpoint, e.g. OpenRouter's), read again after `catalog_ttl_s`. A failed
+        re-read keeps the last good list; a first read that fails raises (nothing could be sent)."""
+        if name is None and self.uses_engine:
+            return self.catalog
+        backend = await self.backend(name)
+        dialect = backend.known_dialect
+        if dialect is None or not dialect.models_path:
+            return self.catalog
+        async with self._catalog_lock:
+            cached = self._catalogs.get(name)
+            if cached is not None and time.monotonic() - cached[1] < self.settings.catalog_ttl_s:
+                return cached[0]
+            try:
+                entries = await backend.model_catalog()
+            except SoraError as exc:
+                if cached is not None:
+                    log.warning("could not re-read %s's models (%s); keeping the last list", dialect.label, exc.message)
+                    return cached[0]
+                raise
+            catalog = Catalog.from_provider(entries or [], provider=dialect.label, user_file=self.settings.catalog)
+            self._catalogs[name] = (catalog, time.monotonic())
+            return catalog
+
+    def catalog_for(self, name: str | None) -> Catalog:
+        """The catalog last read for a backend (`refresh_catalog` first), else the shipped one."""
+        cached = self._catalogs.get(name)
+        return cached[0] if cached is not None else self.catalog
+
+    # ---- several backends ------------------------------------------------------------------
+    def route(self, model: str | None, explicit: str | None = None) -> str | None:
+        """Which backend a request goes to: the one named, else the one whose `models` list the
+        model, else the default (None)."""
+        from sora_mcp.backends_file import RESERVED
+
+        if explicit:
+            if explicit in self._named:
+                return explicit
+            if explicit.lower() in RESERVED:
+                return None
+            raise InvalidInput(f"No backend is named '{explicit[:60]}'",
+                               fix=f"Use one of: default, {', '.join(self._named)}" if self._named
+                               else "Leave backend out: only the default backend is configured.")
+        hits = [n for n, e in self._named.items() if model and e.serves(model)]
+        if len(hits) > 1:
+            raise InvalidInput(f"The model {model} is listed by several backends: {', '.join(hits)}",
+                               fix="Pass backend= one of those names.")
+        return hits[0] if hits else None
+
+    def job_backend(self, video_id: str) -> str | None:
+        """The backend that made a job, as the ledger recorded it (None: the default backend)."""
+        record = self._ledger().get(video_id) if self.ledger is not None else None
+        where = getattr(record, "base_url_host", None)
+        return next((n for n, e in self._named.items() if where and e.url == where), None)
+
+    def backend_names(self) -> list[str | None]:
+        return [None, *self._named]
+
+    def _named_backend(self, name: str) -> Any:
+        from sora_mcp.backends import Backend
+
+        if name not in self._named:
+            raise InvalidInput(f"No backend is named '{name[:60]}'", fix=f"Use one of: default, {', '.join(self._named)}.")
+        if name not in self._others:
+            entry = self._named[name]
+            self._others[name] = Backend(base_url=entry.url, api_key=entry.api_key(), dialect=entry.dialect,
+                                         timeout_s=self.settings.request_timeout_s)
+        return self._others[name]
+
+    async def backend(self, name: str | None = None) -> Any:
+        """A backend client, created on first use: a named one from the backends file, or the
+        default (starting the embedded engine if needed)."""
+        if name is not None:
+            return self._named_backend(name)
         if self._backend is not None:
             return self._backend
         async with self._backend_lock:
@@ -149,7 +233,7 @@ class VideoService(Generating):
         answering ("now"), or in the background ("later": `archived(video_id)` waits for it)."""
         _check_id(video_id)
         ledger = self._ledger()
-        backend = await self.backend()
+        backend = await self.backend(self.job_backend(video_id))
         try:
             remote = await backend.retrieve(video_id)
         except NotFound:
@@ -268,6 +352,21 @@ class VideoService(Generating):
             return await delete_job(self, video_id, delete_local_files=delete_local_files)
         finally:
             self.poller.forget(video_id)
+
+    async def apply_webhook(self, video_id: str, data: dict[str, Any]) -> bool:
+        """A verified completion webhook: record what it says and archive at once, with no poll.
+        False (and nothing changed) when the job is not one this library knows."""
+        from sora_mcp.backends import normalize_video
+
+        ledger = self._ledger()
+        if ledger.get(video_id) is None:
+            return False
+        backend = await self.backend(self.job_backend(video_id))
+        remote = normalize_video({**data, "id": video_id}, dialect=backend.known_dialect)
+        ledger.update_status(remote)
+        if remote.status == "completed":
+            self.archive_soon(remote)
+        return True
 
     # ---- summaries (resources) -------------------------------------------------------------
     async def backend_models(self) -> list[str] | None:

@@ -50,9 +50,17 @@ class Generating:
     def quote_create(self, req: CreateRequest) -> tuple[str, Any, Quote]:
         """Validate, augment and price a create without calling the backend."""
         prompt_sent = self._prepare_prompt(req.prompt, req)
-        valid = self.catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models,
-                                      prompt=prompt_sent)
-        quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
+        name = self.route(req.model, req.backend)
+        catalog = self.catalog_for(name)
+        valid = catalog.validate(req.model, req.size, req.seconds, strict=self.settings.strict_models,
+                                 prompt=prompt_sent)
+        quote = catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine and name is None)
+        if req.input_reference and catalog.provider and catalog.supports(valid.model, "input_reference") is False:
+            able = [m.id for m in catalog.models() if m.supports.input_reference]
+            raise InvalidInput(
+                f"{valid.model} takes no first-frame image on {catalog.provider}",
+                fix="Leave input_reference out" + (f", or use one of: {', '.join(able)}." if able else "."),
+            )
         return prompt_sent, valid, quote
 
     async def create(
@@ -63,6 +71,8 @@ class Generating:
         `idempotency_key`: reuse one key across a caller's retries of the same request."""
         from sora_mcp.prompting import prepare_reference
 
+        name = self.route(req.model, req.backend)
+        await self.refresh_catalog(name)  # a provider's own model list, when it has one
         prompt_sent, valid, quote = self.quote_create(req)
         if dry_run:
             return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note)
@@ -70,7 +80,7 @@ class Generating:
             await self._check_budget(quote, approve)
         ledger = self._ledger()
         with self._reserve(0.0 if budget_approved else quote.usd):
-            backend = await self.backend()
+            backend = await self.backend(name)
             reference = (prepare_reference(req.input_reference, roots=self.settings.roots(), target_size=valid.size,
                                            tmp_dir=self.settings.tmp_dir, limiter=self.reference_slots,
                                            max_image_bytes=self.settings.max_image_memory_mb * 1024 * 1024)
@@ -79,22 +89,29 @@ class Generating:
                 key = idempotency_key or f"sora-mcp-{uuid.uuid4()}"
                 fingerprint = {"prompt": prompt_sent, "model": valid.model, "size": valid.size,
                                "seconds": valid.seconds}
-                ledger.record_pending(key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint})
+                ledger.record_pending(key, _fingerprint(fingerprint, ref),
+                                      {"kind": "create", **fingerprint, "backend": name})
+
+                extra = dict(req.extra or {})
+                dialect = backend.known_dialect
+                if self.settings.webhook_url and dialect is not None and dialect.callback_field:
+                    extra.setdefault(dialect.callback_field, self.settings.webhook_url)  # completion pushed
 
                 async def send() -> RemoteVideo:
                     return await backend.create(
                         prompt_sent, valid.model, valid.size, valid.seconds,
-                        input_reference=ref, extra=req.extra, idempotency_key=key,
+                        input_reference=ref, extra=extra or None, idempotency_key=key,
                     )
 
                 match = sending.Match(prompt_sent, valid.model, valid.size, valid.seconds)
-                remote = await self._send_once(send, match, key)
+                remote = await self._send_once(send, match, key, backend)
             ledger.resolve_pending(key, remote.id)
             ledger.record_job(
                 remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
                 augmentation=req.fields.model_dump(exclude_none=True),
                 input_reference_sha256=getattr(ref, "sha256", None), kind="create", source_id=None,
                 cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
+                base_url_host=backend.base_url if name else None,  # which backend to follow it to
             )
         self._watch(remote.id)
         job = job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
@@ -107,25 +124,28 @@ class Generating:
         from the ledger, else from the backend (a read) unless `offline`."""
         _check_id(req.video_id)  # a huge or control-character id must not reach the URL builder
         source = self._ledger().get(req.video_id)
+        name = self.job_backend(req.video_id)  # a derived job is made where its source lives
+        catalog = self.catalog_for(name)
+        engine = self.uses_engine and name is None
         prompt_sent = self._prepare_prompt(req.prompt, req)
         model, size, seconds = (getattr(source, a, None) for a in ("model", "size", "seconds"))
         if not offline:
-            await (await self.backend()).require(kind)  # a backend lacking the feature is named first
+            await (await self.backend(name)).require(kind)  # a backend lacking the feature is named first
         if source is None and not offline:
-            remote_src = await (await self.backend()).retrieve(req.video_id)
+            remote_src = await (await self.backend(name)).retrieve(req.video_id)
             model, size, seconds = remote_src.model, remote_src.size, remote_src.seconds
         new_seconds = None
         if kind == "extend":
             if req.seconds is None:
                 raise InvalidInput("extend needs `seconds`: how long the new segment is", fix="Pass seconds=4 (or 8, 12).")
-            valid = self.catalog.validate(model or "sora-2", size or "1280x720", req.seconds, kind="extend",
-                                          strict=self.settings.strict_models)
-            quote = self.catalog.quote(valid.model, valid.size, valid.seconds, engine=self.uses_engine)
+            valid = catalog.validate(model or "sora-2", size or "1280x720", req.seconds, kind="extend",
+                                     strict=self.settings.strict_models)
+            quote = catalog.quote(valid.model, valid.size, valid.seconds, engine=engine)
             new_seconds, seconds_out = valid.seconds, str(int(seconds or 0) + int(valid.seconds))
         else:
-            quote = self.catalog.quote(model or "unknown", size or "", seconds or "0", engine=self.uses_engine)
+            quote = catalog.quote(model or "unknown", size or "", seconds or "0", engine=engine)
             seconds_out = seconds
-        if model and self.catalog.supports(model, kind) is False:
+        if model and catalog.supports(model, kind) is False:
             from sora_mcp.errors import Unsupported
 
             raise Unsupported(
@@ -145,8 +165,9 @@ class Generating:
             return self._dry_run_job(plan.model or "unknown", plan.size or "", plan.seconds_out or "", prompt_sent,
                                      quote, None)
         await self._check_budget(quote, approve)
+        name = self.job_backend(req.video_id)
         with self._reserve(quote.usd):
-            backend = await self.backend()
+            backend = await self.backend(name)
             key = f"sora-mcp-{uuid.uuid4()}"
             ledger.record_pending(key, _fingerprint({"kind": kind, "src": req.video_id, "prompt": prompt_sent}, None), {})
 
@@ -159,12 +180,13 @@ class Generating:
                 return await backend.edit(req.video_id, prompt_sent, extra=req.extra, idempotency_key=key)
 
             match = sending.Match(prompt_sent, source_id=req.video_id if kind == "remix" else None)
-            remote = await self._send_once(send, match, key)
+            remote = await self._send_once(send, match, key, backend)
             ledger.resolve_pending(key, remote.id)
             ledger.record_job(
                 remote, backend=backend.dialect, prompt_given=req.prompt, prompt_sent=prompt_sent,
                 augmentation=req.fields.model_dump(exclude_none=True), input_reference_sha256=None, kind=kind,
                 source_id=req.video_id, cost_usd=quote.usd, cost_note=quote.note, idempotency_key=key,
+                base_url_host=backend.base_url if name else None,
             )
         self._watch(remote.id)
         return job_from_remote(remote, ledger.get(remote.id), backend=backend.dialect, data_dir=self.settings.data_dir)
@@ -178,15 +200,21 @@ class Generating:
         """Create many jobs (see `service.batch`): one result per line, never two jobs for one line."""
         from sora_mcp.service.batch import run_batch
 
+        for name in self.backend_names():  # each backend's own model list, for the lines' checks
+            try:
+                await self.refresh_catalog(name)
+            except SoraError as exc:
+                log.warning("could not read the models of backend %s: %s", name or "default", exc.message)
         return await run_batch(self, specs, jsonl_path, defaults=defaults, concurrency=concurrency,
                                max_attempts=max_attempts, fail_fast=fail_fast, dry_run=dry_run, approve=approve,
                                on_progress=on_progress)
 
-    async def _send_once(self, send: Callable[[], Awaitable[RemoteVideo]], match: sending.Match, key: str) -> RemoteVideo:
+    async def _send_once(self, send: Callable[[], Awaitable[RemoteVideo]], match: sending.Match, key: str,
+                         backend: Any = None) -> RemoteVideo:
         """Send a paid request once, reconciling an unknown outcome (see `service.sending`).
         A definite refusal forgets the pending record; an unknown outcome keeps it."""
         try:
-            return await sending.send_once(self, send, match)
+            return await sending.send_once(self, send, match, backend)
         except OutcomeUnknown:
             raise
         except SoraError:

@@ -25,8 +25,26 @@ REMOTE_PAGE_SIZE = 100
 
 
 async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | None]:
-    """Ids the backend lists (None when unreachable), whether the scan was complete, and a note."""
-    backend = await svc.backend()
+    """Ids the backends list (None when the default one is unreachable), whether the scan was
+    complete, and a note. Backends named in the backends file are listed after the default one;
+    one that cannot be listed adds a note, and its jobs come from the library."""
+    seen, complete, note = await _scan_one(svc, None)
+    for name in svc.backend_names()[1:]:
+        try:
+            more, done, _ = await _scan_one(svc, name)
+        except SoraError as exc:
+            complete = False
+            said = f"Backend {name} could not be listed ({exc.message}); its jobs are shown from the library."
+            note = f"{note} {said}" if note else said
+            continue
+        seen |= more
+        complete = complete and done
+    return seen, complete, note
+
+
+async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool, str | None]:
+    backend = await svc.backend(name)
+    host = backend.base_url if name else None
     ledger = svc._ledger()
     seen: set[str] = set()
     after = None
@@ -34,7 +52,7 @@ async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | 
         page = await backend.list(limit=REMOTE_PAGE_SIZE, after=after, order="desc")
         for item in page.data:
             seen.add(item.id)
-            ledger.update_status(item)
+            ledger.update_status(item, base_url_host=host)
             record = ledger.get(item.id)
             if (item.status == "completed" and record is not None and record.kind != "external"
                     and record.asset("video") is None and not record.local_files_deleted):
@@ -95,7 +113,7 @@ async def list_jobs(
 async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bool) -> DeleteResult:
     ledger = svc._ledger()
     record = ledger.get(video_id)
-    backend = await svc.backend()
+    backend = await svc.backend(svc.job_backend(video_id))
     note = None
     deleted = False
     try:

@@ -94,16 +94,19 @@ async def reconcile_pending(svc: VideoService) -> int:
     pending = [p for p in ledger.unresolved_pending(PENDING_MAX_AGE_S) if _create_prompt(p)]
     if not pending:
         return 0
-    backend = await svc.backend()
-    page = await backend.list(limit=100, order="desc")
     found = 0
+    pages: dict[str | None, Any] = {}
     for entry in pending:
-        match = _match(svc, entry, page.data)
+        meta = entry["meta"]
+        name = meta.get("backend") if meta.get("backend") in svc.backend_names() else None
+        backend = await svc.backend(name)  # the backend the create went to
+        if name not in pages:
+            pages[name] = await backend.list(limit=100, order="desc")
+        match = _match(svc, entry, pages[name].data)
         if match is None:
             continue
-        meta = entry["meta"]
         ledger.record_job(match, backend=backend.dialect, prompt_sent=meta["prompt"], kind="create",
-                          idempotency_key=entry["key"])
+                          idempotency_key=entry["key"], base_url_host=backend.base_url if name else None)
         ledger.resolve_pending(entry["key"], match.id)
         log.info("found the create %s that a previous run sent but never recorded", match.id)
         svc._watch(match.id)

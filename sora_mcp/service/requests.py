@@ -19,6 +19,7 @@ class CreateRequest(BaseModel):
     augment: bool = True
     fields: AugmentFields = Field(default_factory=AugmentFields)
     extra: dict[str, Any] | None = None
+    backend: str | None = None  # a backend named in the backends file; None: chosen by model
 
 
 class DeriveRequest(BaseModel):

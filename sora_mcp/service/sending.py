@@ -73,7 +73,7 @@ def _answered(exc: BackendError) -> bool:
     return type(exc) is BackendError
 
 
-async def send_once(svc: VideoService, send: Send, match: Match) -> RemoteVideo:
+async def send_once(svc: VideoService, send: Send, match: Match, backend: Any = None) -> RemoteVideo:
     try:
         return await send()
     except OutcomeUnknown as exc:
@@ -82,7 +82,7 @@ async def send_once(svc: VideoService, send: Send, match: Match) -> RemoteVideo:
         if not _answered(exc):
             raise  # 429, auth, never sent: nothing can have been made
         first = exc
-    backend = await svc.backend()
+    backend = backend or await svc.backend()  # the backend the request went to
     started = time.monotonic()
     for pause in PAUSES_S:
         await anyio.sleep(pause)
