@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     budget_usd: float | None = None
     budget_daily_usd: float | None = None
     request_timeout_s: float = 60.0
+    max_wait_s: float = Field(
+        default=45.0, ge=1.0, le=3600.0,
+        description="The longest get_status wait a tool call may ask for; raise it for clients that allow long calls.",
+    )
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Expose only these tools (comma-separated names; default: all)."
+    )
     litellm_provider: str | None = Field(
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )
@@ -59,7 +66,7 @@ class Settings(BaseSettings):
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
 
-    @field_validator("allowed_roots", "denylist", "archive_variants", mode="before")
+    @field_validator("allowed_roots", "denylist", "archive_variants", "tools", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().startswith("["):

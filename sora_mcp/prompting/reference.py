@@ -38,10 +38,12 @@ _FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]{1,200}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.IGNORECASE | re.DOTALL)
 _FORMATS = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg"), "WEBP": ("image/webp", ".webp")}
-_ROOTS_FIX = (
-    "Put the image inside the working directory or the data directory (or configure SORA_MCP_ALLOWED_ROOTS), "
-    "or pass an https URL or a file id."
-)
+
+
+def _roots_fix(roots: Sequence[Path]) -> str:
+    # Name the folders: an agent cannot guess what "the working directory" is on this host.
+    return (f"Put the image inside one of the allowed folders ({', '.join(str(r) for r in roots)}; "
+            "SORA_MCP_ALLOWED_ROOTS sets them), or pass an https URL or a file id.")
 
 
 class PreparedReference(BaseModel):
@@ -110,7 +112,7 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
     except (OSError, RuntimeError, ValueError):
         raise _refuse(value, "could not be resolved", "Pass a plain path to an image file.") from None
     if not any(loose.is_relative_to(root) for root in allowed):
-        raise _refuse(value, "is outside the folders images may come from", _ROOTS_FIX)
+        raise _refuse(value, "is outside the folders images may come from", _roots_fix(allowed))
     try:
         resolved = Path(value).expanduser().resolve(strict=True)
     except FileNotFoundError:
@@ -120,7 +122,7 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
     except (OSError, RuntimeError, ValueError):
         raise _refuse(value, "could not be resolved", "Pass a plain path to an image file.") from None
     if not any(resolved.is_relative_to(root) for root in allowed):
-        raise _refuse(value, "is outside the folders images may come from", _ROOTS_FIX)
+        raise _refuse(value, "is outside the folders images may come from", _roots_fix(allowed))
     try:
         st = os.stat(resolved)
     except OSError:
