@@ -107,6 +107,8 @@ def _suggest(key: str, props: Mapping[str, Any], tool: str, args: Mapping[str, A
     if tool == "remix_video" and key in {"seconds", "size", "model", *ALIASES["seconds"], *ALIASES["size"]}:
         return ("a remix keeps the source's model, size and duration: use extend_video to make it longer, "
                 "or create_video for another size or model")
+    if target is not None and prefix and target.startswith(prefix) and target.removeprefix(prefix) in props:
+        return f"use {target}"  # inside an object: its own field (shot.colour -> shot.palette)
     if target is not None:
         name = target.removeprefix("shot.")
         if target.startswith("shot.") and name in shot:

@@ -61,7 +61,8 @@ def files_line(job: Job, *, archiving: bool) -> str | None:
     if job.status != "completed":
         return None
     if job.assets:
-        return "Files: " + "; ".join(f"{a.variant} {a.path}" for a in job.assets)
+        order = {"video": 0, "thumbnail": 1, "spritesheet": 2}
+        return "Files: " + "; ".join(f"{a.variant} {a.path}" for a in sorted(job.assets, key=lambda a: order[a.variant]))
     if archiving:
         return (f"Files: still being archived into the library; call get_status(video_id='{job.id}') again "
                 "in a few seconds for the paths.")
@@ -167,8 +168,8 @@ def spend_text(summary: dict[str, Any]) -> str:
     def usd(key: str) -> str:
         return f"${float(summary.get(key) or 0):.2f}"
 
-    lines = [f"Spend (estimates, UTC): today {usd('today_usd')} ({summary.get('today_jobs', 0)} jobs), "
-             f"this month {usd('month_usd')}, total {usd('total_usd')} ({summary.get('total_jobs', 0)} jobs)."]
+    lines = [f"Spend (estimates, UTC): today {usd('today_usd')} ({summary.get('today_jobs', 0)} job(s)), "
+             f"this month {usd('month_usd')}, total {usd('total_usd')} ({summary.get('total_jobs', 0)} job(s))."]
     unknown = summary.get("total_unknown_cost_jobs") or 0
     if unknown:
         lines.append(f"{unknown} job(s) have no known price and are not counted.")

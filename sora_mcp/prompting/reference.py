@@ -78,6 +78,21 @@ def _parse_size(target_size: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _internal_host(host: str) -> bool:
+    """A host the backend must not be sent to fetch from (cloud metadata, the LAN, itself).
+    Only literal addresses and reserved names can be told here; DNS is the backend's."""
+    import ipaddress
+
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return not ip.is_global or ip.is_multicast
+
+
 def _what_is_it(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return "a ZIP archive"
@@ -257,6 +272,9 @@ async def prepare_reference(
         parts = urlsplit(value)
         if not parts.hostname or any(ch.isspace() for ch in value):
             raise _refuse(value, "is not a valid URL", "Pass a complete https:// URL to an image.")
+        if _internal_host(parts.hostname):
+            raise _refuse(value, "points at a local, private or link-local address",
+                          "Pass a public https URL, or save the image in an allowed folder and pass its path.")
         yield PreparedReference(kind="image_url", image_url=value)
         return
     if lowered.startswith("http://"):

@@ -73,7 +73,12 @@ class Generating:
                 async with prepare_reference(req.input_reference, roots=self.settings.roots(), target_size=valid.size,
                                              tmp_dir=self.settings.tmp_dir):
                     pass
-                checks.append("input_reference (allowed folder, a real JPEG/PNG/WebP, fitted to the size)")
+                if req.input_reference.strip().lower().startswith("https://"):
+                    checks.append("input_reference (a public https URL)")
+                    unchecked.append("whether the backend can fetch that URL (sora-mcp never downloads it; "
+                                     "only the real call can tell)")
+                else:
+                    checks.append("input_reference (allowed folder, a real JPEG/PNG/WebP, fitted to the size)")
                 if not faces_available():
                     unchecked.append("faces in the reference image (the optional face check is not installed; "
                                      "the real call skips it too)")
@@ -137,7 +142,7 @@ class Generating:
             # The job's quote names the job's length (the stitched total), as the ledger's record of
             # the real job will; the price is for the new segment only, and the note says so.
             quote = quote.model_copy(update={"seconds": seconds_out, "note": (
-                f"{quote.note}; only the {new_seconds} s new segment is billed ({seconds_out} s in all)")})
+                f"{quote.note}; billed for the {new_seconds} s new segment, {seconds_out} s in all")})
         else:
             quote = self.catalog.quote(model or "unknown", size or "", seconds or "0", engine=self.uses_engine)
             seconds_out = seconds
