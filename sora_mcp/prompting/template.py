@@ -258,7 +258,7 @@ _INVARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("camera movement", ("camera", "pan", "tilt", "dolly", "tracking", "zoom", "handheld", "static shot")),
     ("subject", ("subject", "person", "character", "replace", "swap", "outfit", "costume", "wearing")),
     ("action", ("action", "moves", "movement", "running", "walking", "jump", "dance", "gesture")),
-    ("timing", ("timing", "speed", "faster", "slower", "slow motion", "pace", "tempo", "duration")),
+    ("timing", ("timing", "speed", "fast", "slow", "pace", "tempo", "duration", "beat")),
     ("lighting", ("light", "lighting", "night", "dusk", "dawn", "sunset", "sunrise", "daytime", "dark",
                   "bright", "shadow", "golden hour", "neon", "lamp", "moon")),
     ("colour palette", ("colour", "color", "palette", "hue", "tint", "pastel", "monochrome",
