@@ -82,16 +82,15 @@ def job_lines(job: Job, *, archiving: bool = False) -> list[str]:
     return lines
 
 
-def started_text(job: Job, kind: str, wait: float) -> str:
-    """create / remix / extend / edit: the new job, the prompt sent, the one next step."""
+def started_text(job: Job, kind: str, wait: float, note: str | None = None) -> str:
+    """create / remix / extend / edit: the new job, the prompt sent, a note (e.g. unverified catalog values),
+    the one next step."""
     what = {"create": "Started", "remix": "Started remix", "extend": "Started extension", "edit": "Started edit"}
     source = job.remixed_from_video_id or job.extended_from_video_id
     lines = [f"{what.get(kind, 'Started')} {job.id} ({job.status}): {_shape(job)}; {price(job.quote)}."
              + (f" Source: {source}." if source and kind != "create" else "")]
     if job.prompt:
         lines.append(f"Prompt sent ({len(job.prompt)} chars): {_short(job.prompt, PROMPT_SHOWN)}")
-    step = job.next_step or ""
-    note = step.split(" Call get_status", 1)[0] if "Call get_status" in step and not step.startswith("Call") else ""
     if note:
         lines.append(note)
     lines.append("Next: " + wait_step([job.id], wait))

@@ -53,7 +53,8 @@ BATCH_JOB_SCHEMA: dict[str, Any] = {
                    "seconds": {"type": ["string", "integer"]}, "input_reference": {"type": "string"},
                    "augment": {"type": "boolean"}, "shot": {"type": "object"},
                    "extra": {"type": "object"}},
-    "additionalProperties": False,
+    # Not closed: a job may also give the shot fields flat (as a JSONL line does); unknown keys are
+    # refused per job by the batch, naming the allowed ones.
 }
 
 
@@ -287,8 +288,11 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
     def _started(job: Job, kind: str) -> CallToolResult:
         if job.status == "dry_run":
             return _result(tool_text.dry_run_text(job), job)
+        # The service may put a note before its next step (e.g. a model with unverified catalog values).
+        given = job.next_step or ""
+        note = given.split(" Call get_status", 1)[0] if " Call get_status" in given else None
         job.next_step = "Call " + tool_text.wait_step([job.id], wait)
-        return _result(tool_text.started_text(job, kind, wait), job)
+        return _result(tool_text.started_text(job, kind, wait, note), job)
 
     def _wait_limit(schema: dict[str, Any]) -> None:
         schema["properties"]["wait_seconds"]["maximum"] = wait

@@ -249,10 +249,12 @@ class Generating:
 
         A model the catalog does not know must be one the backend lists (GET /v1/models), when it
         lists any: otherwise the backend would refuse it after the call was approved. Catalog models
-        pass, since some backends list only aliases of what they serve.
+        pass without asking, since some backends list only aliases of what they serve.
         """
         checks = ["prompt rules (sora://guardrails)",
-                  "model, size and duration" + ("" if known else " (basic checks: the model is not in the catalog)")]
+                  "model, size and duration" + (" (catalog)" if known else " (basic checks: not in the catalog)")]
+        if known:
+            return checks, []  # the list could not refuse it: no need to ask the backend
         served = await self.served_models()
         if served is None:
             return checks, ["the backend's model list (it could not be read now)"]

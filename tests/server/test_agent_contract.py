@@ -144,7 +144,7 @@ async def test_dry_run_checks_the_backends_model_list(server, keyed_engine) -> N
     assert_sora_error(real, "sora-3-ultra", "sora-2")
     said = text(ok)
     assert not ok.is_error and "nothing was created" in said.lower()
-    assert "model list" in said and "budget" in said.lower() and "guardrails" in said
+    assert "catalog" in said and "budget" in said.lower() and "guardrails" in said
     assert keyed_engine.stats.count("POST", "/v1/videos") == 0
 
 
