@@ -21,7 +21,7 @@ SANITY = ("list_videos", {"limit": 1})
 async def _seed(s: Stack) -> list[str]:
     created = await s.client.call_tool("create_video", {"prompt": "A lighthouse at night", "size": "720x1280"})
     vid = created.structured_content["id"]
-    done = await s.client.call_tool("get_status", {"video_id": vid, "wait_seconds": 120})
+    done = await s.client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
     assert done.structured_content["all_done"], done
     s.engine.set_faults(fail_rate=1.0)
     return [vid]
