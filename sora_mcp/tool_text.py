@@ -26,7 +26,7 @@ LIST_PROMPT_SHOWN = 70
 def wait_step(ids: list[str], wait: float) -> str:
     """The polling contract, said the same way everywhere."""
     target = f"video_id='{ids[0]}'" if len(ids) == 1 else f"video_ids={ids[:50]!r}".replace('"', "'")
-    return f"get_status({target}, wait_seconds={wait:g}); call it again with the same wait until all_done."
+    return f"get_status({target}, wait_seconds={wait:g}); call get_status again with the same wait until all_done."
 
 
 def price(quote: Quote | None) -> str:

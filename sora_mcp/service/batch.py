@@ -371,7 +371,7 @@ def _result(results: dict[int, BatchLineResult], total: Quote, *, dry_run: bool)
         more = " (at most 50 ids per call: pass the rest in further calls)" if len(ids) > 50 else ""
         step = (
             f"Follow the {len(ids)} job(s) with get_status(video_ids={json.dumps(ids[:50])}, "
-            f"wait_seconds={SUGGESTED_WAIT_S:g}); call it again with the same wait until all_done"
+            f"wait_seconds={SUGGESTED_WAIT_S:g}); call get_status again with the same wait until all_done"
             f"{more}, then download_asset for each completed one." if ids else "No job was created."
         )
     if failed:

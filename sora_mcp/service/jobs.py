@@ -16,7 +16,7 @@ def next_step(job: Job, wait: float = SUGGESTED_WAIT_S) -> str:
     vid = job.id
     match job.status:
         case "queued" | "in_progress":
-            return (f"Call get_status(video_id='{vid}', wait_seconds={wait:g}); call it again with the same wait "
+            return (f"Call get_status(video_id='{vid}', wait_seconds={wait:g}); call get_status again with the same wait "
                     "until all_done (the job keeps running meanwhile).")
         case "completed":
             if any(a.variant == "video" for a in job.assets):
