@@ -159,7 +159,8 @@ def asset_text(asset: Asset, *, copied_to: Path | None = None) -> str:
     if copied_to is not None:
         lines.append(f"Copied to {copied_to}.")
     if asset.derived:
-        lines.append(f"This {asset.variant} was made locally by sora-mcp from the MP4: the backend does not serve it.")
+        lines.append(f"This {asset.variant} was made locally by sora-mcp from the downloaded MP4: the backend "
+                     "does not serve it.")
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from sora_mcp import tool_text
-from sora_mcp.errors import ConfigError
+from sora_mcp.errors import ConfigError, InvalidInput
 from sora_mcp.models import TERMINAL_STATUSES, Job
 from sora_mcp.prompting import AugmentFields
 from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
@@ -68,7 +68,8 @@ class StatusResult(BaseModel):
 
 
 def _result(text: str, structured: BaseModel | dict[str, Any], extra: list[Any] | None = None) -> CallToolResult:
-    data = structured.model_dump(mode="json", exclude_none=True) if isinstance(structured, BaseModel) else structured
+    # Every field, nulls included, as the SDK would dump a return value: clients (and the app) read keys.
+    data = structured.model_dump(mode="json") if isinstance(structured, BaseModel) else structured
     return CallToolResult(content=[tool_text.text(text), *(extra or [])], structured_content=data)
 
 
@@ -105,7 +106,7 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         dry_run: DryRun = False, *, approval: ApprovalAnswer,
     ) -> CallToolResult:
         """Start a video from a text prompt; returns the job at once (queued).
-        Next: get_status(video_id, wait_seconds=WAIT), again with the same wait until all_done.
+        Next: get_status(video_id, wait_seconds=WAIT); call get_status again with the same wait until all_done.
         shot: optional details (scene, camera, palette, avoid, ...) woven into a structured prompt; the result shows
         the prompt sent. Sizes, durations, prices: sora://models. dry_run=true makes every check and quotes the cost
         without creating anything. Above the budget the user is asked to approve. Many clips: create_batch.
@@ -204,10 +205,14 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         thumbnail: Annotated[bool, Field(description="Show the thumbnail again.")] = False,
     ) -> CallToolResult:
         """Check one job (video_id) or several (video_ids) and optionally wait for them to end.
-        Polling: get_status(video_id, wait_seconds=WAIT); if not all_done, call again with the same wait (the jobs
-        keep running). Completed jobs are archived into the library; the result lists the files' paths, and a
-        job's thumbnail is shown the first time it is seen completed.
+        Polling: get_status(video_id, wait_seconds=WAIT); call get_status again with the same wait until all_done
+        (the jobs keep running). Completed jobs are archived into the library; the result lists the files' paths,
+        and a job's thumbnail is shown the first time it is seen completed.
         """
+        if (video_id is None) == (video_ids is None) or not (video_id or video_ids):
+            # The argument check refuses this first; kept for callers that bypass it (MCPServer.call_tool).
+            raise InvalidInput("get_status needs exactly one of video_id or video_ids",
+                               fix="Pass video_id for one job, or video_ids (a list) for several, not both.")
         ids = list(dict.fromkeys([video_id] if video_id else list(video_ids or [])))
 
         async def progress(done: float, total: float, message: str) -> None:
