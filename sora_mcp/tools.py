@@ -296,7 +296,7 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         # The service may put a note before its next step (e.g. a model with unverified catalog values).
         given = job.next_step or ""
         note = given.split(" Call get_status", 1)[0] if " Call get_status" in given else None
-        job.next_step = "Call " + tool_text.wait_step([job.id], wait)
+        job.next_step = (f"{note} " if note else "") + "Call " + tool_text.wait_step([job.id], wait)
         return _result(tool_text.started_text(job, kind, wait, note), job)
 
     def _wait_limit(schema: dict[str, Any]) -> None:

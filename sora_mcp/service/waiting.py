@@ -196,11 +196,11 @@ class _Reporter:
     async def heartbeat(self, jobs: dict[str, Job], elapsed: float) -> None:
         """Nothing moved for a while: say so. MCP progress must increase, so it creeps by a hair
         (HEARTBEAT_STEP, far below the 1% a real move adds)."""
+        self.last_sent = anyio.current_time()  # also with nobody listening: the loop must not spin
         if self.on_progress is None or self.sent < 0:
             return
         running = sum(1 for j in jobs.values() if j.status not in TERMINAL_STATUSES)
         self.sent += HEARTBEAT_STEP
-        self.last_sent = anyio.current_time()
         await self.on_progress(self.sent, 100.0 * len(self.order),
                                f"still waiting: {running} running ({elapsed:.0f} s so far)")
 

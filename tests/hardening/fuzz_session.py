@@ -33,6 +33,7 @@ def fuzz_session(root: Path, *, examples: int, seed: int | None = None, rounds: 
     facts: dict[str, Any] = {}
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(stack(root)) as s:
         ids = portal.call(_seed, s)
+        tally.shared = s.settings.roots()
         tools = portal.call(s.client.list_tools).tools
         facts["tools"] = sorted(t.name for t in tools)
         for r in range(rounds):
