@@ -1,7 +1,7 @@
 """Row 4: polls per completed job with the engine's poll-after set, against ceil(render time / poll-after).
 
 The server runs as users run it (stdio, background watcher on). Per repetition: `create_video`,
-then `get_status(wait_seconds=120)`; afterwards we count the `GET /v1/videos/{id}` the engine
+then `get_status(wait_seconds=45)` until all_done; afterwards we count the `GET /v1/videos/{id}` the engine
 answered for that job — the waiter's and the watcher's polls together (they share one schedule).
 Render time = from the create call returning to the engine renaming the finished files into the
 job's folder (the engine's own file times); a slowdown knob stretches renders so a poll-after of
@@ -58,7 +58,7 @@ async def run(reps: int, root: Path, *, poll_after_ms: int = 250, slowdown: floa
         meets=verdict(max(excess) <= SLACK),
         how=(
             f"{reps} jobs one after another; stdio server with the background watcher on; create_video then "
-            "get_status(wait_seconds=120); engine request log counted per job id (waiter + watcher); engine "
+            "get_status(wait_seconds=45) until all_done; engine request log counted per job id (waiter + watcher); engine "
             f"render_slowdown {slowdown} so a 4 s clip renders for seconds"
         ),
         detail={"polls": polls, "floors": floors, "render_s": renders},

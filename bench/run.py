@@ -2,7 +2,7 @@
 
     python bench/run.py [--reps N] [--smoke] [--only NAME[,NAME]] [--out bench/RESULTS.md]
 
-Rows (names for --only): startup, latency, download, polls, batch, render, memory. Every process
+Rows (names for --only): startup, latency, download, polls, batch, render, memory, agent. Every process
 binds 127.0.0.1 only; all state lives in one temp folder removed at the end. `--smoke` runs one
 repetition at tiny sizes (CI: under a minute, times never asserted). The default (3 repetitions)
 finishes in a few minutes on 2 cores.
@@ -24,6 +24,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules import each other flat
 
+import bench_agent
 import bench_batch
 import bench_download
 import bench_engine
@@ -34,7 +35,7 @@ import bench_startup
 import report
 from common import Row
 
-NAMES = ("startup", "latency", "download", "polls", "batch", "render", "memory")
+NAMES = ("startup", "latency", "download", "polls", "batch", "render", "memory", "agent")
 FIGURES = {
     "startup": "stdio cold start, spawn → `tools/list` answered",
     "latency": "`get_status` round trip over stdio, and over Streamable HTTP",
@@ -43,6 +44,7 @@ FIGURES = {
     "batch": "50-job batch, concurrency 8, 429s injected",
     "render": "engine render + encode of a 4 s 1280x720 clip",
     "memory": "memory of an idle server, and with 20 jobs in flight",
+    "agent": "agent bytes: `tools/list`, and per journey (create → wait → download → list of 5 → spend)",
 }
 
 
@@ -76,6 +78,7 @@ def steps(p: Plan, root: Path) -> dict[str, Callable[[], Awaitable[Row]]]:
         "batch": lambda: bench_batch.run(p.reps if p.smoke else max(1, p.reps - 1), p.batch_jobs, root),
         "render": render,
         "memory": lambda: bench_memory.run(p.reps if p.smoke else 2, p.memory_jobs, root),
+        "agent": lambda: bench_agent.run(root),  # bytes are deterministic: one run
     }
 
 

@@ -70,10 +70,18 @@ async def create_job(client: Any, prompt: str = PROMPT, **args: Any) -> str:
     return str(job["id"])
 
 
+AGENT_WAIT_S = 45  # the longest wait one tool call may ask for by default (SORA_MCP_MAX_WAIT_S)
+
+
 async def wait_done(client: Any, video_ids: list[str], wait_s: float = 240) -> dict[str, Any]:
-    status = structured(
-        await client.call_tool("get_status", {"video_ids": video_ids, "wait_seconds": wait_s})
-    )
-    if not status["all_done"]:
-        raise RuntimeError(f"jobs not done after {wait_s} s: {[j['status'] for j in status['jobs']]}")
-    return status
+    """As an agent polls: get_status with the same wait (at most AGENT_WAIT_S) until all_done, for up to wait_s."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        chunk = max(1.0, min(AGENT_WAIT_S, deadline - time.monotonic()))
+        status = structured(
+            await client.call_tool("get_status", {"video_ids": video_ids, "wait_seconds": chunk})
+        )
+        if status["all_done"]:
+            return status
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"jobs not done after {wait_s} s: {[j['status'] for j in status['jobs']]}")

@@ -3,7 +3,8 @@
 #   - system parts from Debian's packages when missing (needs root or sudo): Chromium for the player's
 #     browser test (Playwright drives it and downloads no browser of its own) and PostgreSQL's server
 #     binaries for the ledger tests (tests/pg.py starts a throwaway cluster on 127.0.0.1 and removes it);
-#   - a venv in .venv with sora-mcp and its test extras;
+#   - a venv in .venv with sora-mcp and its test extras, and the npm tools the tests use (package.json:
+#     the official mcpb CLI that validates and packs the MCP Bundle);
 #   - pytest, with any arguments given here (e.g. -m "not bench").
 # Under CI=true a missing system part fails its tests; elsewhere they are skipped with the reason.
 set -euo pipefail
@@ -27,4 +28,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
+npm install -s --no-audit --no-fund
 exec .venv/bin/python -m pytest -q "$@"

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     )
     max_answer_mb: float = Field(default=16.0, gt=0, description="Largest backend JSON answer read.")
     max_asset_mb: int = Field(default=2048, ge=1, description="Largest file archived per variant.")
+    max_wait_s: float = Field(
+        default=45.0, ge=1.0, le=3600.0,
+        description="The longest get_status wait a tool call may ask for; raise it for clients that allow long calls.",
+    )
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Expose only these tools (comma-separated names; default: all)."
+    )
     litellm_provider: str | None = Field(
         default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
     )
@@ -107,7 +114,7 @@ class Settings(BaseSettings):
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
 
-    @field_validator("allowed_roots", "denylist", "archive_variants", "allowed_hosts", mode="before")
+    @field_validator("allowed_roots", "denylist", "archive_variants", "allowed_hosts", "tools", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().startswith("["):

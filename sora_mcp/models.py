@@ -108,6 +108,8 @@ class Job(BaseModel):
         default=None, description="remote: only the backend has it; local: only the library; both."
     )
     next_step: str | None = Field(default=None, description="What to call next.")
+    checks: list[str] | None = Field(default=None, description="dry_run: the checks the request passed.")
+    unchecked: list[str] | None = Field(default=None, description="dry_run: checks that could not be made, and why.")
 
 
 class JobPage(BaseModel):

@@ -1,8 +1,8 @@
-"""Argument types shared by the MCP tools, the augmentation-field parameters and the budget gates.
+"""Argument types shared by the MCP tools, the `shot` object and the budget gates.
 
-The fourteen prompt-augmentation fields are declared once (on `AugmentFields`); `augmentable`
-adds them to a tool's signature as keyword parameters, so the tool schema lists each with its
-description without the tools repeating them. `needs_approval(gate)` adds a hidden parameter
+The fourteen shot details are declared once (on `AugmentFields`) and reach the agent as one
+`shot` object whose fields are named, not described: `sora://prompt-template` explains them, so
+they are not repeated in every tool's schema. `needs_approval(gate)` adds a hidden parameter
 that a resolver fills with the user's budget approval before the tool runs.
 """
 
@@ -17,47 +17,43 @@ from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from sora_mcp.errors import SoraError, as_disk_full
 from sora_mcp.prompting import AugmentFields
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
-Prompt = Annotated[str, Field(description="What the video should show (1-32000 characters).")]
-VideoId = Annotated[str, Field(description="The job id returned by create_video or list_videos.")]
-Model = Annotated[str, Field(description="Model id; see the sora://models resource for sizes and durations.")]
-Size = Annotated[str, Field(description="WIDTHxHEIGHT, e.g. 1280x720 (landscape) or 720x1280 (portrait).")]
-Seconds = Annotated[str | int, Field(description="Duration in seconds: 4, 8 or 12 for the sora-2 family.")]
+SHOT_FIELDS = tuple(AugmentFields.model_fields)
+SHOT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Optional shot details, one labelled prompt line each (sora://prompt-template).",
+    # Names only (the template explains them): listing `properties` would cost ~20 bytes more per field.
+    "propertyNames": {"enum": list(SHOT_FIELDS)},
+    "additionalProperties": {"type": "string"},
+}
+
+Prompt = Annotated[str, Field(description="What the video shows (1-32000 characters).")]
+VideoId = Annotated[str, Field(description="A job id from create_video or list_videos.")]
+Model = Annotated[str, Field(description="Model id (sora://models lists sizes and durations).")]
+Size = Annotated[str, Field(description="WIDTHxHEIGHT: 1280x720 landscape, 720x1280 portrait.")]
+Seconds = Annotated[str | int, Field(description="Duration: 4, 8 or 12 for the sora-2 family.")]
 InputReference = Annotated[
     str | None,
-    Field(description="Optional first-frame image: a local jpg/png/webp path inside the allowed folders, an https "
-                      "URL, a data: URL or a file_id. Fitted to the target size."),
+    Field(description="First-frame image: a jpg/png/webp path in the allowed folders, an https or data: URL, "
+                      "or a file id."),
 ]
-Augment = Annotated[bool, Field(description="Weave the optional fields into the structured prompt template.")]
-Extra = Annotated[
-    dict[str, Any] | None,
-    Field(description="Extra backend-specific fields passed through as-is (e.g. seed, negative_prompt, fps)."),
-]
-DryRun = Annotated[bool, Field(description="Only validate, augment and quote the cost; create nothing.")]
+Shot = Annotated[AugmentFields | None, WithJsonSchema(SHOT_SCHEMA)]
+Augment = Annotated[bool, Field(description="false: send the prompt exactly as written.")]
+Extra = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object", "description": "Backend fields passed "
+                                                                                          "through (e.g. seed)."})]
+DryRun = Annotated[bool, Field(description="Run every check and quote the cost; create nothing.")]
 BackendName = Annotated[
     str | None,
     Field(description="A backend named in the backends file; only needed when several serve the model."),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def augmentable(fn: F) -> F:
-    """Replace a tool's `**fields` with one keyword parameter per augmentation field."""
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    for name, info in AugmentFields.model_fields.items():
-        annotation = Annotated[str | None, Field(description=info.description or name)]
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
-    fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
-    return fn
 
 
 def disk_guard(fn: F) -> F:
@@ -78,20 +74,6 @@ def disk_guard(fn: F) -> F:
             raise
 
     return guarded  # type: ignore[return-value]
-
-
-def guarded_tool(mcp: Any) -> Callable[..., Callable[[F], F]]:
-    """`mcp.tool(...)` whose functions go through `disk_guard` (signature and schema unchanged)."""
-
-    def tool(**kwargs: Any) -> Callable[[F], F]:
-        register = mcp.tool(**kwargs)
-        return lambda fn: register(disk_guard(fn))
-
-    return tool
-
-
-def augment_fields(values: dict[str, Any]) -> AugmentFields:
-    return AugmentFields(**{k: v for k, v in values.items() if k in AugmentFields.model_fields and v is not None})
 
 
 class Approval(BaseModel):

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The layer of each top-level name under sora_mcp; higher imports lower, never the reverse.
 LAYERS: dict[str, int] = {
-    "__main__": 4, "cli": 4, "server": 4, "apps": 4, "webhooks": 4, "tools": 4, "tool_args": 4, "resources": 4, "prompts": 4,
+    "__main__": 4, "cli": 4, "server": 4, "apps": 4, "webhooks": 4, "tool_check": 4, "tool_text": 4, "tools": 4, "tool_args": 4, "resources": 4, "prompts": 4,
     "service": 3,
     "backends": 2, "library": 2, "prompting": 2, "backends_file": 2,
     "models": 1, "errors": 1, "config": 1,

@@ -45,10 +45,12 @@ _FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]{1,200}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.IGNORECASE | re.DOTALL)
 _FORMATS = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg"), "WEBP": ("image/webp", ".webp")}
-_ROOTS_FIX = (
-    "Put the image inside the working directory or the data directory (or configure SORA_MCP_ALLOWED_ROOTS), "
-    "or pass an https URL or a file id."
-)
+
+
+def _roots_fix(roots: Sequence[Path]) -> str:
+    # Name the folders: an agent cannot guess what "the working directory" is on this host.
+    return (f"Put the image inside one of the allowed folders ({', '.join(str(r) for r in roots)}; "
+            "SORA_MCP_ALLOWED_ROOTS sets them), or pass an https URL or a file id.")
 
 
 class PreparedReference(BaseModel):
@@ -83,6 +85,21 @@ def _parse_size(target_size: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _internal_host(host: str) -> bool:
+    """A host the backend must not be sent to fetch from (cloud metadata, the LAN, itself).
+    Only literal addresses and reserved names can be told here; DNS is the backend's."""
+    import ipaddress
+
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return not ip.is_global or ip.is_multicast
+
+
 def _what_is_it(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return "a ZIP archive"
@@ -112,10 +129,11 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
 
     Blocking: run in a worker thread.
     """
+    allowed = [Path(r).expanduser().resolve() for r in roots]
     try:
         root, resolved = resolve_inside(value, roots)
     except Outside:
-        raise _refuse(value, "is outside the folders images may come from", _ROOTS_FIX) from None
+        raise _refuse(value, "is outside the folders images may come from", _roots_fix(allowed)) from None
     except (OSError, RuntimeError, ValueError):
         raise _refuse(value, "could not be resolved", "Pass a plain path to an image file.") from None
     try:
@@ -128,7 +146,7 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
         raise _refuse(value, "is a directory, not an image file", "Pass the path of a JPEG, PNG or WebP file.") from None
     except Moved:
         raise _refuse(
-            value, "changed while it was being opened (a folder or the file became a link)", _ROOTS_FIX
+            value, "changed while it was being opened (a folder or the file became a link)", _roots_fix(allowed)
         ) from None
     except OSError:
         raise _refuse(value, "could not be opened", "Check that the file is readable.") from None
@@ -350,6 +368,9 @@ async def prepare_reference(
         parts = urlsplit(value)
         if not parts.hostname or any(ch.isspace() for ch in value):
             raise _refuse(value, "is not a valid URL", "Pass a complete https:// URL to an image.")
+        if _internal_host(parts.hostname):
+            raise _refuse(value, "points at a local, private or link-local address",
+                          "Pass a public https URL, or save the image in an allowed folder and pass its path.")
         yield PreparedReference(kind="image_url", image_url=value)
         return
     if lowered.startswith("http://"):

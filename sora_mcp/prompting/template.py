@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 
@@ -252,6 +252,38 @@ PROMPT_ARGS: dict[str, tuple[PromptArg, ...]] = {
 }
 
 
+# What a remix keeps, each with words that mean the change touches it (then it is not kept).
+_INVARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("framing", ("framing", "frame", "crop", "close-up", "closeup", "wide shot", "composition", "angle")),
+    ("camera movement", ("camera", "pan", "tilt", "dolly", "tracking", "zoom", "handheld", "static shot")),
+    ("subject", ("subject", "person", "character", "replace", "swap", "outfit", "costume", "wearing")),
+    ("action", ("action", "moves", "movement", "running", "walking", "jump", "dance", "gesture")),
+    ("timing", ("timing", "speed", "fast", "slow", "pace", "tempo", "duration", "beat")),
+    ("lighting", ("light", "lighting", "night", "dusk", "dawn", "sunset", "sunrise", "daytime", "dark",
+                  "bright", "shadow", "golden hour", "neon", "lamp", "moon")),
+    ("colour palette", ("colour", "color", "palette", "hue", "tint", "pastel", "monochrome",
+                        "black and white", "saturat", "grade", "grading", "sepia")),
+    ("style", ("style", "look", "anime", "cartoon", "animation", "film", "grain", "painterly", "watercolor",
+               "watercolour", "realistic", "3d", "pixel", "claymation", "noir")),
+    ("audio", ("audio", "sound", "music", "voice", "dialogue", "silent", "ambience", "narration")),
+)
+
+
+def remix_invariants(change: str) -> str:
+    """The remix's "keep everything else identical" list, without what `change` changes."""
+    said = change.casefold()
+    kept = [name for name, words in _INVARIANTS if not any(w in said for w in words)]
+    if not kept:
+        return "everything the change does not name"
+    return ", ".join(kept[:-1]) + (" and " if len(kept) > 1 else "") + kept[-1]
+
+
+# Placeholders filled from other arguments, not given by the caller.
+_COMPUTED: dict[str, dict[str, Callable[[Mapping[str, str]], str]]] = {
+    "remix": {"invariants": lambda values: remix_invariants(values.get("change", ""))},
+}
+
+
 @cache
 def content_text(filename: str) -> str:
     """Read one of the model-facing files shipped in `sora_mcp/content`."""
@@ -262,7 +294,7 @@ def prompt_placeholders(name: str) -> list[str]:
     """The placeholders of an MCP prompt template, in order of first appearance."""
     seen: list[str] = []
     for _, field, _, _ in string.Formatter().parse(content_text(PROMPT_FILES[name])):
-        if field and field not in seen:
+        if field and field not in seen and field not in _COMPUTED.get(name, {}):
             seen.append(field)
     return seen
 
@@ -288,6 +320,8 @@ def render_prompt(name: str, values: Mapping[str, object | None]) -> str:
             raise InvalidInput(
                 f"The {name} prompt needs '{arg.name}'.", fix=f"Pass {arg.name}: {arg.description}"
             )
+    for key, compute in _COMPUTED.get(name, {}).items():
+        clean[key] = compute(clean)
     out: list[str] = []
     for line in content_text(PROMPT_FILES[name]).splitlines():
         fields = [f for _, f, _, _ in string.Formatter().parse(line) if f]

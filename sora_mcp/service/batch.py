@@ -40,6 +40,7 @@ from sora_mcp.models import Job, Quote
 from sora_mcp.prompting import AugmentFields
 from sora_mcp.prompting.confine import Moved, Outside, open_confined, resolve_inside
 from sora_mcp.service.budget import Approver
+from sora_mcp.service.jobs import SUGGESTED_WAIT_S
 from sora_mcp.service.requests import CreateRequest
 
 if TYPE_CHECKING:
@@ -372,7 +373,8 @@ def _result(results: dict[int, BatchLineResult], total: Quote, *, dry_run: bool)
         ids = [r.job.id for r in ok if r.job]
         more = " (at most 50 ids per call: pass the rest in further calls)" if len(ids) > 50 else ""
         step = (
-            f"Follow the {len(ids)} job(s) with get_status(video_ids={json.dumps(ids[:50])}, wait_seconds=120)"
+            f"Follow the {len(ids)} job(s) with get_status(video_ids={json.dumps(ids[:50])}, "
+            f"wait_seconds={SUGGESTED_WAIT_S:g}); call get_status again with the same wait until all_done"
             f"{more}, then download_asset for each completed one." if ids else "No job was created."
         )
     if failed:

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -26,10 +27,11 @@ from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
 from sora_mcp.prompting import Catalog
 from sora_mcp.service import archive, waiting
 from sora_mcp.service.generating import Generating
-from sora_mcp.service.jobs import job_from_record, job_from_remote, next_step, record_assets
+from sora_mcp.service.jobs import SUGGESTED_WAIT_S, job_from_record, job_from_remote, next_step, record_assets
 from sora_mcp.service.requests import check_id as _check_id
 
 log = logging.getLogger("sora_mcp.service")
+MODELS_TTL_S = 300.0
 
 
 class VideoService(Generating):
@@ -58,6 +60,7 @@ class VideoService(Generating):
         self.poller = waiting.Poller(self)
         self._reference_slots: anyio.CapacityLimiter | None = None
         self.waiting_for_space: set[str] = set()  # jobs whose background archive a full disk stopped
+        self._served: tuple[float, list[str]] | None = None  # (when read, the backend's model ids)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> VideoService:
@@ -304,6 +307,10 @@ class VideoService(Generating):
 
         self._tg.start_soon(run)
 
+    def archiving(self, video_id: str) -> bool:
+        """Whether a background archive of the job is running now (its files are not all saved yet)."""
+        return video_id in self._archiving
+
     async def archived(self, video_id: str) -> None:
         """Return once no background archive of the job is running."""
         if (done := self._archiving.get(video_id)) is not None:
@@ -333,7 +340,8 @@ class VideoService(Generating):
             if job.status in ("queued", "in_progress"):
                 raise NotReady(
                     f"Video {video_id} is {job.status} ({job.progress}%), so there is nothing to download yet",
-                    fix=f"Call get_status(video_id='{video_id}', wait_seconds=120) and download when it is completed.",
+                    fix=f"Call get_status(video_id='{video_id}', wait_seconds={SUGGESTED_WAIT_S:g}) and download when it "
+                    "is completed.",
                 )
             if job.status == "expired":
                 raise archive.expired_error(video_id, variant, job.expires_at)
@@ -343,6 +351,13 @@ class VideoService(Generating):
         lock = self._archive_locks.setdefault(video_id, anyio.Lock())
         async with lock:
             return await archive.fetch_variant(self, video_id, variant)
+
+    async def export(self, asset: Asset, destination: str, *, overwrite: bool = False) -> Path:
+        """Copy an archived asset to `destination`, inside the allowed folders (see `service.export`)."""
+        from sora_mcp.service.export import copy_asset
+
+        roots = self.settings.roots()
+        return await anyio.to_thread.run_sync(lambda: copy_asset(asset, destination, roots, overwrite=overwrite))
 
     async def delete(self, video_id: str, *, delete_local_files: bool = False) -> DeleteResult:
         from sora_mcp.service.listing import delete_job
@@ -374,6 +389,19 @@ class VideoService(Generating):
             return await (await self.backend()).list_models()
         except SoraError:
             return None
+
+    async def served_models(self) -> list[str] | None:
+        """The backend's model list (GET /v1/models), read at most once per MODELS_TTL_S; [] when it
+        has no list, None when it could not be read now (then it is asked again next time)."""
+        now = anyio.current_time()
+        if self._served is not None and now - self._served[0] < MODELS_TTL_S:
+            return self._served[1]
+        try:
+            models = await (await self.backend()).list_models()
+        except SoraError:
+            return None
+        self._served = (now, list(models or []))
+        return self._served[1]
 
     def library_summary(self) -> dict[str, Any]:
         return self._ledger().summary()

@@ -69,13 +69,30 @@ class Generating:
     ) -> Job:
         """Create one job. `budget_approved`: the caller (a batch) already cleared the budget;
         `idempotency_key`: reuse one key across a caller's retries of the same request."""
-        from sora_mcp.prompting import prepare_reference
+        from sora_mcp.prompting import faces_available, prepare_reference
 
         name = self.route(req.model, req.backend)
         await self.refresh_catalog(name)  # a provider's own model list, when it has one
         prompt_sent, valid, quote = self.quote_create(req)
+        checks, unchecked = await self._check_served(valid.model, valid.known)
         if dry_run:
-            return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note)
+            # Everything the real call checks before its send, and nothing more: the reference is
+            # prepared exactly as for the upload (confined, verified, fitted) and then discarded.
+            if req.input_reference:
+                async with prepare_reference(req.input_reference, roots=self.settings.roots(), target_size=valid.size,
+                                             tmp_dir=self.settings.tmp_dir):
+                    pass
+                if req.input_reference.strip().lower().startswith("https://"):
+                    checks.append("input_reference (a public https URL)")
+                    unchecked.append("whether the backend can fetch that URL (sora-mcp never downloads it; "
+                                     "only the real call can tell)")
+                else:
+                    checks.append("input_reference (allowed folder, a real JPEG/PNG/WebP, fitted to the size)")
+                if not faces_available():
+                    unchecked.append("faces in the reference image (the optional face check is not installed; "
+                                     "the real call skips it too)")
+            return self._dry_run_job(valid.model, valid.size, valid.seconds, prompt_sent, quote, valid.note,
+                                     checks=checks, unchecked=unchecked)
         if not budget_approved:
             await self._check_budget(quote, approve)
         ledger = self._ledger()
@@ -142,6 +159,10 @@ class Generating:
                                      strict=self.settings.strict_models)
             quote = catalog.quote(valid.model, valid.size, valid.seconds, engine=engine)
             new_seconds, seconds_out = valid.seconds, str(int(seconds or 0) + int(valid.seconds))
+            # The job's quote names the job's length (the stitched total), as the ledger's record of
+            # the real job will; the price is for the new segment only, and the note says so.
+            quote = quote.model_copy(update={"seconds": seconds_out, "note": (
+                f"{quote.note}; billed for the {new_seconds} s new segment, {seconds_out} s in all")})
         else:
             quote = catalog.quote(model or "unknown", size or "", seconds or "0", engine=engine)
             seconds_out = seconds
@@ -162,8 +183,10 @@ class Generating:
         plan = await self.quote_derive(kind, req)
         prompt_sent, quote = plan.prompt_sent, plan.quote
         if dry_run:
+            checks = ["prompt rules (sora://guardrails)", f"the source video {req.video_id} and its settings",
+                      f"the backend supports {kind}"]
             return self._dry_run_job(plan.model or "unknown", plan.size or "", plan.seconds_out or "", prompt_sent,
-                                     quote, None)
+                                     quote, None, checks=checks, unchecked=[])
         await self._check_budget(quote, approve)
         name = self.job_backend(req.video_id)
         with self._reserve(quote.usd):
@@ -232,6 +255,9 @@ class Generating:
 
         return over_budget(self.settings, self._ledger(), quote, reserved=self._reserved_usd)
 
+    def _has_budget(self) -> bool:
+        return self.settings.budget_usd is not None or self.settings.budget_daily_usd is not None
+
     @contextlib.contextmanager
     def _reserve(self, usd: float | None) -> Iterator[None]:
         """Count a paid request in flight against the budget until it is recorded (or fails)."""
@@ -241,9 +267,38 @@ class Generating:
         finally:
             self._reserved_usd -= usd or 0.0
 
-    def _dry_run_job(self, model: str, size: str, seconds: str, prompt: str, quote: Quote, note: str | None) -> Job:
+    async def _check_served(self, model: str, known: bool) -> tuple[list[str], list[str]]:
+        """The checks every create makes before it is priced against the budget, as (made, not made).
+
+        A model the catalog does not know must be one the backend lists (GET /v1/models), when it
+        lists any: otherwise the backend would refuse it after the call was approved. Catalog models
+        pass without asking, since some backends list only aliases of what they serve.
+        """
+        checks = ["prompt rules (sora://guardrails)",
+                  "model, size and duration" + (" (catalog)" if known else " (basic checks: not in the catalog)")]
+        if known:
+            return checks, []  # the list could not refuse it: no need to ask the backend
+        served = await self.served_models()
+        if served is None:
+            return checks, ["the backend's model list (it could not be read now)"]
+        if served and not known and model.casefold() not in {m.casefold() for m in served}:
+            shown = ", ".join(served[:12]) + (", ..." if len(served) > 12 else "")
+            raise InvalidInput(f"Model '{model[:80]}' is neither in the catalog nor served by this backend "
+                               f"(it lists: {shown}); nothing was sent",
+                               fix="Pass one of those models (see sora://models).")
+        checks.append("the backend's model list" if served else "the backend lists no models (nothing to match)")
+        return checks, []
+
+    def _dry_run_job(self, model: str, size: str, seconds: str, prompt: str, quote: Quote, note: str | None, *,
+                     checks: list[str], unchecked: list[str]) -> Job:
+        reason = self.over_budget(quote)
+        if reason is not None:
+            checks = [*checks, f"budget: {reason} The real call will ask the user to approve"]
+        else:
+            checks = [*checks, "budget (fits)" if quote.usd is not None and self._has_budget() else
+                      "budget (no budget is set)" if not self._has_budget() else "budget (no price to check)"]
         job = Job(id="dry-run", status="dry_run", progress=0, model=model, size=size, seconds=seconds,
-                  prompt=prompt, quote=quote, backend=None)
+                  prompt=prompt, quote=quote, backend=None, checks=checks, unchecked=unchecked or None)
         job.next_step = ((note + " ") if note else "") + (
             "Nothing was created or billed. Call again without dry_run to create it."
         )

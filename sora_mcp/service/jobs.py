@@ -8,17 +8,20 @@ from typing import Any
 from sora_mcp.models import Asset, Job, JobError, Quote, RemoteVideo
 
 
-def next_step(job: Job) -> str:
+# The wait suggested to agents: under the ~60 s a client such as Claude Desktop allows one tool call.
+SUGGESTED_WAIT_S = 45.0
+
+
+def next_step(job: Job, wait: float = SUGGESTED_WAIT_S) -> str:
     vid = job.id
     match job.status:
         case "queued" | "in_progress":
-            return f"Call get_status(video_id='{vid}', wait_seconds=120) to wait for it; the job keeps running meanwhile."
+            return (f"Call get_status(video_id='{vid}', wait_seconds={wait:g}); call get_status again with the same wait "
+                    "until all_done (the job keeps running meanwhile).")
         case "completed":
             if any(a.variant == "video" for a in job.assets):
-                return (
-                    f"Done and archived. Call download_asset(video_id='{vid}') for the file's path, "
-                    "or remix_video to change it."
-                )
+                return ("Done and archived: the files' paths are in assets. download_asset(destination=...) copies "
+                        "one where the user wants it; remix_video changes the clip.")
             return f"Call download_asset(video_id='{vid}') to save the MP4, or remix_video to change it."
         case "failed":
             return "The generation failed (see error); change the prompt or settings and call create_video again."

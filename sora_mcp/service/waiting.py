@@ -22,7 +22,9 @@ from sora_mcp.models import TERMINAL_STATUSES, Job
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
 
-MAX_WAIT_S = 240.0
+MAX_WAIT_S = 240.0  # the service's cap (the CLI waits in chunks of this); tools are capped lower
+HEARTBEAT_S = 8.0  # progress goes out at least this often during a wait
+HEARTBEAT_STEP = 0.001
 BACKOFF_START_S = 2.0
 BACKOFF_MAX_S = 15.0
 POLL_AFTER_MIN_S = 0.1  # a backend asking for faster polls than this is not obeyed
@@ -125,7 +127,8 @@ def _transient(exc: Exception) -> bool:
 async def wait_for(
     svc: VideoService, video_ids: list[str], wait_seconds: float, on_progress: ProgressFn | None = None
 ) -> list[Job]:
-    """Poll until every job ends or `wait_seconds` (capped at 240) pass; never raises on time-out.
+    """Poll until every job ends or `wait_seconds` (capped at 240, or the max_wait_s setting when higher)
+    pass; never raises on time-out.
 
     Progress is one combined stream: the sum of the jobs' percentages out of 100 per job (an ended
     job counts 100), sent whenever a job moves, with a message naming that job.
@@ -134,7 +137,8 @@ async def wait_for(
     waits for its files (so the answer shows them); a wait on several answers as soon as the
     last one ends, each with the files archived by then (the rest follow in the background).
     """
-    wait_seconds = max(0.0, min(float(wait_seconds), MAX_WAIT_S))
+    cap = max(MAX_WAIT_S, float(getattr(svc.settings, "max_wait_s", 0) or 0))
+    wait_seconds = max(0.0, min(float(wait_seconds), cap))
     since = anyio.current_time()
     deadline = since + wait_seconds
     poller = svc.poller
@@ -148,14 +152,17 @@ async def wait_for(
         if not pending or now >= deadline:
             break
         next_due = min(max(poller.due(v), now) for v in pending)
-        if next_due > deadline:
-            await anyio.sleep(deadline - now)
-            break
-        await anyio.sleep(next_due - now)
-        due = [v for v in pending if poller.due(v) <= anyio.current_time()]
-        await _poll_many(poller, due, jobs, since)
-        for vid in due:
-            await report(jobs, vid)
+        # Wake for the next poll, the deadline, or a heartbeat: a client that hears nothing for a
+        # while may end the call, so progress goes out at least every HEARTBEAT_S.
+        await anyio.sleep(max(0.0, min(next_due, deadline, report.last_sent + HEARTBEAT_S) - now))
+        now = anyio.current_time()
+        due = [v for v in pending if poller.due(v) <= now] if next_due <= deadline else []
+        if due:
+            await _poll_many(poller, due, jobs, since)
+            for vid in due:
+                await report(jobs, vid)
+        elif now < deadline:
+            await report.heartbeat(jobs, now - since)
     if len(video_ids) == 1 and jobs[video_ids[0]].status == "completed":
         await svc.archived(video_ids[0])
     return [svc.with_library(jobs[v]) if jobs[v].status == "completed" else jobs[v] for v in video_ids]
@@ -184,6 +191,18 @@ class _Reporter:
     def __init__(self, order: list[str], on_progress: ProgressFn | None) -> None:
         self.order, self.on_progress, self.sent = order, on_progress, -1.0
         self.shown: dict[str, Job] = {}
+        self.last_sent = anyio.current_time()
+
+    async def heartbeat(self, jobs: dict[str, Job], elapsed: float) -> None:
+        """Nothing moved for a while: say so. MCP progress must increase, so it creeps by a hair
+        (HEARTBEAT_STEP, far below the 1% a real move adds)."""
+        self.last_sent = anyio.current_time()  # also with nobody listening: the loop must not spin
+        if self.on_progress is None or self.sent < 0:
+            return
+        running = sum(1 for j in jobs.values() if j.status not in TERMINAL_STATUSES)
+        self.sent += HEARTBEAT_STEP
+        await self.on_progress(self.sent, 100.0 * len(self.order),
+                               f"still waiting: {running} running ({elapsed:.0f} s so far)")
 
     def _done(self) -> float:
         # A running job counts at most 99, so its ending always moves the stream forward.
@@ -204,6 +223,7 @@ class _Reporter:
         if done <= self.sent:
             return
         self.sent = done
+        self.last_sent = anyio.current_time()
         await self.on_progress(done, 100.0 * len(self.order), message)
 
 

@@ -201,7 +201,8 @@ async def test_results_do_not_depend_on_apps(server, mode: str) -> None:
     """Clients without Apps get the same content as Apps clients: the player adds only `_meta`."""
     async with apps_client(server, mode) as client:
         video_id = await make_clip(client)
-        calls = [("get_status", {"video_id": video_id}), ("download_asset", {"video_id": video_id}),
+        # thumbnail=True: get_status inlines a job's thumbnail once per server unless asked again
+        calls = [("get_status", {"video_id": video_id, "thumbnail": True}), ("download_asset", {"video_id": video_id}),
                  ("download_asset", {"video_id": video_id, "variant": "thumbnail"}),
                  ("list_videos", {"text": "paper boat"})]
         with_apps = [await client.call_tool(name, args) for name, args in calls]

@@ -21,6 +21,7 @@ FIGURES = (
     "-job batch, concurrency 8, 429s injected",
     "engine render + encode",
     "memory of an idle server",
+    "agent bytes",
 )
 
 

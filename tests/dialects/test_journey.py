@@ -55,7 +55,7 @@ async def _wait(client: Any, vid: str) -> tuple[dict[str, Any], list[tuple[float
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         progress.append((p, total))
 
-    waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60},
+    waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45},
                                                progress_callback=on_progress))
     return waited, progress
 

@@ -118,7 +118,8 @@ def _check_mp4(path: Path) -> None:
 
 async def test_through_a_real_litellm_proxy(proxy: tuple[str, EngineServer], data_dir: Path) -> None:
     base_url, engine = proxy
-    settings = settings_for(base_url, data_dir, api_key=MASTER_KEY, request_timeout_s=60.0)
+    settings = settings_for(base_url, data_dir, api_key=MASTER_KEY, request_timeout_s=60.0,
+                            max_wait_s=180)  # a real proxy renders slowly: the setting for long waits
     async with mcp_client(settings) as client:
         created = structured(await client.call_tool("create_video", {
             "prompt": "A red ball bouncing on a wooden floor", "model": "sora-2", "size": "1280x720",

@@ -85,10 +85,13 @@ def input_forms(value: Any) -> set[str]:
     return out
 
 
-def leaks(text: str, *, data_dir: Path, echoed: Iterable[str] = (), secret: str = SECRET_KEY) -> list[str]:
+def leaks(text: str, *, data_dir: Path, echoed: Iterable[str] = (), secret: str = SECRET_KEY,
+          shared: Iterable[Path] = ()) -> list[str]:
     """What in `text` must not reach an agent: the key, tracebacks, host paths outside the data dir.
 
-    A path (or marker) the caller itself sent and the answer merely echoes is not a leak.
+    A path (or marker) the caller itself sent and the answer merely echoes is not a leak, nor is one
+    of the `shared` folders: the allowed roots the operator configured for the agent's files, which
+    a refusal names so the agent can use them (issue #21).
     """
     echoed = [e for e in echoed if e]
     found: list[str] = []
@@ -97,10 +100,10 @@ def leaks(text: str, *, data_dir: Path, echoed: Iterable[str] = (), secret: str 
     for marker in ("Traceback (most recent call last)", 'File "', "site-packages"):
         if marker in text and not any(marker in e for e in echoed):
             found.append(f"marker {marker!r}")
-    data = str(data_dir.resolve())
+    open_dirs = [str(data_dir.resolve())] + [str(Path(p).resolve()) for p in shared]
     for m in _ABS_PATH.finditer(text):
-        path = m.group(0).rstrip(".:")
-        if path == data or path.startswith(data + "/"):
+        path = m.group(0).rstrip(".:;,)")
+        if any(path == d or path.startswith(d + "/") for d in open_dirs):
             continue
         if _echoed(path, echoed):
             continue
@@ -125,6 +128,7 @@ class Tally:
     masked: list[str] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
     hung: list[str] = field(default_factory=list)
+    shared: list[Path] = field(default_factory=list)  # the allowed roots refusals may name
 
     @property
     def lost(self) -> int:
@@ -142,7 +146,7 @@ class Tally:
         else:
             self.ok += 1
         dumped = result.model_dump_json()
-        for leak in leaks(dumped, data_dir=data_dir, echoed=input_forms(args)):
+        for leak in leaks(dumped, data_dir=data_dir, echoed=input_forms(args), shared=self.shared):
             self.leaked.append(f"{where}: {leak}")
 
     def summary(self) -> str:

@@ -65,9 +65,9 @@ async def _drive(url: str, point: str, rng: random.Random) -> None:
             return
         vid = created.structured_content["id"]
         if point == "wait":
-            await c.call_tool("get_status", {"video_id": vid, "wait_seconds": 60})
+            await c.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
             return
-        await c.call_tool("get_status", {"video_id": vid, "wait_seconds": 60})
+        await c.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
         await c.call_tool("download_asset", {"video_id": vid})
 
 

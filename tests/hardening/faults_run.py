@@ -41,7 +41,7 @@ async def persist(s: Stack, out: Outcome, tool: str, args: dict[str, Any], *, tr
             result = await s.client.call_tool(tool, args)
         text = text_of(result)
         out.problems += [f"{tool}: {x}" for x in leaks(result.model_dump_json(), data_dir=s.settings.data_dir,
-                                                       echoed=input_forms(args))]
+                                                       echoed=input_forms(args), shared=s.settings.roots())]
         if not result.is_error and (done is None or done(result)):
             return result
         if result.is_error:

@@ -21,7 +21,7 @@ SANITY = ("list_videos", {"limit": 1})
 async def _seed(s: Stack) -> list[str]:
     created = await s.client.call_tool("create_video", {"prompt": "A lighthouse at night", "size": "720x1280"})
     vid = created.structured_content["id"]
-    done = await s.client.call_tool("get_status", {"video_id": vid, "wait_seconds": 120})
+    done = await s.client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
     assert done.structured_content["all_done"], done
     s.engine.set_faults(fail_rate=1.0)
     return [vid]
@@ -33,6 +33,7 @@ def fuzz_session(root: Path, *, examples: int, seed: int | None = None, rounds: 
     facts: dict[str, Any] = {}
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(stack(root)) as s:
         ids = portal.call(_seed, s)
+        tally.shared = s.settings.roots()
         tools = portal.call(s.client.list_tools).tools
         facts["tools"] = sorted(t.name for t in tools)
         for r in range(rounds):

@@ -34,10 +34,10 @@ async def exercise(client: Any, *, journey: bool = True) -> list[str]:
         await call(tool, args)
     if journey:
         created = await call("create_video", {"prompt": "A paper boat in the rain", "size": "720x1280",
-                                              "camera": "slow push-in"})
+                                              "shot": {"camera": "slow push-in"}})
         if not created.is_error:
             vid = created.structured_content["id"]
-            await call("get_status", {"video_id": vid, "wait_seconds": 120})
+            await call("get_status", {"video_id": vid, "wait_seconds": 45})
             for variant in ("video", "thumbnail", "spritesheet"):
                 await call("download_asset", {"video_id": vid, "variant": variant})
             for tool in ("remix_video", "extend_video", "edit_video"):

@@ -52,7 +52,8 @@ async def refuse_all(s: Any, cases: list[tuple[str, str]]) -> tuple[int, list[st
             elif "Error executing tool" in text and ":" not in text:
                 problems.append(f"{tool}.{arg} masked error for {label}")
             problems += [f"{tool}.{arg} {label}: {x}" for x in leaks(text, data_dir=s.settings.data_dir,
-                                                                     echoed=input_forms(value))]
+                                                                     echoed=input_forms(value),
+                                                                     shared=s.settings.roots())]
     return tries, problems
 
 

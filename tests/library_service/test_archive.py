@@ -37,7 +37,7 @@ async def test_wait_archives_every_variant_and_the_ledger_remembers_the_job(
     settings = make_settings(fast_engine, data_dir)
     async with open_client(settings) as (client, service):
         job = structured(await client.call_tool("create_video", {
-            "prompt": "A sunset over a quiet harbour", "camera": "slow pan", "input_reference": str(ref)}))
+            "prompt": "A sunset over a quiet harbour", "shot": {"camera": "slow pan"}, "input_reference": str(ref)}))
         vid = job["id"]
         # Written by create itself before it returned (not by a later status read).
         record = service.ledger.get(vid)
@@ -47,7 +47,7 @@ async def test_wait_archives_every_variant_and_the_ledger_remembers_the_job(
         assert record.input_reference_sha256 == hashlib.sha256(ref.read_bytes()).hexdigest()
         assert record.cost_usd is not None or record.cost_note
 
-        status = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60}))
+        status = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
         assert status["jobs"][0]["status"] == "completed"
         assets = {a["variant"]: a for a in status["jobs"][0]["assets"]}
         assert set(assets) == {"video", "thumbnail", "spritesheet"}
@@ -104,7 +104,7 @@ async def test_download_asset_answers_from_the_library_and_repairs_missing_or_co
     content_gets = "/v1/videos/*"
     async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, _):
         vid = structured(await client.call_tool("create_video", {"prompt": "A lighthouse at dusk"}))["id"]
-        structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60}))
+        structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
         truth = sha256(engine_bytes(fast_engine, vid))
         fast_engine.stats.reset()
 
@@ -133,7 +133,7 @@ async def test_download_asset_answers_from_the_library_and_repairs_missing_or_co
 async def test_remix_extend_and_edit_record_their_lineage(fast_engine: EngineServer, data_dir: Path) -> None:
     async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, service):
         src = structured(await client.call_tool("create_video", {"prompt": "A paper lantern", "seconds": "4"}))["id"]
-        structured(await client.call_tool("get_status", {"video_id": src, "wait_seconds": 60}))
+        structured(await client.call_tool("get_status", {"video_id": src, "wait_seconds": 45}))
         remix = structured(await client.call_tool("remix_video", {"video_id": src, "prompt": "Same, at night"}))
         extend = structured(await client.call_tool("extend_video", {"video_id": src, "prompt": "It floats away",
                                                                     "seconds": "4"}))

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 
 async def _made_and_archived(client, prompt: str) -> tuple[str, list[Path]]:
     vid = structured(await client.call_tool("create_video", {"prompt": prompt}))["id"]
-    job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60}))["jobs"][0]
+    job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))["jobs"][0]
     paths = [Path(a["path"]) for a in job["assets"]]
     assert len(paths) == 3 and all(p.is_file() for p in paths)
     return vid, paths

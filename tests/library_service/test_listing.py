@@ -30,7 +30,7 @@ def _delete_on_engine(engine: EngineServer, video_id: str) -> None:
 async def test_list_merges_remote_local_only_and_both(fast_engine: EngineServer, data_dir: Path) -> None:
     async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, service):
         ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}"}))["id"] for n in range(2)]
-        structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 60}))
+        structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45}))
         for vid in ids:  # a wait on several jobs answers when they end; their files follow
             await service.archived(vid)
         gone, kept = ids
@@ -104,7 +104,7 @@ async def test_unreachable_backend_answers_from_the_ledger_and_says_so(
 ) -> None:
     async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, _):
         vid = structured(await client.call_tool("create_video", {"prompt": "A harbour at dawn"}))["id"]
-        structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60}))
+        structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
         fast_engine.stop()
 
         page = structured(await client.call_tool("list_videos", {}))

@@ -29,7 +29,7 @@ async def test_multi_id_wait_reports_combined_progress_and_ends_when_all_end(eng
         batch = structured(await client.call_tool("create_batch", {"jobs": [
             {"prompt": f"Clip {n}: a paper lantern rising", "size": "720x1280"} for n in range(3)]}))
         ids = [r["job"]["id"] for r in batch["results"]]
-        waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 120},
+        waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45},
                                                    progress_callback=on_progress))
         polls = {vid: service.ledger.get(vid).polls for vid in ids}
     assert waited["all_done"] and not waited["timed_out"]
@@ -110,7 +110,7 @@ async def test_a_wait_on_several_jobs_answers_when_they_end_and_their_files_foll
             ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}: a kite"}))["id"]
                    for n in range(2)]
             with anyio.fail_after(30):  # a wait that downloaded before answering would hang here
-                waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 60}))
+                waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45}))
             assert waited["all_done"] and [j["status"] for j in waited["jobs"]] == ["completed", "completed"]
             assert [j["assets"] for j in waited["jobs"]] == [[], []]  # their downloads are still held
             fake.release.set()
@@ -131,7 +131,7 @@ async def test_a_wait_on_one_job_answers_with_its_files(tmp_path) -> None:
             answer: dict = {}
 
             async def wait() -> None:
-                answer.update(structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60})))
+                answer.update(structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})))
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wait)

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_journey_in_process(server, data_dir: Path, keyed_engine, mode: str) -> None:
+async def test_journey_in_process(server, data_dir: Path, keyed_engine, mode: str, tmp_path: Path) -> None:
     async with Client(server, mode=mode) as client:
-        await journey(client, data_dir=data_dir)
+        await journey(client, data_dir=data_dir, dest_dir=tmp_path / "inputs" / "out")
     assert keyed_engine.stats.count("POST", "/v1/videos") == 1
 
 
