@@ -28,7 +28,7 @@ def files_under(path: Path) -> list[str]:
 async def create(client, **args) -> str:  # type: ignore[no-untyped-def]
     result = await client.call_tool("create_video", {"prompt": "A calm lake at dawn", **args})
     assert not result.is_error, text_of(result)
-    return json.loads(text_of(result))["id"]
+    return result.structured_content["id"]
 
 
 async def test_drip_ends_at_the_configured_timeout(tmp_path: Path, backend: Hostile) -> None:

@@ -9,7 +9,6 @@ official MCP Client on an in-process server, and the CLI as a subprocess.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -70,7 +69,7 @@ async def test_disk_full_is_said_plainly_and_the_watcher_resumes(
     async with mcp(settings) as client:
         result = await client.call_tool("create_video", {"prompt": "A calm lake at dawn"})
         assert not result.is_error, text_of(result)
-        video_id = json.loads(text_of(result))["id"]
+        video_id = result.structured_content["id"]
         filler = fill(small_disk)
         backend.knobs.complete = True  # the job completes while the disk is full
 
@@ -101,4 +100,4 @@ async def test_disk_full_is_said_plainly_and_the_watcher_resumes(
         archived = list(settings.library_dir.rglob("*.mp4"))
         assert archived and archived[0].stat().st_size == 1024 * 1024
         result = await client.call_tool("get_status", {"video_id": video_id})
-        assert not result.is_error and json.loads(text_of(result))["jobs"][0]["assets"], text_of(result)
+        assert not result.is_error and result.structured_content["jobs"][0]["assets"], text_of(result)

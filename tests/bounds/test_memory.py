@@ -9,7 +9,6 @@ Before the budgets, 20 concurrent creates with a 16-bit 6320x6320 PNG peaked at 
 from __future__ import annotations
 
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -67,7 +66,7 @@ async def test_400mb_json_answer_does_not_raise_the_peak(tmp_path: Path, backend
     async with Client(server_params(settings), mode="legacy") as client:
         [pid] = child_servers()
         result = await client.call_tool("create_video", {"prompt": "A calm lake"})
-        video_id = json.loads(text_of(result))["id"]
+        video_id = result.structured_content["id"]
         before = peak_rss_mb(pid)
         backend.knobs.retrieve = "huge"
         with anyio.fail_after(120):

@@ -7,7 +7,6 @@ os.stat. A data directory left 0755 / a ledger left 0644 by an older version is 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -30,7 +29,7 @@ async def test_data_dir_ledger_and_library_are_private(tmp_path: Path, backend: 
         settings = make_settings(tmp_path, backend.base_url)
         async with mcp(settings) as client:
             result = await client.call_tool("create_video", {"prompt": "A calm lake"})
-            video_id = json.loads(text_of(result))["id"]
+            video_id = result.structured_content["id"]
             result = await client.call_tool("download_asset", {"video_id": video_id})
             assert not result.is_error, text_of(result)
             data = settings.data_dir

@@ -11,7 +11,6 @@ Run alone: `python -m tests.hardening.memory_run` (prints the figures, writes no
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -83,7 +82,7 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
 
             # 2. A 400 MB JSON answer to get_status.
             result = await client.call_tool("create_video", {"prompt": "A calm lake"})
-            video_id = json.loads(text_of(result))["id"]
+            video_id = result.structured_content["id"]
             backend.knobs.retrieve = "huge"
             with anyio.fail_after(120):
                 result = await client.call_tool("get_status", {"video_id": video_id})
