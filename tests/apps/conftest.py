@@ -53,7 +53,7 @@ async def make_clip(client: Client, prompt: str = "A paper boat drifting down a 
     video_id = job.structured_content["id"]
     with anyio.fail_after(180):
         while True:
-            await client.call_tool("get_status", {"video_id": video_id, "wait_seconds": 60})
+            await client.call_tool("get_status", {"video_id": video_id, "wait_seconds": 45})
             info = await clip_info(client, video_id)
             assert info["status"] in ("queued", "in_progress", "completed"), info
             if info["video_bytes"] and info["spritesheet"] and info["thumbnail"]:

@@ -79,9 +79,9 @@ def _call(url: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
 def make_clip(url: str) -> dict[str, Any]:
     """What the model would do: create, wait; then the player's own view of the finished clip."""
     job = _call(url, "create_video", {"prompt": "A paper boat drifting down a rainy street at dusk",
-                                      "camera": "slow push-in", "palette": "teal and amber"})
+                                      "shot": {"camera": "slow push-in", "palette": "teal and amber"}})
     for _ in range(30):
-        _call(url, "get_status", {"video_id": job["id"], "wait_seconds": 60})
+        _call(url, "get_status", {"video_id": job["id"], "wait_seconds": 45})
         info = _call(url, "player_clip", {"video_id": job["id"]})
         if info["video_bytes"] and info["spritesheet"]:
             return info

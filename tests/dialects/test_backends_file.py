@@ -87,7 +87,7 @@ models = ["google/veo-3.1"]
     async with mcp_client(_settings(data_dir)) as client:  # a restart: a new service on the same ledger
         for job in (remote, local):
             waited = structured(
-                await client.call_tool("get_status", {"video_id": job["id"], "wait_seconds": 60})
+                await client.call_tool("get_status", {"video_id": job["id"], "wait_seconds": 45})
             )
             assert waited["jobs"][0]["status"] == "completed"
         assert any(p == f"/api/v1/videos/{remote['id']}" for _, p, _ in fake.log)

@@ -54,7 +54,7 @@ async def test_together_journey(store: FakeServer, data_dir: Path, mp4: bytes) -
             assert (body["width"], body["height"], body["seconds"]) == (1280, 720, "5")
             assert created["status"] == "in_progress"  # Together has no queued state
             waited = structured(
-                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60})
+                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 45})
             )
             job = waited["jobs"][0]
             assert job["status"] == "completed" and job["quote"]["usd"] == pytest.approx(0.35)
@@ -96,7 +96,7 @@ async def test_gateway_with_millisecond_timestamps(data_dir: Path, mp4: bytes) -
             now = time.time()
             assert abs(created["created_at"] - now) < 120  # seconds, not a date 50,000 years away
             waited = structured(
-                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 60})
+                await client.call_tool("get_status", {"video_id": created["id"], "wait_seconds": 45})
             )
             job = waited["jobs"][0]
             assert job["status"] == "completed" and job["completed_at"] - job["created_at"] == 20

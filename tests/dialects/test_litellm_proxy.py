@@ -126,7 +126,7 @@ async def test_through_a_real_litellm_proxy(proxy: tuple[str, EngineServer], dat
             "seconds": "4", "extra": {"seed": 11}}))
         vid = created["id"]
         assert created["backend"] == "litellm" and len(vid) > 150  # LiteLLM's encoded id
-        waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 180}))
+        waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
         assert waited["jobs"][0]["status"] == "completed", waited
         video = structured(await client.call_tool("download_asset", {"video_id": vid}))
         _check_mp4(Path(video["path"]))
@@ -135,7 +135,7 @@ async def test_through_a_real_litellm_proxy(proxy: tuple[str, EngineServer], dat
 
         remix = structured(await client.call_tool("remix_video", {"video_id": vid, "prompt": "Same ball, blue"}))
         assert remix["remixed_from_video_id"] == vid and remix["id"] != vid  # re-encoded the LiteLLM way
-        done = structured(await client.call_tool("get_status", {"video_id": remix["id"], "wait_seconds": 180}))
+        done = structured(await client.call_tool("get_status", {"video_id": remix["id"], "wait_seconds": 45}))
         assert done["jobs"][0]["status"] == "completed", done
         remixed = structured(await client.call_tool("download_asset", {"video_id": remix["id"]}))
         _check_mp4(Path(remixed["path"]))

@@ -51,7 +51,7 @@ def _posts(fake: FakeOpenRouter) -> list[str]:
 
 
 async def _wait(client: Client, vid: str) -> dict[str, Any]:
-    waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 60}))
+    waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
     return waited["jobs"][0]
 
 

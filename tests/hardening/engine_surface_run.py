@@ -107,7 +107,7 @@ async def embedded(root: Path, rounds: int, tally: Tally) -> list[str]:
                     answer = await anyio.to_thread.run_sync(
                         lambda: exact(port, method, path, headers=headers, body=body))
                     tally.expect(f"embedded {name}", answer, REFUSED)
-            done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 180})
+            done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
             status = done.structured_content["jobs"][0]["status"] if not done.is_error else "error"
             return [] if status == "completed" else [f"the user's job ended {status} after the attacks"]
     finally:

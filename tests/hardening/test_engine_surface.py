@@ -64,11 +64,11 @@ async def test_embedded_engine_refuses_outsiders(tmp_path: Path) -> None:
             assert exact(port, "POST", "/_engine/faults", body=b'{"fail_rate": 1}',
                          headers={"Content-Type": "text/plain", "Origin": "http://evil.example"}).status == 403
             # Nothing changed: the job completes (no fail_rate was set), a new one too, both listed.
-            done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 120})
+            done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
             assert done.structured_content["jobs"][0]["status"] == "completed", done
             again = await mcp.call_tool("create_video", {"prompt": "A red kite", "seconds": "4"})
             second = await mcp.call_tool("get_status", {"video_id": again.structured_content["id"],
-                                                        "wait_seconds": 120})
+                                                        "wait_seconds": 45})
             assert second.structured_content["jobs"][0]["status"] == "completed", second
             listed = await mcp.call_tool("list_videos", {"limit": 10})
             ids = {v["id"] for v in listed.structured_content["data"]}

@@ -39,7 +39,7 @@ async def test_journey_on_the_embedded_engine_with_a_postgres_ledger(
     async with VideoService(settings) as service, Client(build_server(service), mode=mode) as client:
         job = structured(await client.call_tool("create_video", {"prompt": "A kite over a windy beach"}))
         vid = job["id"]
-        waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 120}))
+        waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
         assert waited["jobs"][0]["status"] == "completed", waited
         # Archived before answering, and recorded in PostgreSQL (read back through another connection).
         reader = Ledger(database_url)
