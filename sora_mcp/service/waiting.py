@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited
+from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited, SoraError
 from sora_mcp.models import TERMINAL_STATUSES, Job
 
 if TYPE_CHECKING:
@@ -176,9 +176,20 @@ async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job],
         async with limiter:
             jobs[vid] = await poller.poll(vid, since=since)
 
-    async with anyio.create_task_group() as tg:
-        for vid in video_ids:
-            tg.start_soon(one, vid)
+    try:
+        async with anyio.create_task_group() as tg:
+            for vid in video_ids:
+                tg.start_soon(one, vid)
+    except BaseExceptionGroup as group:
+        # One job's refusal (a malformed or unknown id) answers the call as it would for that job
+        # alone; wrapped in a group it would reach the agent as a bare "Error executing tool".
+        refusals = group.subgroup(lambda e: isinstance(e, SoraError))
+        if refusals is None:
+            raise
+        first: BaseException = refusals
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 class _Reporter:

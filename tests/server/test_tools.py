@@ -98,6 +98,20 @@ async def test_unknown_id_is_clear(server) -> None:
     assert "video_does_not_exist" in result.content[0].text and "list_videos" in result.content[0].text
 
 
+async def test_one_bad_id_among_several_in_a_wait_is_refused_plainly(server) -> None:
+    """Found by the long hardening run: the ids are polled together, and one job's refusal came out
+    of the task group as a bare "Error executing tool get_status"."""
+    async with Client(server) as client:
+        created = await client.call_tool("create_video", {"prompt": "A quiet harbour at dawn", "dry_run": False})
+        vid = created.structured_content["id"]
+        for bad, words in (("video_does_not_exist", ["video_does_not_exist", "list_videos"]),
+                           ("video_" + "x" * 600, ["not a valid id"])):
+            result = await client.call_tool("get_status", {"video_ids": [vid, bad], "wait_seconds": 1})
+            text = result.content[0].text
+            assert result.is_error and all(w in text for w in words), text
+            assert "Traceback" not in text and "ExceptionGroup" not in text
+
+
 async def test_dry_run_makes_no_backend_call(server, keyed_engine) -> None:
     keyed_engine.stats.reset()
     async with Client(server) as client:
