@@ -253,7 +253,7 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         status: Annotated[Status | None, Field(description="Only this status.")] = None,
         model: Annotated[str | None, Field(description="Only this model.")] = None,
         created_since: Annotated[int | None, Field(ge=0, description="Only jobs created since (Unix time).")] = None,
-        text: Annotated[str | None, Field(description="Only prompts containing this text.")] = None,
+        text: Annotated[str | None, Field(max_length=1000, description="Only prompts containing this text.")] = None,
     ) -> CallToolResult:
         """List jobs, newest first: the backend's and the local library's, merged (where: remote, local or both).
         One line each; the full record is in structuredContent and sora://videos/{id}. text finds "the sunset clip".

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sora_mcp.listing")
 REMOTE_SCAN_PAGES = 5
 REMOTE_PAGE_SIZE = 100
+MAX_TEXT = 1000  # characters of a prompt search (list_videos text=)
 
 
 async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | None]:
@@ -71,6 +72,10 @@ async def list_jobs(
         raise InvalidInput(f"limit {limit} is out of range", fix="Use a limit from 1 to 100.")
     if order not in ("asc", "desc"):
         raise InvalidInput(f"order '{order}' is not valid", fix="Use 'desc' (newest first) or 'asc'.")
+    if text is not None and len(text) > MAX_TEXT:
+        # SQLite refuses LIKE patterns past 50,000 bytes ("pattern too complex"); no prompt search needs this much
+        raise InvalidInput(f"text is {len(text)} characters long", fix=f"Search with at most {MAX_TEXT} characters "
+                           "of the prompt (a few distinctive words are enough).")
     note = None
     try:
         seen, complete, note = await _scan_remote(svc)

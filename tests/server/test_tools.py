@@ -98,6 +98,18 @@ async def test_unknown_id_is_clear(server) -> None:
     assert "video_does_not_exist" in result.content[0].text and "list_videos" in result.content[0].text
 
 
+async def test_a_huge_text_search_is_refused_plainly(server) -> None:
+    """Found by the long hardening run: SQLite refused the LIKE pattern ("too complex") and the agent
+    saw a bare "Error executing tool list_videos"."""
+    async with Client(server) as client:
+        for args in ({"text": "🎬" * 20_000}, {"text": "🎬" * 1001}):
+            result = await client.call_tool("list_videos", args)
+            text = result.content[0].text
+            assert result.is_error and "1000" in text and "text" in text, text
+        ok = await client.call_tool("list_videos", {"text": "🎬" * 1000})
+    assert not ok.is_error, ok.content[0].text
+
+
 async def test_one_bad_id_among_several_in_a_wait_is_refused_plainly(server) -> None:
     """Found by the long hardening run: the ids are polled together, and one job's refusal came out
     of the task group as a bare "Error executing tool get_status"."""
