@@ -59,6 +59,11 @@ class Dialect:
         return self.callback_field is not None
 
 
+# Hosted providers' async video APIs: create, retrieve and content only (no list, remix, extend,
+# edit or delete; one unnamed output per job).
+_CREATE_ONLY: dict[str, bool] = {"remix": False, "extend": False, "edit": False, "delete": False,
+                                 "named_variants": False, "list_route": False}
+
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("openai", "OpenAI", "multipart"),
     "engine": Dialect("engine", "the embedded engine", "multipart"),
@@ -97,12 +102,7 @@ DIALECTS: dict[str, Dialect] = {
         "OpenRouter",
         "json",
         seconds_int=True,
-        remix=False,
-        extend=False,
-        edit=False,
-        delete=False,
-        named_variants=False,
-        list_route=False,
+        **_CREATE_ONLY,
         size_encoding="resolution_aspect",
         seconds_field="duration",
         reference="frame_images",
@@ -127,12 +127,7 @@ DIALECTS: dict[str, Dialect] = {
         "together",
         "Together AI",
         "json",
-        remix=False,
-        extend=False,
-        edit=False,
-        delete=False,
-        named_variants=False,
-        list_route=False,
+        **_CREATE_ONLY,
         size_encoding="width_height",
         reference="none",
         content_route=False,

@@ -19,6 +19,7 @@ from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 from tests.backends.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
+from tests.backends.fake_hosted import FakeOpenRouter, SignedStore
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
 from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
 from tests.results import text as text_of  # noqa: F401 - re-exported for the tests here
@@ -40,6 +41,24 @@ def mp4() -> bytes:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def openrouter(mp4: bytes) -> Iterator[FakeServer]:
+    """A fake of OpenRouter's video API (tests/backends/fake_hosted.py) that accepts SECRET_KEY."""
+    fake = FakeOpenRouter(api_key=SECRET_KEY)
+    fake.use_mp4(mp4)
+    with FakeServer(fake) as server:
+        yield server
+
+
+@pytest.fixture
+def store(mp4: bytes) -> Iterator[FakeServer]:
+    """A signed-URL storage host serving the MP4 (it must never see a key)."""
+    fake = SignedStore()
+    fake.use_mp4(mp4)
+    with FakeServer(fake) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the backend that made it after a restart — all through the official MCP client
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from .conftest import SECRET_KEY, mcp_client, refusal, structured
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def cloud(mp4: bytes) -> Iterator[FakeServer]:
-    fake = FakeOpenRouter(api_key=SECRET_KEY)
-    fake.use_mp4(mp4)
-    with FakeServer(fake) as server:
-        yield server
-
-
 def _write(data_dir: Path, text: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "backends.toml").write_text(text, encoding="utf-8")
@@ -39,20 +30,20 @@ def _settings(data_dir: Path) -> Settings:
 
 
 async def test_models_go_to_their_backends_and_jobs_are_followed_after_restart(
-    cloud: FakeServer, data_dir: Path, mp4: bytes, monkeypatch: pytest.MonkeyPatch
+    openrouter: FakeServer, data_dir: Path, mp4: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SORA_TEST_CLOUD_KEY", SECRET_KEY)
     _write(
         data_dir,
         f"""
 [backends.cloud]
-base_url = "{cloud.origin}/api/v1"
+base_url = "{openrouter.origin}/api/v1"
 dialect = "openrouter"
 key_env = "SORA_TEST_CLOUD_KEY"
 models = ["google/veo-3.1"]
 """,
     )
-    fake: FakeOpenRouter = cloud.fake  # type: ignore[assignment]
+    fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     async with mcp_client(_settings(data_dir)) as client:
         local = structured(await client.call_tool("create_video", {"prompt": "a paper boat", "seconds": "4"}))
         remote = structured(
@@ -119,11 +110,11 @@ def test_the_file_is_checked_and_never_holds_a_key(data_dir: Path) -> None:
 
 
 async def test_a_batch_line_goes_to_its_backend(
-    cloud: FakeServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    openrouter: FakeServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", SECRET_KEY)  # a hosted dialect's own variable by default
-    _write(data_dir, f'[backends.cloud]\nbase_url = "{cloud.origin}/api/v1"\ndialect = "openrouter"\n')
-    fake: FakeOpenRouter = cloud.fake  # type: ignore[assignment]
+    _write(data_dir, f'[backends.cloud]\nbase_url = "{openrouter.origin}/api/v1"\ndialect = "openrouter"\n')
+    fake: FakeOpenRouter = openrouter.fake  # type: ignore[assignment]
     async with mcp_client(_settings(data_dir)) as client:
         result = structured(
             await client.call_tool(

@@ -5,27 +5,18 @@ fakes built from their docs (tests/backends/fake_hosted.py); and OpenRouter thro
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sora_mcp.backends import Backend
-from tests.backends.fake_hosted import FakeMillisGateway, FakeOpenRouter, FakeTogether, SignedStore
+from tests.backends.fake_hosted import FakeMillisGateway, FakeOpenRouter, FakeTogether
 from tests.backends.fakes import FakeServer
 from tests.cli.conftest import API_KEY, Cli
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def store(mp4: bytes) -> Iterator[FakeServer]:
-    fake = SignedStore()
-    fake.use_mp4(mp4)
-    with FakeServer(fake) as server:
-        yield server
 
 
 def test_together_is_known_by_its_hosts() -> None:

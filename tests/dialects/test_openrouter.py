@@ -7,7 +7,6 @@ key only where it belongs, and what OpenRouter lacks refused with the alternativ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +17,12 @@ from sora_mcp.backends import Backend
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.backends.fake_hosted import FakeOpenRouter, SignedStore
+from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def openrouter(mp4: bytes) -> Iterator[FakeServer]:
-    fake = FakeOpenRouter(api_key=SECRET_KEY)
-    fake.use_mp4(mp4)
-    with FakeServer(fake) as server:
-        yield server
-
-
-@pytest.fixture
-def store(mp4: bytes) -> Iterator[FakeServer]:
-    fake = SignedStore()
-    fake.use_mp4(mp4)
-    with FakeServer(fake) as server:
-        yield server
 
 
 def _settings(server: FakeServer, data_dir: Path, **kw: Any) -> Settings:
