@@ -36,8 +36,10 @@ def _bytes(result: Any) -> tuple[int, int]:
 async def journey(client: Any) -> dict[str, tuple[int, int]]:
     """(text bytes, image bytes) per step of the standard journey."""
     steps: dict[str, tuple[int, int]] = {}
-    created = await client.call_tool("create_video", {"prompt": "A paper boat drifting down a rainy gutter",
-                                                      "shot": {"camera": "slow push-in"}})
+    created = await client.call_tool(
+        "create_video",
+        {"prompt": "A paper boat drifting down a rainy gutter", "shot": {"camera": "slow push-in"}},
+    )
     steps["create_video"] = _bytes(created)
     vid = structured(created)["id"]
     waited = (0, 0)
@@ -58,8 +60,10 @@ async def journey(client: Any) -> dict[str, tuple[int, int]]:
 async def run(root: Path) -> Row:
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         async with Client(sora_params(Path(tmp) / "data")) as client:
-            tools = [t.model_dump(mode="json", exclude_none=True, by_alias=True)
-                     for t in (await client.list_tools()).tools]
+            tools = [
+                t.model_dump(mode="json", exclude_none=True, by_alias=True)
+                for t in (await client.list_tools()).tools
+            ]
             tools_bytes = len(json.dumps(tools, separators=(",", ":")))
             steps = await journey(client)
     text = sum(t for t, _ in steps.values())
@@ -70,17 +74,21 @@ async def run(root: Path) -> Row:
     return Row(
         figure="agent bytes: `tools/list`, and per journey (create → wait → download → list of 5 → spend)",
         floor=f"published video-generation MCP servers' tools/list: {min(PEER_TOOLS_BYTES):,}–"
-              f"{max(PEER_TOOLS_BYTES):,} B (issue #21)",
-        measured=(f"tools/list {tools_bytes:,} B (≈{tools_bytes / 4:,.0f} tokens, {len(tools)} tools); journey "
-                  f"{text:,} B text + {images:,} B images = {text + images:,} B (≈{(text + images) / 4:,.0f} "
-                  f"tokens): {per_step}"),
+        f"{max(PEER_TOOLS_BYTES):,} B (issue #21)",
+        measured=(
+            f"tools/list {tools_bytes:,} B (≈{tools_bytes / 4:,.0f} tokens, {len(tools)} tools); journey "
+            f"{text:,} B text + {images:,} B images = {text + images:,} B (≈{(text + images) / 4:,.0f} "
+            f"tokens): {per_step}"
+        ),
         ratio=f"{tools_bytes / min(PEER_TOOLS_BYTES):.2f}× the smallest peer's tools/list",
         target=f"tools/list ≤ {TOOLS_BUDGET:,} B; create ≤ 1,200, get_status ≤ 2,000 text + 1 thumbnail, "
-               "list ≤ 350 per job",
+        "list ≤ 350 per job",
         meets=verdict(ok),
-        how=("one stdio server (`python -m sora_mcp serve`, embedded engine, fresh data dir) driven by the official "
-             "MCP Client; tools/list as compact JSON; each result's text blocks (UTF-8) and images (base64 as "
-             f"sent); get_status called with wait_seconds={WAIT} until all_done, all calls summed; "
-             "tokens ≈ bytes / 4; bytes are deterministic, so one run"),
+        how=(
+            "one stdio server (`python -m sora_mcp serve`, embedded engine, fresh data dir) driven by the official "
+            "MCP Client; tools/list as compact JSON; each result's text blocks (UTF-8) and images (base64 as "
+            f"sent); get_status called with wait_seconds={WAIT} until all_done, all calls summed; "
+            "tokens ≈ bytes / 4; bytes are deterministic, so one run"
+        ),
         detail={"tools_bytes": tools_bytes, "steps": {k: list(v) for k, v in steps.items()}},
     )

@@ -33,8 +33,10 @@ RATE_LIMIT_EVERY_N = 10
 MAX_ATTEMPTS = 6  # every 10th request of all traffic is a 429, so one line can meet several in a row
 
 
-NOTE = ("Batch: 429s stay injected for the whole run, creates and the wait alike; the poller retries a "
-        "job's first poll after Retry-After and keeps the last known state on later 429s.")
+NOTE = (
+    "Batch: 429s stay injected for the whole run, creates and the wait alike; the poller retries a "
+    "job's first poll after Retry-After and keeps the last known state on later 429s."
+)
 
 
 def list_schedule(spans: list[tuple[float, float]], lanes: int) -> float:
@@ -54,12 +56,16 @@ async def _one(engine: EngineProcess, data_dir: Path, jobs: int, poll_after_s: f
         if m := re.search(r"created (\S+)", message):
             created_at[m.group(1)] = time.time()
 
-    specs = [{"prompt": f"Bench batch shot {i}: waves rolling onto a pebble beach at dusk"} for i in range(jobs)]
+    specs = [
+        {"prompt": f"Bench batch shot {i}: waves rolling onto a pebble beach at dusk"} for i in range(jobs)
+    ]
     before = engine.stats()["jobs"]
     engine.faults(rate_limit_every_n=RATE_LIMIT_EVERY_N, retry_after_s=1)
     async with VideoService(settings) as svc:
         start = time.perf_counter()
-        batch = await svc.create_batch(specs, concurrency=CONCURRENCY, max_attempts=MAX_ATTEMPTS, on_progress=progress)
+        batch = await svc.create_batch(
+            specs, concurrency=CONCURRENCY, max_attempts=MAX_ATTEMPTS, on_progress=progress
+        )
         ids = [r.job.id for r in batch.results if r.ok and r.job is not None]
         done, refused = await _wait_like_an_agent(svc, ids)
         wall = time.perf_counter() - start
@@ -93,7 +99,9 @@ async def _one(engine: EngineProcess, data_dir: Path, jobs: int, poll_after_s: f
     }
 
 
-async def _wait_like_an_agent(svc: VideoService, ids: list[str], budget_s: float = 240) -> tuple[list, list[str]]:
+async def _wait_like_an_agent(
+    svc: VideoService, ids: list[str], budget_s: float = 240
+) -> tuple[list, list[str]]:
     """`wait(ids)`; when a wait is refused with a passing backend error (e.g. a 429 on a job's first
     poll), do what its message tells an agent: wait the Retry-After, then call again. Refusals are
     counted and reported, since a user's agent would see each one."""
@@ -104,7 +112,9 @@ async def _wait_like_an_agent(svc: VideoService, ids: list[str], budget_s: float
             return await svc.wait(ids, max(1.0, deadline - time.monotonic())), refused
         except BaseException as exc:  # a task group wraps what the polls raised
             leaves = _leaves(exc)
-            if time.monotonic() > deadline or not all(isinstance(e, RateLimited | BackendError) for e in leaves):
+            if time.monotonic() > deadline or not all(
+                isinstance(e, RateLimited | BackendError) for e in leaves
+            ):
                 raise
             refused.extend(type(e).__name__ for e in leaves)
             await anyio.sleep(max([getattr(e, "retry_after", None) or 1.0 for e in leaves]))
@@ -119,7 +129,10 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 async def run(reps: int, jobs: int, root: Path, poll_after_ms: int = 500) -> Row:
     engine = EngineProcess(root / "engine-batch", poll_after_ms=poll_after_ms, render_workers=RENDER_WORKERS)
     try:
-        runs = [await _one(engine, root / f"service-batch-{rep}", jobs, poll_after_ms / 1000) for rep in range(reps)]
+        runs = [
+            await _one(engine, root / f"service-batch-{rep}", jobs, poll_after_ms / 1000)
+            for rep in range(reps)
+        ]
     finally:
         engine.close()
     ratios = [r["wall"] / r["ideal"] for r in runs]
@@ -128,23 +141,29 @@ async def run(reps: int, jobs: int, root: Path, poll_after_ms: int = 500) -> Row
     ideal, wall = summary([r["ideal"] for r in runs]), summary([r["wall"] for r in runs])
     return Row(
         figure=f"{jobs}-job batch, concurrency {CONCURRENCY}, 429s injected",
-        floor=(f"ideal schedule: {fmt(ideal, 's')} = the jobs' render times ({fmt(render, 's')} each) "
-               f"list-scheduled on {min(CONCURRENCY, RENDER_WORKERS)} render lanes"),
-        measured=(f"wall {fmt(wall, 's')} (jobs with all their files archived {[r['archived'] for r in runs]}, "
-                  f"the last at {fmt(summary([r['archived_wall'] for r in runs]), 's')}); duplicates {[r['duplicates'] for r in runs]}; 429s answered "
-                  f"{[r['rate_limited'] for r in runs]}; wait() calls refused (agent retried) "
-                  f"{[len(r['wait_refusals']) for r in runs]}; polls per job {_per(runs, 'polls')} vs minimum "
-                  f"{_per(runs, 'poll_floor')}"),
+        floor=(
+            f"ideal schedule: {fmt(ideal, 's')} = the jobs' render times ({fmt(render, 's')} each) "
+            f"list-scheduled on {min(CONCURRENCY, RENDER_WORKERS)} render lanes"
+        ),
+        measured=(
+            f"wall {fmt(wall, 's')} (jobs with all their files archived {[r['archived'] for r in runs]}, "
+            f"the last at {fmt(summary([r['archived_wall'] for r in runs]), 's')}); duplicates {[r['duplicates'] for r in runs]}; 429s answered "
+            f"{[r['rate_limited'] for r in runs]}; wait() calls refused (agent retried) "
+            f"{[len(r['wait_refusals']) for r in runs]}; polls per job {_per(runs, 'polls')} vs minimum "
+            f"{_per(runs, 'poll_floor')}"
+        ),
         ratio=f"{summary(ratios)['median']:.2f}× (per rep {', '.join(f'{x:.2f}' for x in ratios)})",
         target=f"≤ {TARGET}×, 0 duplicates",
         meets=verdict(max(ratios) <= TARGET and dup == 0),
-        how=(f"{reps} rep(s); create_batch max_attempts {MAX_ATTEMPTS}; VideoService in-process (watcher on) → engine in its own process with render_workers "
-             f"{RENDER_WORKERS} (the bottleneck: renders at once), every {RATE_LIMIT_EVERY_N}th /v1 request a 429 "
-             f"with Retry-After 1 s for the whole run (creates, the watcher's and the waiter's polls); "
-             f"poll-after {poll_after_ms} ms; wall = create_batch start → wait() returns all "
-             "completed (a wait on several jobs answers when the last ends; their files are archived in the "
-             "background, and when the last was in is reported too); render times from the engine's files; duplicates = engine jobs − batch lines; polls = "
-             "engine's GET /v1/videos/{id} per job (watcher + waiter) vs ceil((completion − create) / poll-after)"),
+        how=(
+            f"{reps} rep(s); create_batch max_attempts {MAX_ATTEMPTS}; VideoService in-process (watcher on) → engine in its own process with render_workers "
+            f"{RENDER_WORKERS} (the bottleneck: renders at once), every {RATE_LIMIT_EVERY_N}th /v1 request a 429 "
+            f"with Retry-After 1 s for the whole run (creates, the watcher's and the waiter's polls); "
+            f"poll-after {poll_after_ms} ms; wall = create_batch start → wait() returns all "
+            "completed (a wait on several jobs answers when the last ends; their files are archived in the "
+            "background, and when the last was in is reported too); render times from the engine's files; duplicates = engine jobs − batch lines; polls = "
+            "engine's GET /v1/videos/{id} per job (watcher + waiter) vs ceil((completion − create) / poll-after)"
+        ),
         detail={"runs": runs, "note": NOTE},
     )
 

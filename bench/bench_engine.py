@@ -28,18 +28,26 @@ def run(reps: int) -> Row:
     )
     return Row(
         figure="engine render + encode of a 4 s 1280x720 clip",
-        floor=(f"encode {frames} constant frames + the same audio: {spread(floor)}; without sound: "
-               f"{frames} constant frames alone: {spread(video['floor'])}"),
+        floor=(
+            f"encode {frames} constant frames + the same audio: {spread(floor)}; without sound: "
+            f"{frames} constant frames alone: {spread(video['floor'])}"
+        ),
         measured=measured,
-        ratio=(" / ".join(f"{case['ratio']:.2f}×" for case in cases.values()) + " with sound; "
-               + " / ".join(f"{case['ratio']:.2f}×" for case in video["render"].values()) + " without"),
+        ratio=(
+            " / ".join(f"{case['ratio']:.2f}×" for case in cases.values())
+            + " with sound; "
+            + " / ".join(f"{case['ratio']:.2f}×" for case in video["render"].values())
+            + " without"
+        ),
         target=f"≤ {target}×",
         meets=verdict(worst <= target),
-        how=(f"bench/bench_render.py run({reps}) in-process: {result['clip']}; same encoder settings "
-             f"({', '.join(f'{k}={v}' for k, v in result['encoder'].items())}); render includes drawing, audio "
-             "synthesis, thumbnail and spritesheet; floor and renders interleaved, 1 warm-up each. The render "
-             "overlaps its sound with the video, the floor encodes them one after the other, so the same pair "
-             "is also timed without sound (the prompt minus its Audio: line vs the constant frames alone); "
-             "both must be within the target"),
+        how=(
+            f"bench/bench_render.py run({reps}) in-process: {result['clip']}; same encoder settings "
+            f"({', '.join(f'{k}={v}' for k, v in result['encoder'].items())}); render includes drawing, audio "
+            "synthesis, thumbnail and spritesheet; floor and renders interleaved, 1 warm-up each. The render "
+            "overlaps its sound with the video, the floor encodes them one after the other, so the same pair "
+            "is also timed without sound (the prompt minus its Audio: line vs the constant frames alone); "
+            "both must be within the target"
+        ),
         detail=result,
     )

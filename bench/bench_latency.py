@@ -53,7 +53,13 @@ async def run(reps: int, iterations: int, root: Path) -> Row:
             http = HttpServer(data, engine.base_url)
             hello_http = HttpServer(root / "hello-latency", None, [PYTHON, str(HELLO), "--http"])
             sdk = AsyncOpenAI(base_url=engine.base_url, api_key="bench-key", max_retries=0)
-            times: dict[str, list[float]] = {"direct": [], "stdio": [], "http": [], "hello": [], "hello_http": []}
+            times: dict[str, list[float]] = {
+                "direct": [],
+                "stdio": [],
+                "http": [],
+                "hello": [],
+                "hello_http": [],
+            }
             ratios: dict[str, list[float]] = {"stdio": [], "http": []}
             sample = await stdio.call_tool("get_status", {"video_id": vid})
             size = len(sample.model_dump_json())
@@ -100,8 +106,14 @@ def _validation_times(schema: dict[str, Any], data: Any, n: int) -> list[float]:
     return out
 
 
-def _row(times: dict[str, list[float]], ratios: dict[str, list[float]], n: int, reps: int, size: int,
-         validation: list[float]) -> Row:
+def _row(
+    times: dict[str, list[float]],
+    ratios: dict[str, list[float]],
+    n: int,
+    reps: int,
+    size: int,
+    validation: list[float],
+) -> Row:
     s = {name: summary(values) for name, values in times.items()}
     med = {name: v["median"] for name, v in s.items()}
     floor = {"stdio": med["hello"] + med["direct"], "http": med["hello_http"] + med["direct"]}
@@ -135,6 +147,10 @@ def _row(times: dict[str, list[float]], ratios: dict[str, list[float]], n: int, 
             "retrieve itself, one ledger transaction (status and poll count, SQLite), the library check of the "
             f"archived files, and a {size // 1024} KB result"
         ),
-        detail={"median_ms": {k: v * 1000 for k, v in med.items()}, "ratio": ratio, "result_bytes": size,
-                "client_validation_ms": check * 1000},
+        detail={
+            "median_ms": {k: v * 1000 for k, v in med.items()},
+            "ratio": ratio,
+            "result_bytes": size,
+            "client_validation_ms": check * 1000,
+        },
     )

@@ -132,7 +132,12 @@ def run(reps: int = 5) -> dict:
     video_floor = _summary(video_floors)
     return {
         "clip": f"{WIDTH}x{HEIGHT}, {SECONDS}s, {FPS} fps, {SECONDS * FPS} frames, AAC audio",
-        "encoder": {**ENCODER_OPTIONS, "threads": str(ENCODER_THREADS), "thread_type": ENCODER_THREAD_TYPE.lower(), **CONTAINER_OPTIONS},
+        "encoder": {
+            **ENCODER_OPTIONS,
+            "threads": str(ENCODER_THREADS),
+            "thread_type": ENCODER_THREAD_TYPE.lower(),
+            **CONTAINER_OPTIONS,
+        },
         "reps": reps,
         "target_ratio": TARGET,
         "floor": floor,
@@ -143,30 +148,43 @@ def run(reps: int = 5) -> dict:
 
 
 def _line(label: str, t: dict, ratio: float, best: float, verdict: str = "") -> str:
-    return (f"| {label} | {t['median_s']:.3f} | {t['min_s']:.3f}–{t['max_s']:.3f} | {ratio:.2f} | {best:.2f} | "
-            f"{verdict} |")
+    return (
+        f"| {label} | {t['median_s']:.3f} | {t['min_s']:.3f}–{t['max_s']:.3f} | {ratio:.2f} | {best:.2f} | "
+        f"{verdict} |"
+    )
 
 
 def _render_lines(label: str, cases: dict[str, dict]) -> list[str]:
     return [
-        _line(label.format(name=name), case, case["ratio"], case["ratio_of_minima"],
-              "yes" if case["within_target"] else "NO")
+        _line(
+            label.format(name=name),
+            case,
+            case["ratio"],
+            case["ratio_of_minima"],
+            "yes" if case["within_target"] else "NO",
+        )
         for name, case in cases.items()
     ]
 
 
 def markdown(result: dict) -> str:
     floor, silent, video = result["floor"], result["floor_with_silent_audio"], result["video_only"]
-    return "\n".join([
-        "| case | median s | min–max s | ratio to floor (medians) | ratio (minima) | ≤ 1.5× |",
-        "| --- | --- | --- | --- | --- | --- |",
-        _line("floor: encode 96 constant frames + the same AAC audio", floor, 1.0, 1.0),
-        _line("(for reference) floor with silent audio instead", silent,
-              silent["median_s"] / floor["median_s"], silent["min_s"] / floor["min_s"]),
-        *_render_lines("render {name} (frames + audio + stills)", result["render"]),
-        _line("floor without sound: encode 96 constant frames", video["floor"], 1.0, 1.0),
-        *_render_lines("render {name} without its Audio line (frames + stills)", video["render"]),
-    ])
+    return "\n".join(
+        [
+            "| case | median s | min–max s | ratio to floor (medians) | ratio (minima) | ≤ 1.5× |",
+            "| --- | --- | --- | --- | --- | --- |",
+            _line("floor: encode 96 constant frames + the same AAC audio", floor, 1.0, 1.0),
+            _line(
+                "(for reference) floor with silent audio instead",
+                silent,
+                silent["median_s"] / floor["median_s"],
+                silent["min_s"] / floor["min_s"],
+            ),
+            *_render_lines("render {name} (frames + audio + stills)", result["render"]),
+            _line("floor without sound: encode 96 constant frames", video["floor"], 1.0, 1.0),
+            *_render_lines("render {name} without its Audio line (frames + stills)", video["render"]),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

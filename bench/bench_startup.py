@@ -87,11 +87,13 @@ async def run(reps: int, root: Path) -> Row:
     )
 
 
-NOTE = ("Cold start: PyAV, Pillow, openai, the httpx-based backends, numpy and the engine load on first use, "
-        "not at start-up. What remains above the hello-world (timers and `python -X importtime`, 2026-12-04) is "
-        "building the MCP tool schemas for 9 tools (~45 ms, pydantic JSON-schema generation in the SDK's "
-        "func_metadata), importing sora-mcp's own modules, mostly pydantic model classes (~35 ms), pydantic-settings "
-        "(~12 ms) and creating the ledger in a fresh data dir (~10 ms). Until 2026-12-04 the benchmark ran sora_mcp "
-        "from source without bytecode (this machine sets PYTHONDONTWRITEBYTECODE=1), recompiling every module on "
-        "each spawn: the same day, 1.29× without bytecode and 1.21× with it.")
+NOTE = (
+    "Cold start: PyAV, Pillow, openai, the httpx-based backends, numpy and the engine load on first use, "
+    "not at start-up. What remains above the hello-world (timers and `python -X importtime`, 2026-12-04) is "
+    "building the MCP tool schemas for 9 tools (~45 ms, pydantic JSON-schema generation in the SDK's "
+    "func_metadata), importing sora-mcp's own modules, mostly pydantic model classes (~35 ms), pydantic-settings "
+    "(~12 ms) and creating the ledger in a fresh data dir (~10 ms). Until 2026-12-04 the benchmark ran sora_mcp "
+    "from source without bytecode (this machine sets PYTHONDONTWRITEBYTECODE=1), recompiling every module on "
+    "each spawn: the same day, 1.29× without bytecode and 1.21× with it."
+)
 PYTHON_VERSION = ".".join(map(str, sys.version_info[:3]))

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from common import Row, machine
 
-HEADER = ("| # | figure | floor measured in the same run | measured | ratio / delta | target | meets? |\n"
-          "|---|---|---|---|---|---|---|")
+HEADER = (
+    "| # | figure | floor measured in the same run | measured | ratio / delta | target | meets? |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def _cell(text: str) -> str:
@@ -24,7 +26,8 @@ def markdown(rows: list[tuple[int, Row]], *, command: str, elapsed_s: float, smo
         "comparable across machines. Medians with their spread (IQR when there are 4+ values, else",
         "min–max). Benchmarks are not timed tests: CI only runs a one-repetition smoke of this command.",
         "",
-        f"- command: `{command}`" + (" (SMOKE: one repetition, tiny sizes — not a real result)" if smoke else ""),
+        f"- command: `{command}`"
+        + (" (SMOKE: one repetition, tiny sizes — not a real result)" if smoke else ""),
         f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['os']}, Python {m['python']}",
         f"- versions: {m['versions']}",
         f"- run: {time.strftime('%Y-%m-%d %H:%M %Z')}, {elapsed_s:.0f} s in all",

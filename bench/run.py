@@ -85,14 +85,19 @@ def steps(p: Plan, root: Path) -> dict[str, Callable[[], Awaitable[Row]]]:
 def failed(name: str, exc: BaseException) -> Row:
     """A row that says the benchmark broke (the table is still written, and the exit code is 1)."""
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]
-    return Row(FIGURES[name], "—", f"FAILED: {detail}", "—", "—", "**no**", "the benchmark raised; see stderr")
+    return Row(
+        FIGURES[name], "—", f"FAILED: {detail}", "—", "—", "**no**", "the benchmark raised; see stderr"
+    )
 
 
 async def main_async(args: argparse.Namespace) -> int:
     wanted = [n.strip() for n in (args.only or ",".join(NAMES)).split(",") if n.strip()]
     unknown = sorted(set(wanted) - set(NAMES))
     if unknown:
-        print(f"Error: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}.", file=sys.stderr)
+        print(
+            f"Error: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}.",
+            file=sys.stderr,
+        )
         return 2
     p = plan(args)
     rows: list[tuple[int, Row]] = []
@@ -108,11 +113,16 @@ async def main_async(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
                 traceback.print_exc()
                 row, ok = failed(name, exc), False
-            print(f"[bench] {name}: {row.measured} → {row.ratio} ({time.perf_counter() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[bench] {name}: {row.measured} → {row.ratio} ({time.perf_counter() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             rows.append((NAMES.index(name) + 1, row))
     command = "python bench/run.py " + " ".join(args.argv)
-    text = report.markdown(rows, command=command.strip(), elapsed_s=time.perf_counter() - started, smoke=p.smoke)
+    text = report.markdown(
+        rows, command=command.strip(), elapsed_s=time.perf_counter() - started, smoke=p.smoke
+    )
     report.write(args.out, text)
     print(text)
     return 0 if ok else 1
@@ -123,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per benchmark (default 3)")
     parser.add_argument("--smoke", action="store_true", help="one repetition, tiny sizes (for CI)")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(NAMES)}")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md",
-                        help="where to write the results table (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "RESULTS.md",
+        help="where to write the results table (default bench/RESULTS.md)",
+    )
     args = parser.parse_args(argv)
     if args.reps < 1:
         parser.error("--reps must be at least 1")

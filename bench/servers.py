@@ -25,8 +25,11 @@ class HttpServer:
     def __init__(self, data_dir: Path, base_url: str | None, command: list[str] | None = None) -> None:
         self.port = free_port()
         self.log = (data_dir.parent / f"{data_dir.name}-http.log").open("wb")
-        argv = [*command, str(self.port)] if command else [
-            PYTHON, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(self.port)]
+        argv = (
+            [*command, str(self.port)]
+            if command
+            else [PYTHON, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(self.port)]
+        )
         self.proc = subprocess.Popen(
             argv,
             env=server_env(data_dir, base_url),

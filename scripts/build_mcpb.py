@@ -31,7 +31,9 @@ def tools_list() -> list[dict[str, str]]:
     from sora_mcp.service import VideoService
     from sora_mcp.tools import build_tools
 
-    with tempfile.TemporaryDirectory() as tmp:  # building the tools touches nothing, but never a real data dir
+    with (
+        tempfile.TemporaryDirectory() as tmp
+    ):  # building the tools touches nothing, but never a real data dir
         tools = build_tools(VideoService(Settings(data_dir=Path(tmp))))
     return [{"name": t.name, "description": t.description.splitlines()[0]} for t in tools]
 
@@ -49,25 +51,43 @@ def manifest() -> dict[str, Any]:
         "display_name": "sora-mcp: AI video",
         "version": project["version"],
         "description": "Generate, remix, track and download AI videos on any OpenAI /v1/videos backend; "
-                       "with none configured, a local engine renders preview clips.",
+        "with none configured, a local engine renders preview clips.",
         "author": {"name": "sora-mcp contributors"},
         "license": project.get("license", {}).get("text", "MIT"),
         "keywords": ["video", "sora", "generation", "mcp"],
         "server": {
             "type": "uv",
             "entry_point": "sora_mcp/__main__.py",
-            "mcp_config": {"command": "uv", "args": ["run", "--directory", "${__dirname}", "sora-mcp", "serve"],
-                           "env": env},
+            "mcp_config": {
+                "command": "uv",
+                "args": ["run", "--directory", "${__dirname}", "sora-mcp", "serve"],
+                "env": env,
+            },
         },
         "tools": tools_list(),
         "user_config": {
-            "base_url": {"type": "string", "title": "Backend URL", "required": False, "default": "",
-                         "description": "Any OpenAI-compatible /v1 endpoint; empty: the local preview engine."},
-            "api_key": {"type": "string", "title": "API key", "required": False, "sensitive": True, "default": "",
-                        "description": "The backend's key (never shown in any output)."},
-            "data_dir": {"type": "directory", "title": "Library folder", "required": False,
-                         "default": "${HOME}/sora-mcp",
-                         "description": "Where the ledger and the downloaded videos are kept."},
+            "base_url": {
+                "type": "string",
+                "title": "Backend URL",
+                "required": False,
+                "default": "",
+                "description": "Any OpenAI-compatible /v1 endpoint; empty: the local preview engine.",
+            },
+            "api_key": {
+                "type": "string",
+                "title": "API key",
+                "required": False,
+                "sensitive": True,
+                "default": "",
+                "description": "The backend's key (never shown in any output).",
+            },
+            "data_dir": {
+                "type": "directory",
+                "title": "Library folder",
+                "required": False,
+                "default": "${HOME}/sora-mcp",
+                "description": "Where the ledger and the downloaded videos are kept.",
+            },
         },
         "compatibility": {"platforms": ["darwin", "win32", "linux"]},
     }
@@ -79,8 +99,12 @@ def stage(dest: Path) -> Path:
     (dest / "manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "sora_mcp", dest / "sora_mcp",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True)
+    shutil.copytree(
+        ROOT / "sora_mcp",
+        dest / "sora_mcp",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        dirs_exist_ok=True,
+    )
     return dest
 
 
@@ -89,8 +113,10 @@ def find_mcpb(given: str | None) -> str:
         found = shutil.which(candidate)
         if found:
             return found
-    raise SystemExit("Error: the mcpb CLI was not found. Install it with `npm install @anthropic-ai/mcpb` "
-                     "(in the repository) or pass --mcpb PATH.")
+    raise SystemExit(
+        "Error: the mcpb CLI was not found. Install it with `npm install @anthropic-ai/mcpb` "
+        "(in the repository) or pass --mcpb PATH."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Dialect = Literal["auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"]
+Dialect = Literal[
+    "auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"
+]
 
 # Hosted providers that the dialect alone points at (no SORA_MCP_BASE_URL needed): their API
 # root and the variable their own tools read the key from (used when SORA_MCP_API_KEY is unset).
@@ -59,32 +61,41 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Folders input_reference paths may come from (default: the working directory and data dir).",
     )
-    denylist: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Extra words/phrases refused in prompts.")
+    denylist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra words/phrases refused in prompts."
+    )
     archive_variants: Annotated[list[Literal["video", "thumbnail", "spritesheet"]], NoDecode] = Field(
         default_factory=lambda: ["video", "thumbnail", "spritesheet"]
     )
-    watch: bool = Field(default=True, description="Follow unfinished jobs in the background and archive them.")
+    watch: bool = Field(
+        default=True, description="Follow unfinished jobs in the background and archive them."
+    )
     budget_usd: float | None = None
     budget_daily_usd: float | None = None
     request_timeout_s: float = Field(
         default=60.0, gt=0, description="Whole-request deadline for every backend call (not only per read)."
     )
     # Memory and disk budgets: what one hostile input, answer or download may cost at most.
-    max_concurrent_references: int = Field(default=2, ge=1, le=64, description="Input images prepared at once.")
+    max_concurrent_references: int = Field(
+        default=2, ge=1, le=64, description="Input images prepared at once."
+    )
     max_image_memory_mb: int = Field(
         default=256, ge=16, description="Decoded size one input image may take (pixels x bytes per pixel)."
     )
     max_answer_mb: float = Field(default=16.0, gt=0, description="Largest backend JSON answer read.")
     max_asset_mb: int = Field(default=2048, ge=1, description="Largest file archived per variant.")
     max_wait_s: float = Field(
-        default=45.0, ge=1.0, le=3600.0,
+        default=45.0,
+        ge=1.0,
+        le=3600.0,
         description="The longest get_status wait a tool call may ask for; raise it for clients that allow long calls.",
     )
     tools: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Expose only these tools (comma-separated names; default: all)."
     )
     litellm_provider: str | None = Field(
-        default=None, description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai)."
+        default=None,
+        description="LiteLLM's custom-llm-provider header for listing videos (e.g. openai, vertex_ai).",
     )
     auth_token: SecretStr | None = Field(
         default=None, description="Bearer token for serve --transport http|sse; at least 32 characters."
@@ -95,7 +106,9 @@ class Settings(BaseSettings):
     )
     http_header_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to send headers and body.")
     http_max_connections: int = Field(default=256, gt=0, description="Open HTTP connections at once.")
-    http_max_streams: int = Field(default=64, gt=0, description="Held event streams (GET /sse, /mcp) at once.")
+    http_max_streams: int = Field(
+        default=64, gt=0, description="Held event streams (GET /sse, /mcp) at once."
+    )
     http_max_sessions: int = Field(default=1000, gt=0, description="Sessions of 2025-* clients at once.")
     backends_file: Path | None = Field(
         default=None, description="A TOML file naming more backends (default: backends.toml in the data dir)."
@@ -104,11 +117,14 @@ class Settings(BaseSettings):
         default=None, description="Signing secret of completion webhooks (HTTP mode: POST /webhooks/video)."
     )
     webhook_url: str | None = Field(
-        default=None, description="This server's public /webhooks/video URL, sent as the callback where supported."
+        default=None,
+        description="This server's public /webhooks/video URL, sent as the callback where supported.",
     )
     webhook_tolerance_s: int = Field(default=300, gt=0, description="How old a signed webhook may be.")
     catalog_ttl_s: float = Field(
-        default=3600.0, gt=0, description="How long a provider's model catalog is kept before it is read again."
+        default=3600.0,
+        gt=0,
+        description="How long a provider's model catalog is kept before it is read again.",
     )
     # Embedded-engine settings (used only when base_url is unset).
     engine_render_slowdown: float = 1.0
@@ -143,13 +159,21 @@ class Settings(BaseSettings):
         from urllib.parse import urlsplit
 
         host = urlsplit(self.base_url or "").hostname or ""
-        hosted = self.dialect if self.dialect in HOSTED else next((n for n, h in HOSTED.items() if host in h[2]), None)
+        hosted = (
+            self.dialect
+            if self.dialect in HOSTED
+            else next((n for n, h in HOSTED.items() if host in h[2]), None)
+        )
         if hosted is None:
             return self
         url, key_var, _ = HOSTED[hosted]
         self.base_url = self.base_url or url
         key = self.api_key.get_secret_value() if self.api_key else None
-        if key is not None and key == os.environ.get("OPENAI_API_KEY") and not os.environ.get("SORA_MCP_API_KEY"):
+        if (
+            key is not None
+            and key == os.environ.get("OPENAI_API_KEY")
+            and not os.environ.get("SORA_MCP_API_KEY")
+        ):
             self.api_key = key = None  # it came from OPENAI_API_KEY: not this provider's key
         if key is None and os.environ.get(key_var):
             self.api_key = SecretStr(os.environ[key_var])

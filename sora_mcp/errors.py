@@ -149,4 +149,3 @@ def as_disk_full(exc: BaseException) -> DiskFull | None:
                 return disk_full()
         current = current.__cause__ or current.__context__
     return None
-

@@ -63,7 +63,9 @@ class Asset(BaseModel):
 
     video_id: str
     variant: Variant
-    path: str = Field(description="Where the file is: an absolute path in the library, under the data directory.")
+    path: str = Field(
+        description="Where the file is: an absolute path in the library, under the data directory."
+    )
     mime_type: str
     size_bytes: int
     sha256: str
@@ -109,12 +111,16 @@ class Job(BaseModel):
     )
     next_step: str | None = Field(default=None, description="What to call next.")
     checks: list[str] | None = Field(default=None, description="dry_run: the checks the request passed.")
-    unchecked: list[str] | None = Field(default=None, description="dry_run: checks that could not be made, and why.")
+    unchecked: list[str] | None = Field(
+        default=None, description="dry_run: checks that could not be made, and why."
+    )
 
 
 class JobPage(BaseModel):
     data: list[Job]
-    next_after: str | None = Field(default=None, description="Pass as `after` to get the next page; null at the end.")
+    next_after: str | None = Field(
+        default=None, description="Pass as `after` to get the next page; null at the end."
+    )
     has_more: bool = False
     note: str | None = None
 

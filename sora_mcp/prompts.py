@@ -16,12 +16,21 @@ from sora_mcp.prompting import PROMPT_ARGS, render_prompt
 
 # MCP prompt name -> (template name, title, description)
 PROMPTS: dict[str, tuple[str, str, str]] = {
-    "cinematic_shot": ("cinematic_shot", "A cinematic shot",
-                       "Write one cinematic shot as a structured prompt, then create it with create_video."),
-    "social_ad": ("social_ad", "A social ad in beats",
-                  "Plan a short social ad beat by beat as a structured prompt, then create it."),
-    "remix_invariants": ("remix", "A remix that states its invariants",
-                         "Remix a video changing only one thing, saying explicitly what stays the same."),
+    "cinematic_shot": (
+        "cinematic_shot",
+        "A cinematic shot",
+        "Write one cinematic shot as a structured prompt, then create it with create_video.",
+    ),
+    "social_ad": (
+        "social_ad",
+        "A social ad in beats",
+        "Plan a short social ad beat by beat as a structured prompt, then create it.",
+    ),
+    "remix_invariants": (
+        "remix",
+        "A remix that states its invariants",
+        "Remix a video changing only one thing, saying explicitly what stays the same.",
+    ),
 }
 
 
@@ -31,11 +40,17 @@ def _prompt_fn(template: str) -> Any:
 
     params = []
     for arg in PROMPT_ARGS[template]:
-        annotation = Annotated[str, Field(description=arg.description)] if arg.required else \
-            Annotated[str | None, Field(description=arg.description)]
+        annotation = (
+            Annotated[str, Field(description=arg.description)]
+            if arg.required
+            else Annotated[str | None, Field(description=arg.description)]
+        )
         default = inspect.Parameter.empty if arg.required else None
-        params.append(inspect.Parameter(arg.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=annotation))
+        params.append(
+            inspect.Parameter(
+                arg.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
     fn.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
     fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": str}
     return fn

@@ -27,7 +27,9 @@ Prompt structure: sora://prompt-template. Models, sizes, durations, prices: sora
 """
 
 
-def build_server(service: VideoService, *, tool_meta: Mapping[str, dict[str, Any]] | None = None) -> MCPServer:
+def build_server(
+    service: VideoService, *, tool_meta: Mapping[str, dict[str, Any]] | None = None
+) -> MCPServer:
     """The MCP server over `service`. `tool_meta`: extra `_meta` per tool name (e.g. an MCP Apps UI link)."""
 
     @asynccontextmanager
@@ -41,8 +43,11 @@ def build_server(service: VideoService, *, tool_meta: Mapping[str, dict[str, Any
 
     # The tools that produce or show a clip open the player in hosts with MCP Apps.
     tools = build_tools(service, {name: player_link() for name in PLAYER_TOOLS} | dict(tool_meta or {}))
-    check = ArgumentCheck({t.name: t.parameters for t in tools}, size_hint=size_hint(service),
-                          max_wait=lambda: service.settings.max_wait_s)
+    check = ArgumentCheck(
+        {t.name: t.parameters for t in tools},
+        size_hint=size_hint(service),
+        max_wait=lambda: service.settings.max_wait_s,
+    )
     mcp = MCPServer(
         name="sora-mcp",
         title="sora-mcp",
@@ -77,7 +82,7 @@ def size_hint(service: VideoService) -> Callable[[Mapping[str, Any]], str]:
                 return text
             match = [s for s in sizes if (int(s.split("x")[1]) > int(s.split("x")[0])) == portrait]
             if match:
-                text += f"; for {ratio} pass size=\"{match[0]}\""
+                text += f'; for {ratio} pass size="{match[0]}"'
         return text
 
     return hint

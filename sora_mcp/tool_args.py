@@ -40,13 +40,17 @@ Size = Annotated[str, Field(description="WIDTHxHEIGHT: 1280x720 landscape, 720x1
 Seconds = Annotated[str | int, Field(description="Duration: 4, 8 or 12 for the sora-2 family.")]
 InputReference = Annotated[
     str | None,
-    Field(description="First-frame image: a jpg/png/webp path in the allowed folders, an https or data: URL, "
-                      "or a file id."),
+    Field(
+        description="First-frame image: a jpg/png/webp path in the allowed folders, an https or data: URL, "
+        "or a file id."
+    ),
 ]
 Shot = Annotated[AugmentFields | None, WithJsonSchema(SHOT_SCHEMA)]
 Augment = Annotated[bool, Field(description="false: send the prompt exactly as written.")]
-Extra = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object", "description": "Backend fields passed "
-                                                                                          "through (e.g. seed)."})]
+Extra = Annotated[
+    dict[str, Any] | None,
+    WithJsonSchema({"type": "object", "description": "Backend fields passed through (e.g. seed)."}),
+]
 DryRun = Annotated[bool, Field(description="Run every check and quote the cost; create nothing.")]
 BackendName = Annotated[
     str | None,
@@ -106,7 +110,9 @@ def needs_approval(gate: Gate) -> Callable[[F], F]:
         # The tool declares `approval: ApprovalAnswer` (keyword-only); the gate is attached here
         # because it closes over the service, which a string annotation could not name.
         annotation = Annotated[ApprovalAnswer, Resolve(gate)]
-        params = [p.replace(annotation=annotation) if p.name == "approval" else p for p in sig.parameters.values()]
+        params = [
+            p.replace(annotation=annotation) if p.name == "approval" else p for p in sig.parameters.values()
+        ]
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
         return fn
@@ -147,14 +153,16 @@ async def _over(service: Any, quote: Any) -> str | None:
 
 
 def create_gate(service: Any) -> Gate:
-    async def approve_create(ctx: Context, prompt: Any, model: Any, size: Any, seconds: Any, dry_run: Any
-                             ) -> Elicit[Approval] | None:
+    async def approve_create(
+        ctx: Context, prompt: Any, model: Any, size: Any, seconds: Any, dry_run: Any
+    ) -> Elicit[Approval] | None:
         if dry_run or not can_elicit(ctx):
             return None
         try:
             await service.refresh_catalog(service.route(model))
-            _, _, quote = service.quote_create(CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds,
-                                                             augment=False))
+            _, _, quote = service.quote_create(
+                CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds, augment=False)
+            )
         except SoraError:
             return None  # the tool itself refuses the call with the full message
         return approval_message(await _over(service, quote))
@@ -163,17 +171,22 @@ def create_gate(service: Any) -> Gate:
 
 
 def derive_gate(service: Any, kind: str) -> Gate:
-    async def approve_derive(ctx: Context, video_id: Any, prompt: Any, dry_run: Any) -> Elicit[Approval] | None:
+    async def approve_derive(
+        ctx: Context, video_id: Any, prompt: Any, dry_run: Any
+    ) -> Elicit[Approval] | None:
         if dry_run or not can_elicit(ctx):
             return None
         try:
-            plan = await service.quote_derive(kind, DeriveRequest(video_id=video_id, prompt=prompt, augment=False))
+            plan = await service.quote_derive(
+                kind, DeriveRequest(video_id=video_id, prompt=prompt, augment=False)
+            )
         except SoraError:
             return None
         return approval_message(await _over(service, plan.quote))
 
-    async def approve_extend(ctx: Context, video_id: Any, prompt: Any, seconds: Any, dry_run: Any
-                             ) -> Elicit[Approval] | None:
+    async def approve_extend(
+        ctx: Context, video_id: Any, prompt: Any, seconds: Any, dry_run: Any
+    ) -> Elicit[Approval] | None:
         if dry_run or not can_elicit(ctx):
             return None
         try:
@@ -187,8 +200,16 @@ def derive_gate(service: Any, kind: str) -> Gate:
 
 
 def batch_gate(service: Any) -> Gate:
-    async def approve_batch(ctx: Context, jobs: Any, jsonl_path: Any, model: Any, size: Any, seconds: Any,
-                            augment: Any, dry_run: Any) -> Elicit[Approval] | None:
+    async def approve_batch(
+        ctx: Context,
+        jobs: Any,
+        jsonl_path: Any,
+        model: Any,
+        size: Any,
+        seconds: Any,
+        augment: Any,
+        dry_run: Any,
+    ) -> Elicit[Approval] | None:
         from sora_mcp.service.batch import batch_quote, plan_batch
 
         if dry_run or not can_elicit(ctx):
@@ -203,7 +224,8 @@ def batch_gate(service: Any) -> Gate:
     return approve_batch
 
 
-def batch_defaults(model: str | None, size: str | None, seconds: str | int | None, augment: bool | None
-                   ) -> dict[str, Any]:
+def batch_defaults(
+    model: str | None, size: str | None, seconds: str | int | None, augment: bool | None
+) -> dict[str, Any]:
     given = {"model": model, "size": size, "seconds": seconds, "augment": augment}
     return {k: v for k, v in given.items() if v is not None}

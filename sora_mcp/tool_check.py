@@ -27,16 +27,43 @@ from sora_mcp.errors import InvalidInput
 # of the `shot` object; a target the tool lacks is skipped (then the closest spelling is offered).
 ALIASES: dict[str, tuple[str, ...]] = {
     "seconds": ("duration", "length", "secs", "time", "duration_seconds", "video_length", "n_seconds"),
-    "size": ("resolution", "aspect_ratio", "aspect", "ratio", "dimensions", "width", "height", "orientation",
-             "format"),
+    "size": (
+        "resolution",
+        "aspect_ratio",
+        "aspect",
+        "ratio",
+        "dimensions",
+        "width",
+        "height",
+        "orientation",
+        "format",
+    ),
     "shot.avoid": ("negative_prompt", "negative", "exclude", "avoid"),
     "shot.palette": ("colour", "color", "colors", "colours", "color_palette", "colour_palette", "palette"),
-    "input_reference": ("image", "image_url", "image_path", "reference_image", "reference", "first_frame",
-                        "init_image", "start_image"),
+    "input_reference": (
+        "image",
+        "image_url",
+        "image_path",
+        "reference_image",
+        "reference",
+        "first_frame",
+        "init_image",
+        "start_image",
+    ),
     "video_id": ("id", "job_id", "video", "source_id", "source_video_id", "remix_id"),
     "video_ids": ("ids", "job_ids", "videos"),
     "wait_seconds": ("wait", "timeout", "wait_time", "timeout_seconds", "poll_seconds"),
-    "destination": ("path", "out", "output", "dest", "output_path", "save_to", "save_as", "folder", "directory"),
+    "destination": (
+        "path",
+        "out",
+        "output",
+        "dest",
+        "output_path",
+        "save_to",
+        "save_as",
+        "folder",
+        "directory",
+    ),
     "variant": ("type", "kind", "asset", "file_type"),
     "text": ("query", "search", "prompt_contains", "q"),
     "created_since": ("since", "after_time", "from"),
@@ -97,22 +124,31 @@ def _allowed(props: Mapping[str, Any]) -> str:
     return ", ".join(props)
 
 
-def _suggest(key: str, props: Mapping[str, Any], tool: str, args: Mapping[str, Any], size_hint: SizeHint,
-             *, prefix: str = "") -> str:
+def _suggest(
+    key: str,
+    props: Mapping[str, Any],
+    tool: str,
+    args: Mapping[str, Any],
+    size_hint: SizeHint,
+    *,
+    prefix: str = "",
+) -> str:
     """What to write instead of the unknown `key`."""
     shot = props.get("shot", {}).get("propertyNames", {}).get("enum", [])
     target = _ALIAS_OF.get(key.lower())
     if prefix == "" and target is None and key in shot:
         target = f"shot.{key}"
     if tool == "remix_video" and key in {"seconds", "size", "model", *ALIASES["seconds"], *ALIASES["size"]}:
-        return ("a remix keeps the source's model, size and duration: use extend_video to make it longer, "
-                "or create_video for another size or model")
+        return (
+            "a remix keeps the source's model, size and duration: use extend_video to make it longer, "
+            "or create_video for another size or model"
+        )
     if target is not None and prefix and target.startswith(prefix) and target.removeprefix(prefix) in props:
         return f"use {target}"  # inside an object: its own field (shot.colour -> shot.palette)
     if target is not None:
         name = target.removeprefix("shot.")
         if target.startswith("shot.") and name in shot:
-            return f"put it in shot as shot.{name} (e.g. \"shot\": {{\"{name}\": ...}})"
+            return f'put it in shot as shot.{name} (e.g. "shot": {{"{name}": ...}})'
         if not target.startswith("shot.") and target in props and target != key:
             if target == "size":
                 return f"use size (WIDTHxHEIGHT): {size_hint(args)}"
@@ -127,8 +163,14 @@ def _where(error: SchemaError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "the arguments"
 
 
-def _explain(error: SchemaError, tool: str, schema: Mapping[str, Any], args: Mapping[str, Any],
-             size_hint: SizeHint, max_wait: float) -> InvalidInput:
+def _explain(
+    error: SchemaError,
+    tool: str,
+    schema: Mapping[str, Any],
+    args: Mapping[str, Any],
+    size_hint: SizeHint,
+    max_wait: float,
+) -> InvalidInput:
     """One schema violation as a sora-mcp error (message + fix), never the validator's own text."""
     where, kind, rule = _where(error), error.validator, error.validator_value
     sub = error.schema if isinstance(error.schema, dict) else {}
@@ -136,45 +178,64 @@ def _explain(error: SchemaError, tool: str, schema: Mapping[str, Any], args: Map
         names = dict.fromkeys(rule) if isinstance(rule, list) else {}
         key = str(error.instance)
         hint = _suggest(key, names, tool, args, size_hint, prefix=f"{where}.")
-        return InvalidInput(f"{tool} has no argument '{where}.{key}'; nothing was sent",
-                            fix=f"Instead: {where}.{key}: {hint} ({where} takes: {', '.join(names)}).")
+        return InvalidInput(
+            f"{tool} has no argument '{where}.{key}'; nothing was sent",
+            fix=f"Instead: {where}.{key}: {hint} ({where} takes: {', '.join(names)}).",
+        )
     if kind == "additionalProperties":
         props = sub.get("properties", {})
         unknown = [k for k in error.instance if k not in props]
         prefix = f"{where}." if error.absolute_path else ""
-        hints = "; ".join(f"{prefix}{k}: {_suggest(k, props, tool, args, size_hint, prefix=prefix)}" for k in unknown)
+        hints = "; ".join(
+            f"{prefix}{k}: {_suggest(k, props, tool, args, size_hint, prefix=prefix)}" for k in unknown
+        )
         names = ", ".join(f"'{prefix}{k}'" for k in unknown)
         return InvalidInput(f"{tool} has no argument {names}; nothing was sent", fix=f"Instead: {hints}.")
     if kind == "required":
         missing = [k for k in rule if k not in error.instance]
         desc = schema.get("properties", {}).get(missing[0], {}).get("description", "") if missing else ""
-        return InvalidInput(f"{tool} needs {', '.join(missing)}", fix=f"Pass {missing[0]}: {desc}".rstrip(": "))
+        return InvalidInput(
+            f"{tool} needs {', '.join(missing)}", fix=f"Pass {missing[0]}: {desc}".rstrip(": ")
+        )
     if kind == "oneOf" and not error.absolute_path and tool == "get_status":
-        return InvalidInput("get_status needs exactly one of video_id or video_ids",
-                            fix="Pass video_id for one job, or video_ids (a list) for several, not both.")
+        return InvalidInput(
+            "get_status needs exactly one of video_id or video_ids",
+            fix="Pass video_id for one job, or video_ids (a list) for several, not both.",
+        )
     if kind == "enum":
-        return InvalidInput(f"{where} cannot be {_shown(error.instance)}",
-                            fix=f"Pass one of: {', '.join(str(v) for v in rule)}.")
+        return InvalidInput(
+            f"{where} cannot be {_shown(error.instance)}",
+            fix=f"Pass one of: {', '.join(str(v) for v in rule)}.",
+        )
     if kind in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
         word = "at most" if "aximum" in kind else "at least"
         fix = f"Pass {where} {word} {rule:g}."
         if where == "wait_seconds" and "aximum" in kind:
-            fix = (f"Pass wait_seconds={max_wait:g} or less and call get_status again with the same wait until "
-                   "all_done (the jobs keep running); SORA_MCP_MAX_WAIT_S raises the limit for clients that "
-                   "allow longer calls.")
+            fix = (
+                f"Pass wait_seconds={max_wait:g} or less and call get_status again with the same wait until "
+                "all_done (the jobs keep running); SORA_MCP_MAX_WAIT_S raises the limit for clients that "
+                "allow longer calls."
+            )
         return InvalidInput(f"{where} is {_shown(error.instance)}, which is not {word} {rule:g}", fix=fix)
     if kind in ("maxItems", "minItems", "maxLength", "minLength"):
         word = "at most" if kind.startswith("max") else "at least"
         unit = "items" if kind.endswith("Items") else "characters"
-        return InvalidInput(f"{where} has {word.replace('at most', 'more than').replace('at least', 'fewer than')} "
-                            f"{rule} {unit}", fix=f"Pass {word} {rule} {unit}.")
+        return InvalidInput(
+            f"{where} has {word.replace('at most', 'more than').replace('at least', 'fewer than')} "
+            f"{rule} {unit}",
+            fix=f"Pass {word} {rule} {unit}.",
+        )
     if kind == "type":
         want = " or ".join(rule) if isinstance(rule, list) else rule
         article = "an" if str(want)[0] in "aeiou" else "a"
         desc = sub.get("description", "")
-        return InvalidInput(f"{where} must be {article} {want} (got {_shown(error.instance)})",
-                            fix=f"Pass {where} as {article} {want}. {desc}".strip())
-    return InvalidInput(f"{where} is not valid ({kind})", fix=sub.get("description") or "See the tool's schema.")
+        return InvalidInput(
+            f"{where} must be {article} {want} (got {_shown(error.instance)})",
+            fix=f"Pass {where} as {article} {want}. {desc}".strip(),
+        )
+    return InvalidInput(
+        f"{where} is not valid ({kind})", fix=sub.get("description") or "See the tool's schema."
+    )
 
 
 def _prepare(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,10 +268,14 @@ def _prepare(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[st
 class ArgumentCheck:
     """Server middleware: refuse a `tools/call` whose arguments break the tool's closed schema."""
 
-    def __init__(self, schemas: Mapping[str, dict[str, Any]], *, size_hint: SizeHint,
-                 max_wait: Callable[[], float]) -> None:
-        self._validators = {name: Draft202012Validator(s) for name, s in schemas.items()
-                            if s.get("additionalProperties") is False}
+    def __init__(
+        self, schemas: Mapping[str, dict[str, Any]], *, size_hint: SizeHint, max_wait: Callable[[], float]
+    ) -> None:
+        self._validators = {
+            name: Draft202012Validator(s)
+            for name, s in schemas.items()
+            if s.get("additionalProperties") is False
+        }
         self._schemas = dict(schemas)
         self._size_hint, self._max_wait = size_hint, max_wait
 
@@ -220,7 +285,9 @@ class ArgumentCheck:
         if validator is None:
             return dict(arguments or {})
         if arguments is not None and not isinstance(arguments, Mapping):
-            raise InvalidInput("The arguments must be a JSON object", fix="Pass named arguments, e.g. {\"prompt\": ...}.")
+            raise InvalidInput(
+                "The arguments must be a JSON object", fix='Pass named arguments, e.g. {"prompt": ...}.'
+            )
         schema = self._schemas[tool]
         args = _prepare(arguments or {}, schema)
         errors = sorted(validator.iter_errors(args), key=_priority)

@@ -62,10 +62,14 @@ def files_line(job: Job, *, archiving: bool) -> str | None:
         return None
     if job.assets:
         order = {"video": 0, "thumbnail": 1, "spritesheet": 2}
-        return "Files: " + "; ".join(f"{a.variant} {a.path}" for a in sorted(job.assets, key=lambda a: order[a.variant]))
+        return "Files: " + "; ".join(
+            f"{a.variant} {a.path}" for a in sorted(job.assets, key=lambda a: order[a.variant])
+        )
     if archiving:
-        return (f"Files: still being archived into the library; call get_status(video_id='{job.id}') again "
-                "in a few seconds for the paths.")
+        return (
+            f"Files: still being archived into the library; call get_status(video_id='{job.id}') again "
+            "in a few seconds for the paths."
+        )
     return f"Files: not archived yet; download_asset(video_id='{job.id}') saves the MP4."
 
 
@@ -85,10 +89,17 @@ def job_lines(job: Job, *, archiving: bool = False) -> list[str]:
 def started_text(job: Job, kind: str, wait: float, note: str | None = None) -> str:
     """create / remix / extend / edit: the new job, the prompt sent, a note (e.g. unverified catalog values),
     the one next step."""
-    what = {"create": "Started", "remix": "Started remix", "extend": "Started extension", "edit": "Started edit"}
+    what = {
+        "create": "Started",
+        "remix": "Started remix",
+        "extend": "Started extension",
+        "edit": "Started edit",
+    }
     source = job.remixed_from_video_id or job.extended_from_video_id
-    lines = [f"{what.get(kind, 'Started')} {job.id} ({job.status}): {_shape(job)}; {price(job.quote)}."
-             + (f" Source: {source}." if source and kind != "create" else "")]
+    lines = [
+        f"{what.get(kind, 'Started')} {job.id} ({job.status}): {_shape(job)}; {price(job.quote)}."
+        + (f" Source: {source}." if source and kind != "create" else "")
+    ]
     if job.prompt:
         lines.append(f"Prompt sent ({len(job.prompt)} chars): {_short(job.prompt, PROMPT_SHOWN)}")
     if note:
@@ -115,20 +126,26 @@ def status_text(jobs: list[Job], *, all_done: bool, wait: float, archiving: set[
         lines += job_lines(job, archiving=job.id in archiving)
     if not all_done:
         running = [j.id for j in jobs if j.status not in TERMINAL_STATUSES]
-        lines.append(f"Not finished ({len(running)} running; they keep running). Next: " + wait_step(running, wait))
+        lines.append(
+            f"Not finished ({len(running)} running; they keep running). Next: " + wait_step(running, wait)
+        )
     elif len(jobs) == 1:
         lines.append("Next: " + done_step(jobs[0]))
     else:
-        lines.append("All ended. Next: use the paths above; download_asset(video_id, destination=...) copies a "
-                     "file where the user wants it.")
+        lines.append(
+            "All ended. Next: use the paths above; download_asset(video_id, destination=...) copies a "
+            "file where the user wants it."
+        )
     return "\n".join(lines)
 
 
 def done_step(job: Job) -> str:
     if job.status == "completed":
         if job.assets:
-            return ("use the paths above; download_asset(video_id, destination=...) copies a file where the user "
-                    "wants it; remix_video changes the clip.")
+            return (
+                "use the paths above; download_asset(video_id, destination=...) copies a file where the user "
+                "wants it; remix_video changes the clip."
+            )
         return f"download_asset(video_id='{job.id}') once its files are saved."
     return job.next_step or "create_video to try again."
 
@@ -136,10 +153,12 @@ def done_step(job: Job) -> str:
 def list_text(page: JobPage) -> str:
     lines = []
     for job in page.data:
-        when = datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d %H:%M") if job.created_at else "?"
+        when = (
+            datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d %H:%M") if job.created_at else "?"
+        )
         video = next((a.path for a in job.assets if a.variant == "video"), None)
         line = f"{job.id} · {job.status} · {_shape(job)} · {when} · {job.where or '?'}"
-        line += f" · \"{_short(_primary(job.prompt), LIST_PROMPT_SHOWN)}\""
+        line += f' · "{_short(_primary(job.prompt), LIST_PROMPT_SHOWN)}"'
         if video:
             line += f" · {video}"
         lines.append(line)
@@ -154,13 +173,17 @@ def list_text(page: JobPage) -> str:
 
 
 def asset_text(asset: Asset, *, copied_to: Path | None = None) -> str:
-    size = f"{asset.size_bytes / 1048576:.1f} MB" if asset.size_bytes >= 1048576 else f"{asset.size_bytes} bytes"
+    size = (
+        f"{asset.size_bytes / 1048576:.1f} MB" if asset.size_bytes >= 1048576 else f"{asset.size_bytes} bytes"
+    )
     lines = [f"{asset.variant} of {asset.video_id}: {asset.path} ({size}, {asset.mime_type})."]
     if copied_to is not None:
         lines.append(f"Copied to {copied_to}.")
     if asset.derived:
-        lines.append(f"This {asset.variant} was made locally by sora-mcp from the downloaded MP4: the backend "
-                     "does not serve it.")
+        lines.append(
+            f"This {asset.variant} was made locally by sora-mcp from the downloaded MP4: the backend "
+            "does not serve it."
+        )
     return "\n".join(lines)
 
 
@@ -168,14 +191,21 @@ def spend_text(summary: dict[str, Any]) -> str:
     def usd(key: str) -> str:
         return f"${float(summary.get(key) or 0):.2f}"
 
-    lines = [f"Spend (estimates, UTC): today {usd('today_usd')} ({summary.get('today_jobs', 0)} job(s)), "
-             f"this month {usd('month_usd')}, total {usd('total_usd')} ({summary.get('total_jobs', 0)} job(s))."]
+    lines = [
+        (
+            f"Spend (estimates, UTC): today {usd('today_usd')} ({summary.get('today_jobs', 0)} job(s)), "
+            f"this month {usd('month_usd')}, total {usd('total_usd')} ({summary.get('total_jobs', 0)} job(s))."
+        )
+    ]
     unknown = summary.get("total_unknown_cost_jobs") or 0
     if unknown:
         lines.append(f"{unknown} job(s) have no known price and are not counted.")
     left = summary.get("budget_remaining_usd")
-    lines.append(f"Budget left: ${left:.2f} ({summary.get('budget_limit')})." if left is not None
-                 else f"Budget: {summary.get('budget_limit')}.")
+    lines.append(
+        f"Budget left: ${left:.2f} ({summary.get('budget_limit')})."
+        if left is not None
+        else f"Budget: {summary.get('budget_limit')}."
+    )
     return "\n".join(lines)
 
 
@@ -199,5 +229,7 @@ def thumbnail(asset: Asset) -> list[Any]:
     except Exception:  # noqa: BLE001 - a damaged thumbnail is simply not shown
         return []
     data = base64.b64encode(out.getvalue()).decode()
-    return [text(f"Thumbnail of {asset.video_id} ({size[0]}x{size[1]}):"),
-            ImageContent(type="image", data=data, mime_type="image/webp")]
+    return [
+        text(f"Thumbnail of {asset.video_id} ({size[0]}x{size[1]}):"),
+        ImageContent(type="image", data=data, mime_type="image/webp"),
+    ]

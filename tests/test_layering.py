@@ -19,10 +19,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The layer of each top-level name under sora_mcp; higher imports lower, never the reverse.
 LAYERS: dict[str, int] = {
-    "__main__": 4, "cli": 4, "server": 4, "apps": 4, "webhooks": 4, "tool_check": 4, "tool_text": 4, "tools": 4, "tool_args": 4, "resources": 4, "prompts": 4,
+    "__main__": 4,
+    "cli": 4,
+    "server": 4,
+    "apps": 4,
+    "webhooks": 4,
+    "tool_check": 4,
+    "tool_text": 4,
+    "tools": 4,
+    "tool_args": 4,
+    "resources": 4,
+    "prompts": 4,
     "service": 3,
-    "backends": 2, "library": 2, "prompting": 2, "backends_file": 2,
-    "models": 1, "errors": 1, "config": 1,
+    "backends": 2,
+    "library": 2,
+    "prompting": 2,
+    "backends_file": 2,
+    "models": 1,
+    "errors": 1,
+    "config": 1,
     "": 0,  # sora_mcp/__init__.py: the version
 }
 FRONT = 4  # front-end modules may import each other (the CLI serves the MCP server); lower siblings may not
@@ -30,9 +45,18 @@ ENGINE = "engine"
 # Cycles that exist today and are to be removed (issue #19, items 2-3): pinned, so a new cycle,
 # or a removed one left listed, fails the test.
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"sora_mcp.service.archive", "sora_mcp.service.batch", "sora_mcp.service.core",
-               "sora_mcp.service.generating", "sora_mcp.service.listing", "sora_mcp.service.recovery",
-               "sora_mcp.service.sending", "sora_mcp.service.waiting"}),
+    frozenset(
+        {
+            "sora_mcp.service.archive",
+            "sora_mcp.service.batch",
+            "sora_mcp.service.core",
+            "sora_mcp.service.generating",
+            "sora_mcp.service.listing",
+            "sora_mcp.service.recovery",
+            "sora_mcp.service.sending",
+            "sora_mcp.service.waiting",
+        }
+    ),
 }
 
 
@@ -92,6 +116,7 @@ def arrow_violations(graph: dict[str, set[str]]) -> list[str]:
 
 def folder_cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     """Strongly connected components of more than one module, among modules of one folder."""
+
     def folder(m: str) -> str:
         return m if m in packages else m.rsplit(".", 1)[0]
 

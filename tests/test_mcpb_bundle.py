@@ -41,12 +41,16 @@ def _mcpb() -> str:
 async def test_manifest_lists_the_same_tools_as_the_server(tmp_path: Path) -> None:
     folder = _builder().stage(tmp_path / "bundle")
     manifest = json.loads((folder / "manifest.json").read_text())
-    async with VideoService(Settings(data_dir=tmp_path / "data")) as service, \
-            Client(build_server(service)) as client:
+    async with (
+        VideoService(Settings(data_dir=tmp_path / "data")) as service,
+        Client(build_server(service)) as client,
+    ):
         listed = (await client.list_tools()).tools
     assert [t["name"] for t in manifest["tools"]] == [t.name for t in listed]
-    assert all(t["description"] == s.description.splitlines()[0] for t, s in zip(manifest["tools"], listed,
-                                                                                 strict=True))
+    assert all(
+        t["description"] == s.description.splitlines()[0]
+        for t, s in zip(manifest["tools"], listed, strict=True)
+    )
     assert manifest["server"]["type"] == "uv" and "serve" in manifest["server"]["mcp_config"]["args"]
     assert (folder / "pyproject.toml").is_file() and (folder / "sora_mcp" / "server.py").is_file()
     assert not list(folder.rglob("__pycache__"))
@@ -55,8 +59,14 @@ async def test_manifest_lists_the_same_tools_as_the_server(tmp_path: Path) -> No
 def test_the_official_cli_validates_and_packs_the_bundle(tmp_path: Path) -> None:
     mcpb = _mcpb()
     out = tmp_path / "sora-mcp.mcpb"
-    build = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_mcpb.py"), "--mcpb", mcpb, "--out", str(out)],
-                           capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    build = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_mcpb.py"), "--mcpb", mcpb, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     assert "Manifest schema validation passes" in build.stdout
     with zipfile.ZipFile(out) as bundle:

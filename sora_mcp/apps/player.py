@@ -87,11 +87,18 @@ def clip_info(service: VideoService, job: Job) -> dict[str, Any]:
     video = _file(service, job.id, "video")
     thumb = _file(service, job.id, "thumbnail")
     return {
-        "id": job.id, "status": job.status, "progress": job.progress, "prompt": job.prompt, "model": job.model,
-        "size": job.size, "seconds": job.seconds, "created_at": job.created_at,
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "prompt": job.prompt,
+        "model": job.model,
+        "size": job.size,
+        "seconds": job.seconds,
+        "created_at": job.created_at,
         "cost_usd": job.quote.usd if job.quote else None,
         "error": job.error.message if job.error else None,
-        "remixed_from": job.remixed_from_video_id, "extended_from": job.extended_from_video_id,
+        "remixed_from": job.remixed_from_video_id,
+        "extended_from": job.extended_from_video_id,
         "video_bytes": video.size if video else None,
         "thumbnail": _data_url(thumb) if thumb else None,
         "thumbnail_bytes": thumb.size if thumb else None,
@@ -108,12 +115,19 @@ def gallery_items(service: VideoService, jobs: list[Job]) -> list[dict[str, Any]
         url = _data_url(thumb) if thumb is not None and thumb.size <= budget else None
         budget -= thumb.size if url and thumb else 0
         prompt = job.prompt or ""
-        items.append({
-            "id": job.id, "status": job.status, "progress": job.progress, "model": job.model, "size": job.size,
-            "seconds": job.seconds, "created_at": job.created_at,
-            "prompt": prompt if len(prompt) <= 240 else prompt[:239] + "…",
-            "thumbnail": url,
-        })
+        items.append(
+            {
+                "id": job.id,
+                "status": job.status,
+                "progress": job.progress,
+                "model": job.model,
+                "size": job.size,
+                "seconds": job.seconds,
+                "created_at": job.created_at,
+                "prompt": prompt if len(prompt) <= 240 else prompt[:239] + "…",
+                "thumbnail": url,
+            }
+        )
     return items
 
 
@@ -121,10 +135,14 @@ def build_apps(service: VideoService) -> Apps:
     """The Apps extension: the player resource plus its app-only tools."""
     apps = Apps()
     apps.add_html_resource(
-        PLAYER_URI, player_html(), name="player", title="sora-mcp player",
+        PLAYER_URI,
+        player_html(),
+        name="player",
+        title="sora-mcp player",
         description="Plays, scrubs, remixes and browses generated clips.",
         # Nothing external: every byte comes through tools/call, so the host's strictest CSP fits.
-        csp=ResourceCsp(), prefers_border=True,
+        csp=ResourceCsp(),
+        prefers_border=True,
     )
 
     @apps.tool(resource_uri=PLAYER_URI, visibility=APP_ONLY, annotations=_READ_ONLY)
@@ -137,20 +155,30 @@ def build_apps(service: VideoService) -> Apps:
 
     @apps.tool(resource_uri=PLAYER_URI, visibility=APP_ONLY, annotations=_READ_ONLY)
     async def player_chunk(
-        video_id: str, variant: str = "video", offset: int = 0,
+        video_id: str,
+        variant: str = "video",
+        offset: int = 0,
         length: Annotated[int, Field(description=f"Bytes, at most {MAX_CHUNK}.")] = MAX_CHUNK,
     ) -> CallToolResult:
         """A byte range of an archived file, base64."""
         data, total = await read_chunk(service, video_id, variant, offset, length)
         end = offset + len(data)
-        return _result(f"bytes {offset}-{end} of {total}", {
-            "offset": offset, "length": len(data), "total": total, "eof": end >= total,
-            "data": base64.b64encode(data).decode(),
-        })
+        return _result(
+            f"bytes {offset}-{end} of {total}",
+            {
+                "offset": offset,
+                "length": len(data),
+                "total": total,
+                "eof": end >= total,
+                "data": base64.b64encode(data).decode(),
+            },
+        )
 
     @apps.tool(resource_uri=PLAYER_URI, visibility=APP_ONLY, annotations=_READ_ONLY)
     async def player_library(
-        text: str | None = None, status: str | None = None, after: str | None = None,
+        text: str | None = None,
+        status: str | None = None,
+        after: str | None = None,
         limit: Annotated[int, Field(ge=1, le=48)] = 24,
     ) -> CallToolResult:
         """Gallery page: jobs with thumbnails."""

@@ -92,7 +92,9 @@ class Backend(Transport):
             return await self._post_job(dialect, path, fields, operation=feature, **kw)
         except (NotFound, BackendError) as exc:
             said = exc.message
-            status = next((s for s in (404, 405, 501) if f"HTTP {s}" in said or f"error {s} during" in said), None)
+            status = next(
+                (s for s in (404, 405, 501) if f"HTTP {s}" in said or f"error {s} during" in said), None
+            )
             if status is None:
                 raise
             await self.retrieve(video_id)  # raises NotFound itself when the source is what is missing
@@ -157,7 +159,11 @@ class Backend(Transport):
         dialect = await self._resolve()
         secs: Any = None if seconds is None else (int(seconds) if dialect.seconds_int else str(seconds))
         labels = self._size_labels.get((model or "").casefold())
-        fields: dict[str, Any] = {"prompt": prompt, "model": model, **size_fields(dialect.size_encoding, size, labels)}
+        fields: dict[str, Any] = {
+            "prompt": prompt,
+            "model": model,
+            **size_fields(dialect.size_encoding, size, labels),
+        }
         fields[dialect.seconds_field] = secs
         files = None
         ref = input_reference
@@ -190,7 +196,9 @@ class Backend(Transport):
             )
             # Hosted APIs answer a create with just {id, status}: keep what was asked for.
             asked = {"model": model, "size": size, "seconds": None if seconds is None else str(seconds)}
-            return video.model_copy(update={k: v for k, v in asked.items() if v and getattr(video, k) is None})
+            return video.model_copy(
+                update={k: v for k, v in asked.items() if v and getattr(video, k) is None}
+            )
         except InvalidInput as exc:
             if dialect.name != "generic":
                 raise
@@ -334,8 +342,9 @@ class Backend(Transport):
             return None
         response = await self._send("GET", dialect.models_path, operation="list models")
         source = f"reported by {dialect.label} (GET {dialect.models_path})"
-        entries, self._size_labels = catalog_entries(read_json(response, "list models"), label=dialect.name,
-                                                     source=source)
+        entries, self._size_labels = catalog_entries(
+            read_json(response, "list models"), label=dialect.name, source=source
+        )
         return entries
 
     async def list_models(self) -> list[str] | None:
@@ -383,7 +392,9 @@ class Backend(Transport):
                     operation="download",
                     stream=True,
                     headers=headers,
-                    params={"variant": variant} if variant != "video" else dict(dialect.content_params) or None,
+                    params={"variant": variant}
+                    if variant != "video"
+                    else dict(dialect.content_params) or None,
                 )
             except SoraError as exc:
                 url = await self._explain_missing_content(video_id, variant, exc)

@@ -24,7 +24,9 @@ from typing import Any, Literal
 
 from sora_mcp.models import JobError, RemoteVideo, Status
 
-DialectName = Literal["openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"]
+DialectName = Literal[
+    "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"
+]
 Encoding = Literal["multipart", "json"]
 SizeEncoding = Literal["size", "resolution_aspect", "width_height"]
 Reference = Literal["input_reference", "image_reference", "frame_images", "none"]
@@ -61,8 +63,14 @@ class Dialect:
 
 # Hosted providers' async video APIs: create, retrieve and content only (no list, remix, extend,
 # edit or delete; one unnamed output per job).
-_CREATE_ONLY: dict[str, bool] = {"remix": False, "extend": False, "edit": False, "delete": False,
-                                 "named_variants": False, "list_route": False}
+_CREATE_ONLY: dict[str, bool] = {
+    "remix": False,
+    "extend": False,
+    "edit": False,
+    "delete": False,
+    "named_variants": False,
+    "list_route": False,
+}
 
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("openai", "OpenAI", "multipart"),

@@ -80,9 +80,16 @@ def secret_pattern(secret: str) -> re.Pattern[str] | None:
     if not secret or len(secret) < 4:
         return None
     raw = secret.encode()
-    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), secret.replace("/", "\\/"),
-             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=True)[1:-1].replace("/", "\\/"),
-             "".join(f"\\u{ord(c):04x}" for c in secret), raw.hex()}
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        secret.replace("/", "\\/"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=True)[1:-1].replace("/", "\\/"),
+        "".join(f"\\u{ord(c):04x}" for c in secret),
+        raw.hex(),
+    }
     forms |= _b64_cores(raw)
     ordered = sorted((f for f in forms if f), key=len, reverse=True)
     return re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
@@ -243,7 +250,11 @@ def map_error(
     never_left = isinstance(exc, _NOT_SENT) or isinstance(cause, _NOT_SENT)
     timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError))
     timed_out = timed_out or _cause(exc, TimeoutError) is not None
-    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError, TimeoutError)) and sent and not never_left:
+    if (
+        isinstance(exc, (openai.APIConnectionError, httpx2.TransportError, TimeoutError))
+        and sent
+        and not never_left
+    ):
         what = "no answer came back in time" if timed_out else "the connection dropped before the answer"
         return OutcomeUnknown(
             f"{operation} was sent to {host} but {what}; the backend may have created the job",
@@ -282,14 +293,21 @@ def _bounds_error(exc: BaseException, *, operation: str, sent: bool) -> SoraErro
     """The limits of `limits.BoundedTransport` (answer cap, foreign redirect) said plainly."""
     too_big = _cause(exc, AnswerTooLarge)
     if isinstance(too_big, AnswerTooLarge):
-        said = (f"{operation}: the backend's answer was larger than {too_big.limit / 1048576:g} MB, "
-                "so sora-mcp stopped reading it")
+        said = (
+            f"{operation}: the backend's answer was larger than {too_big.limit / 1048576:g} MB, "
+            "so sora-mcp stopped reading it"
+        )
         if sent:
-            return OutcomeUnknown(f"{said}; the backend may have created the job",
-                                  fix="Do not resend it: list recent videos to find the job first, and check "
-                                  "that SORA_MCP_BASE_URL points at a /v1/videos backend.")
-        return BackendError(said, fix="Check that SORA_MCP_BASE_URL points at a /v1/videos backend; raise "
-                            "SORA_MCP_MAX_ANSWER_MB only if its answers really are this large.")
+            return OutcomeUnknown(
+                f"{said}; the backend may have created the job",
+                fix="Do not resend it: list recent videos to find the job first, and check "
+                "that SORA_MCP_BASE_URL points at a /v1/videos backend.",
+            )
+        return BackendError(
+            said,
+            fix="Check that SORA_MCP_BASE_URL points at a /v1/videos backend; raise "
+            "SORA_MCP_MAX_ANSWER_MB only if its answers really are this large.",
+        )
     refused = _cause(exc, RedirectRefused)
     if isinstance(refused, RedirectRefused):
         return BackendError(

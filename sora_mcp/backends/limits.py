@@ -55,7 +55,9 @@ def origin(url: httpx2.URL | str) -> tuple[str, str, int | None]:
 
 
 def _is_content(request: httpx2.Request) -> bool:
-    return bool(request.extensions.get(CONTENT_EXTENSION)) or request.url.path.rstrip("/").endswith("/content")
+    return bool(request.extensions.get(CONTENT_EXTENSION)) or request.url.path.rstrip("/").endswith(
+        "/content"
+    )
 
 
 class _BoundedStream(httpx2.AsyncByteStream):
@@ -140,7 +142,9 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
     def _confine(self, request: httpx2.Request) -> None:
         if origin(request.url) == self._origin:
             return
-        has_body = request.method not in ("GET", "HEAD") or int(request.headers.get("content-length") or 0) > 0
+        has_body = (
+            request.method not in ("GET", "HEAD") or int(request.headers.get("content-length") or 0) > 0
+        )
         if has_body or "transfer-encoding" in request.headers:
             raise RedirectRefused(f"{request.url.host}:{origin(request.url)[2]}", request=request)
         for name, value in list(request.headers.items()):

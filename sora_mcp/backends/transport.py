@@ -94,7 +94,9 @@ class Transport:
         if self._dialect is None and self.is_openai:
             self._dialect = DIALECTS["openai"]
         if self._dialect is None and (urlsplit(self.base_url).hostname or "") in HOSTS:
-            self._dialect = DIALECTS[HOSTS[urlsplit(self.base_url).hostname or ""]]  # hosted: the host says it
+            self._dialect = DIALECTS[
+                HOSTS[urlsplit(self.base_url).hostname or ""]
+            ]  # hosted: the host says it
         self._litellm_provider = litellm_provider
         self._video_urls: dict[str, str] = {}
         self._size_labels: dict[str, dict[str, tuple[str, str]]] = {}  # model → size → provider's labels
@@ -195,7 +197,9 @@ class Transport:
             raise BackendError(f"{operation}: the backend's answer has no video id")
         if video.video_url:
             self._video_urls[video.id] = video.video_url
-        if self._dialect is DIALECTS["generic"] and (guess := dialect_from_answer(video.id, response.headers)):
+        if self._dialect is DIALECTS["generic"] and (
+            guess := dialect_from_answer(video.id, response.headers)
+        ):
             self._dialect = DIALECTS[guess]  # LiteLLM's /models looks like OpenAI's; its job answers do not
         if self._dialect is DIALECTS["litellm"]:
             self._seen_provider = litellm_provider_from_id(video.id) or self._seen_provider

@@ -24,8 +24,15 @@ class HttpApp:
     sessions: SessionGuard | None
 
 
-def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
-                   extra_hosts: tuple[str, ...] = (), service: Any = None) -> HttpApp:
+def build_http_app(
+    mcp: Any,
+    settings: Any,
+    *,
+    transport: str,
+    host: str,
+    extra_hosts: tuple[str, ...] = (),
+    service: Any = None,
+) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
     # The SDK's Host/Origin check is off: HostGuard below does it for both transports, with --allowed-host.
@@ -34,8 +41,11 @@ def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
     if transport == "sse":
         app: ASGIApp = mcp.sse_app(host=host, transport_security=sdk_security)
     else:
-        sdk_app = mcp.streamable_http_app(host=host, transport_security=sdk_security,
-                                          max_sessions=SessionGuard.sdk_cap(settings.http_max_sessions))
+        sdk_app = mcp.streamable_http_app(
+            host=host,
+            transport_security=sdk_security,
+            max_sessions=SessionGuard.sdk_cap(settings.http_max_sessions),
+        )
         app = sessions = SessionGuard(sdk_app, max_sessions=settings.http_max_sessions)
     app = StreamCap(app, settings.http_max_streams)
     if settings.auth_token is not None:
@@ -43,27 +53,48 @@ def build_http_app(mcp: Any, settings: Any, *, transport: str, host: str,
     if service is not None and settings.webhook_secret is not None:
         from sora_mcp.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
 
-        verifier = Verifier(settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s)
+        verifier = Verifier(
+            settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s
+        )
         app = WebhookRoute(app, service, verifier)
     app = HostGuard(app, allowed_hosts(host, [*settings.allowed_hosts, *extra_hosts]))
-    connections = ConnectionGuard(header_timeout_s=settings.http_header_timeout_s,
-                                  max_connections=settings.http_max_connections)
+    connections = ConnectionGuard(
+        header_timeout_s=settings.http_header_timeout_s, max_connections=settings.http_max_connections
+    )
     return HttpApp(connections.asgi(app), connections, sessions)
 
 
-async def serve_http(mcp: Any, settings: Any, *, transport: str, host: str, port: int, log_level: str,
-                     extra_hosts: tuple[str, ...] = (), service: Any = None) -> None:
+async def serve_http(
+    mcp: Any,
+    settings: Any,
+    *,
+    transport: str,
+    host: str,
+    port: int,
+    log_level: str,
+    extra_hosts: tuple[str, ...] = (),
+    service: Any = None,
+) -> None:
     import anyio
     import uvicorn
 
     raise_open_file_limit()
-    built = build_http_app(mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts,
-                           service=service)
+    built = build_http_app(
+        mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts, service=service
+    )
     # log_config=None: uvicorn's records go to our rate-limited stderr handler (see log_limit).
-    config = uvicorn.Config(built.app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
-                            http=built.connections.protocol_class(), log_config=None, access_log=False,
-                            # One accepted burst stays within twice the cap (the guard trims it back).
-                            backlog=settings.http_max_connections)
+    config = uvicorn.Config(
+        built.app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        lifespan="on",
+        http=built.connections.protocol_class(),
+        log_config=None,
+        access_log=False,
+        # One accepted burst stays within twice the cap (the guard trims it back).
+        backlog=settings.http_max_connections,
+    )
     async with anyio.create_task_group() as tg:
         if built.sessions is not None:
             tg.start_soon(built.sessions.run)

@@ -91,8 +91,12 @@ class ConnectionGuard:
         busy = len(self.open) - len(self.fresh) - len(self.idle)
         if busy >= self.max_connections or len(self.open) >= 2 * self.max_connections:
             self.refused += 1
-            logger.warning("HTTP connection refused: %d connections open, %d serving requests "
-                           "(SORA_MCP_HTTP_MAX_CONNECTIONS)", len(self.open), busy)
+            logger.warning(
+                "HTTP connection refused: %d connections open, %d serving requests "
+                "(SORA_MCP_HTTP_MAX_CONNECTIONS)",
+                len(self.open),
+                busy,
+            )
             transport.abort()  # type: ignore[attr-defined]
             return None
         conn = _Conn(self, (str(peer[0]), int(peer[1])), transport)
@@ -108,8 +112,11 @@ class ConnectionGuard:
         self._trim_at = None
         while len(self.open) > self.max_connections and (victim := self._victim()) is not None:
             self.evicted += 1
-            logger.warning("HTTP connection cap (%d) reached: closing the longest-waiting idle connection "
-                           "(SORA_MCP_HTTP_MAX_CONNECTIONS)", self.max_connections)
+            logger.warning(
+                "HTTP connection cap (%d) reached: closing the longest-waiting idle connection "
+                "(SORA_MCP_HTTP_MAX_CONNECTIONS)",
+                self.max_connections,
+            )
             victim.close()
 
     def _victim(self) -> _Conn | None:
@@ -192,8 +199,10 @@ class _Conn:
     def _expired(self) -> None:
         self.timer = None
         self.guard.timed_out += 1
-        logger.warning("HTTP connection closed: no complete request within %.0f s "
-                       "(SORA_MCP_HTTP_HEADER_TIMEOUT_S)", self.guard.header_timeout_s)
+        logger.warning(
+            "HTTP connection closed: no complete request within %.0f s (SORA_MCP_HTTP_HEADER_TIMEOUT_S)",
+            self.guard.header_timeout_s,
+        )
         self.close()
 
     def close(self) -> None:

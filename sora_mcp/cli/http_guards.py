@@ -26,9 +26,17 @@ MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 async def refuse(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -65,13 +73,21 @@ class HostGuard:
             headers = dict(scope.get("headers") or [])
             host = host_name(headers.get(b"host", b"").decode("latin-1"))
             if host not in self.hosts:
-                await refuse(send, 421, "this server does not answer to that Host: add the name the clients "
-                             "use with --allowed-host NAME (or SORA_MCP_ALLOWED_HOSTS)")
+                await refuse(
+                    send,
+                    421,
+                    "this server does not answer to that Host: add the name the clients "
+                    "use with --allowed-host NAME (or SORA_MCP_ALLOWED_HOSTS)",
+                )
                 return
             origin = headers.get(b"origin")
             if origin is not None and not self._origin_ok(origin.decode("latin-1")):
-                await refuse(send, 403, "cross-origin requests are refused: the Origin must be one of this "
-                             "server's allowed hosts (--allowed-host)")
+                await refuse(
+                    send,
+                    403,
+                    "cross-origin requests are refused: the Origin must be one of this "
+                    "server's allowed hosts (--allowed-host)",
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -94,8 +110,12 @@ class BearerAuth:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
-                await refuse(send, 401, "unauthorized: send Authorization: Bearer <SORA_MCP_AUTH_TOKEN>",
-                             [(b"www-authenticate", b"Bearer")])
+                await refuse(
+                    send,
+                    401,
+                    "unauthorized: send Authorization: Bearer <SORA_MCP_AUTH_TOKEN>",
+                    [(b"www-authenticate", b"Bearer")],
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -114,8 +134,13 @@ class StreamCap:
         if self.held >= self.limit:
             self.refused += 1
             logger.warning("event stream refused: %d are open (SORA_MCP_HTTP_MAX_STREAMS)", self.held)
-            await refuse(send, 503, f"too many open event streams ({self.limit}): close one and retry, "
-                         "or raise SORA_MCP_HTTP_MAX_STREAMS", [(b"retry-after", b"5")])
+            await refuse(
+                send,
+                503,
+                f"too many open event streams ({self.limit}): close one and retry, "
+                "or raise SORA_MCP_HTTP_MAX_STREAMS",
+                [(b"retry-after", b"5")],
+            )
             return
         self.held += 1
         try:

@@ -31,8 +31,15 @@ SESSION_HEADER = b"mcp-session-id"
 
 
 class SessionGuard:
-    def __init__(self, app: ASGIApp, *, max_sessions: int, max_pending: int = 256,
-                 pending_ttl_s: float = 30.0, path: str = "/mcp") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_sessions: int,
+        max_pending: int = 256,
+        pending_ttl_s: float = 30.0,
+        path: str = "/mcp",
+    ) -> None:
         self.app, self.path = app, path
         self.max_sessions, self.max_pending, self.pending_ttl_s = max_sessions, max_pending, pending_ttl_s
         self.pending: OrderedDict[str, float] = OrderedDict()  # id → opened (monotonic)
@@ -123,9 +130,18 @@ class SessionGuard:
 
     async def _delete(self, sid: str) -> None:
         scope: dict[str, Any] = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "DELETE",
-            "scheme": "http", "path": self.path, "raw_path": self.path.encode(), "query_string": b"",
-            "root_path": "", "client": None, "server": None, "state": {},
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "DELETE",
+            "scheme": "http",
+            "path": self.path,
+            "raw_path": self.path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "client": None,
+            "server": None,
+            "state": {},
             "headers": [(SESSION_HEADER, sid.encode("latin-1")), (b"host", b"127.0.0.1")],
         }
         sent = False

@@ -103,9 +103,16 @@ def prompt_fields(args: argparse.Namespace) -> AugmentFields:
 
 
 def create_request(args: argparse.Namespace) -> CreateRequest:
-    return CreateRequest(prompt=read_prompt(args), model=args.model, size=args.size, seconds=args.seconds,
-                         input_reference=args.input_reference, augment=args.augment, fields=prompt_fields(args),
-                         backend=getattr(args, "backend", None))
+    return CreateRequest(
+        prompt=read_prompt(args),
+        model=args.model,
+        size=args.size,
+        seconds=args.seconds,
+        input_reference=args.input_reference,
+        augment=args.augment,
+        fields=prompt_fields(args),
+        backend=getattr(args, "backend", None),
+    )
 
 
 def _early_out(args: argparse.Namespace, video_id: str | None) -> Path | None:
@@ -129,8 +136,12 @@ def _report_dry_run(args: argparse.Namespace, job: Job, request: dict[str, Any])
     quote = job.quote
     cost = "unknown" if quote is None or quote.usd is None else f"${quote.usd:.2f}"
     note(f"Dry run: nothing was sent. Estimated cost {cost}" + (f" ({quote.note})" if quote else "") + ".")
-    data = {"dry_run": True, "request": request, "quote": to_data(quote) if quote else None,
-            "next_step": "Run the same command without --dry-run to create it."}
+    data = {
+        "dry_run": True,
+        "request": request,
+        "quote": to_data(quote) if quote else None,
+        "next_step": "Run the same command without --dry-run to create it.",
+    }
     _finish(args, data, "dry-run.json")
     return 0
 
@@ -152,8 +163,13 @@ async def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _create_summary(req: CreateRequest, job: Job) -> dict[str, Any]:
-    return {"model": job.model, "size": job.size, "seconds": job.seconds, "prompt": job.prompt,
-            "input_reference": req.input_reference}
+    return {
+        "model": job.model,
+        "size": job.size,
+        "seconds": job.seconds,
+        "prompt": job.prompt,
+        "input_reference": req.input_reference,
+    }
 
 
 async def cmd_create_and_poll(args: argparse.Namespace) -> int:
@@ -178,14 +194,18 @@ async def _wait_and_save(svc: VideoService, video_id: str, args: argparse.Namesp
 
     display = make_display(video_id)
     try:
-        job = await follow(svc, video_id, timeout=args.timeout, poll_interval=args.poll_interval, display=display)
+        job = await follow(
+            svc, video_id, timeout=args.timeout, poll_interval=args.poll_interval, display=display
+        )
     finally:
         display.close()
     data = job_data(job)
     if job.status not in TERMINAL_STATUSES:
         _finish(args, data, f"{job.id}.json")
-        note(f"Error: timed out after {args.timeout:g}s: {video_id} is still {job.status} ({job.progress}%). "
-             f"It keeps going{_engine_note(svc)}; resume with: {_resume(args, video_id)}")
+        note(
+            f"Error: timed out after {args.timeout:g}s: {video_id} is still {job.status} ({job.progress}%). "
+            f"It keeps going{_engine_note(svc)}; resume with: {_resume(args, video_id)}"
+        )
         return EXIT_TIMEOUT
     if job.status != "completed":
         _finish(args, data, f"{job.id}.json")
@@ -252,21 +272,35 @@ async def cmd_download(args: argparse.Namespace) -> int:
 async def cmd_delete(args: argparse.Namespace) -> int:
     async with open_service() as svc:
         result = await svc.delete(args.video_id, delete_local_files=args.delete_local_files)
-    note(f"{result.id}: " + ("deleted on the backend" if result.deleted else "not deleted on the backend")
-         + (f". {cli_words(result.note)}" if result.note else ""))
+    note(
+        f"{result.id}: "
+        + ("deleted on the backend" if result.deleted else "not deleted on the backend")
+        + (f". {cli_words(result.note)}" if result.note else "")
+    )
     emit(to_data(result))
     return 0
 
 
 async def cmd_derive(args: argparse.Namespace) -> int:
     """remix / extend / edit."""
-    req = DeriveRequest(video_id=args.video_id, prompt=read_prompt(args), seconds=getattr(args, "seconds", None),
-                        augment=args.augment, fields=prompt_fields(args))
+    req = DeriveRequest(
+        video_id=args.video_id,
+        prompt=read_prompt(args),
+        seconds=getattr(args, "seconds", None),
+        augment=args.augment,
+        fields=prompt_fields(args),
+    )
     async with open_service() as svc:
         job = await svc.derive(args.kind, req, dry_run=args.dry_run)
     if args.dry_run:
-        request = {"kind": args.kind, "video_id": args.video_id, "prompt": job.prompt, "model": job.model,
-                   "size": job.size, "seconds": job.seconds}
+        request = {
+            "kind": args.kind,
+            "video_id": args.video_id,
+            "prompt": job.prompt,
+            "model": job.model,
+            "size": job.size,
+            "seconds": job.seconds,
+        }
         return _report_dry_run(args, job, request)
     return _report_created(args, job)
 
@@ -279,6 +313,13 @@ async def cmd_batch(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Handler] = {
-    "create": cmd_create, "create_and_poll": cmd_create_and_poll, "poll": cmd_poll, "status": cmd_status,
-    "list": cmd_list, "download": cmd_download, "delete": cmd_delete, "derive": cmd_derive, "batch": cmd_batch,
+    "create": cmd_create,
+    "create_and_poll": cmd_create_and_poll,
+    "poll": cmd_poll,
+    "status": cmd_status,
+    "list": cmd_list,
+    "download": cmd_download,
+    "delete": cmd_delete,
+    "derive": cmd_derive,
+    "batch": cmd_batch,
 }

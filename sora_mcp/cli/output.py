@@ -88,7 +88,9 @@ def check_overwrite(path: Path | None, force: bool) -> None:
     if path.is_dir():
         raise InvalidInput(f"{path} is a directory", fix="Pass a file name as --out.")
     if path.exists() and not force:
-        raise InvalidInput(f"{path} already exists", fix="Pass --force to overwrite it, or choose another --out.")
+        raise InvalidInput(
+            f"{path} already exists", fix="Pass --force to overwrite it, or choose another --out."
+        )
 
 
 def save_copy(asset: Asset, dest: Path, force: bool) -> Path:
@@ -139,17 +141,32 @@ def human_size(n: int) -> str:
 
 
 def download_data(asset: Asset, saved_to: Path | None) -> dict[str, Any]:
-    data = {"video_id": asset.video_id, "variant": asset.variant,
-            "path": str(saved_to if saved_to is not None else asset.path), "library_path": asset.path,
-            "mime_type": asset.mime_type, "size_bytes": asset.size_bytes, "sha256": asset.sha256}
+    data = {
+        "video_id": asset.video_id,
+        "variant": asset.variant,
+        "path": str(saved_to if saved_to is not None else asset.path),
+        "library_path": asset.path,
+        "mime_type": asset.mime_type,
+        "size_bytes": asset.size_bytes,
+        "sha256": asset.sha256,
+    }
     if asset.derived:
         data["derived"] = True
     return data
 
 
 # Columns in the order they are dropped from the right when the terminal is narrow.
-_COLUMNS: list[tuple[str, int]] = [("ID", 0), ("STATUS", 11), ("%", 3), ("SECS", 4), ("CREATED", 11),
-                                   ("SIZE", 9), ("WHERE", 6), ("MODEL", 10), ("PROMPT", 20)]
+_COLUMNS: list[tuple[str, int]] = [
+    ("ID", 0),
+    ("STATUS", 11),
+    ("%", 3),
+    ("SECS", 4),
+    ("CREATED", 11),
+    ("SIZE", 9),
+    ("WHERE", 6),
+    ("MODEL", 10),
+    ("PROMPT", 20),
+]
 
 
 def print_table(page: JobPage) -> None:
@@ -172,13 +189,23 @@ def print_table(page: JobPage) -> None:
         shown.append(name)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in shown:
-        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=id_width if name == "ID" else None)
+        table.add_column(
+            name, no_wrap=True, overflow="ellipsis", min_width=id_width if name == "ID" else None
+        )
     for job in page.data:
         created = datetime.fromtimestamp(job.created_at).strftime("%m-%d %H:%M") if job.created_at else ""
         prompt = (job.prompt or "").strip().splitlines()[0] if job.prompt else ""
-        cells = {"ID": job.id, "STATUS": job.status, "%": str(job.progress), "SECS": job.seconds or "",
-                 "CREATED": created, "SIZE": job.size or "", "WHERE": job.where or "", "MODEL": job.model or "",
-                 "PROMPT": prompt.removeprefix("Primary request: ")}
+        cells = {
+            "ID": job.id,
+            "STATUS": job.status,
+            "%": str(job.progress),
+            "SECS": job.seconds or "",
+            "CREATED": created,
+            "SIZE": job.size or "",
+            "WHERE": job.where or "",
+            "MODEL": job.model or "",
+            "PROMPT": prompt.removeprefix("Primary request: "),
+        }
         table.add_row(*(cells[name] for name in shown))
     if page.data:
         console.print(table)
@@ -191,10 +218,15 @@ def print_table(page: JobPage) -> None:
 _TOOL_WORDS: list[tuple[str, str]] = [
     (r"get_status\(video_id='([^']+)'[^)]*\)", r"sora-mcp poll --id \1"),
     (r"download_asset\(video_id='([^']+)'\)", r"sora-mcp download --id \1"),
-    (r"\bget_status\b", "sora-mcp poll"), (r"\bdownload_asset\b", "sora-mcp download"),
-    (r"\blist_videos\b", "sora-mcp list"), (r"\bcreate_video\b", "sora-mcp create"),
-    (r"\bremix_video\b", "sora-mcp remix"), (r"\bdelete_local_files=true\b", "--delete-local-files"),
-    (r"\bdry_run\b", "--dry-run"), (r"\baugment=false\b", "--no-augment"), (r"\baugment=true\b", "--augment"),
+    (r"\bget_status\b", "sora-mcp poll"),
+    (r"\bdownload_asset\b", "sora-mcp download"),
+    (r"\blist_videos\b", "sora-mcp list"),
+    (r"\bcreate_video\b", "sora-mcp create"),
+    (r"\bremix_video\b", "sora-mcp remix"),
+    (r"\bdelete_local_files=true\b", "--delete-local-files"),
+    (r"\bdry_run\b", "--dry-run"),
+    (r"\baugment=false\b", "--no-augment"),
+    (r"\baugment=true\b", "--augment"),
 ]
 
 

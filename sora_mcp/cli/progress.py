@@ -59,9 +59,15 @@ class RichDisplay:
 
         self.video_id = video_id
         self.status: str | None = None
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                  TaskProgressColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                                  transient=False)
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self._task = self._progress.add_task(video_id, total=100)
         self._progress.start()
 
@@ -86,8 +92,9 @@ def _status_in(message: str, video_id: str) -> str | None:
     return match.group(1) if match else None
 
 
-async def follow(svc: Any, video_id: str, *, timeout: float, poll_interval: float | None,
-                 display: Display) -> Job:
+async def follow(
+    svc: Any, video_id: str, *, timeout: float, poll_interval: float | None, display: Display
+) -> Job:
     """Wait until the job ends or `timeout` seconds pass; returns the job as last seen (never raises on time-out)."""
     deadline = anyio.current_time() + timeout
     status = "queued"

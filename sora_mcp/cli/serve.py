@@ -13,9 +13,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--transport", choices=["stdio", "sse", "http"], default="stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP/SSE bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", dest="allowed_hosts",
-                   help="another Host name clients may use (repeatable; loopback names are always allowed, "
-                   "the machine's names too when binding 0.0.0.0 or ::)")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        dest="allowed_hosts",
+        help="another Host name clients may use (repeatable; loopback names are always allowed, "
+        "the machine's names too when binding 0.0.0.0 or ::)",
+    )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(func=run)
 
@@ -71,5 +77,13 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
             return
         from sora_mcp.cli.http import serve_http
 
-        await serve_http(mcp, settings, transport=args.transport, host=args.host, port=args.port,
-                         log_level=args.log_level, extra_hosts=tuple(args.allowed_hosts), service=service)
+        await serve_http(
+            mcp,
+            settings,
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            extra_hosts=tuple(args.allowed_hosts),
+            service=service,
+        )

@@ -15,9 +15,20 @@ class UsageError(Exception):
 
 # flag → AugmentFields name; --negative fills `avoid` (what the shot must not show).
 PROMPT_FIELDS: dict[str, str] = {
-    "use-case": "use_case", "scene": "scene", "subject": "subject", "action": "action", "camera": "camera",
-    "style": "style", "lighting": "lighting", "palette": "palette", "audio": "audio", "dialogue": "dialogue",
-    "text": "text", "timing": "timing", "constraints": "constraints", "negative": "avoid",
+    "use-case": "use_case",
+    "scene": "scene",
+    "subject": "subject",
+    "action": "action",
+    "camera": "camera",
+    "style": "style",
+    "lighting": "lighting",
+    "palette": "palette",
+    "audio": "audio",
+    "dialogue": "dialogue",
+    "text": "text",
+    "timing": "timing",
+    "constraints": "constraints",
+    "negative": "avoid",
 }
 
 

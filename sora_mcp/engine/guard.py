@@ -90,9 +90,13 @@ class HostRules:
             port = parts.port
         except ValueError:
             parts, port = None, None
-        if parts is not None and parts.scheme in ("http", "https") and parts.hostname:
-            if self.allows(parts.hostname.lower(), None if port is None else str(port)):
-                return None
+        if (
+            parts is not None
+            and parts.scheme in ("http", "https")
+            and parts.hostname
+            and self.allows(parts.hostname.lower(), None if port is None else str(port))
+        ):
+            return None
         return error_response(
             403,
             f"Requests from the web origin {origin[:100]!r} are refused: this engine serves local clients "
@@ -153,9 +157,9 @@ def _too_large() -> ApiError:
 def size_refusal(scope: Scope) -> JSONResponse | None:
     """413 at once when the declared Content-Length is over the cap (nothing of the body is read)."""
     declared = _header(scope, b"content-length")
-    if declared is not None and declared.strip().isascii() and declared.strip().isdigit():
-        if len(declared.strip()) > 18 or int(declared) > MAX_BODY_BYTES:
-            return _too_large().response()
+    digits = declared.strip() if declared is not None else ""
+    if digits.isascii() and digits.isdigit() and (len(digits) > 18 or int(digits) > MAX_BODY_BYTES):
+        return _too_large().response()
     return None
 
 

@@ -189,7 +189,7 @@ def seconds_of(data: dict[str, Any], *, allowed: tuple[int, ...], default: str |
 
 def _is_whole(text: str, *, digits: int) -> bool:
     """ASCII decimal digits (an optional leading '-') of at most `digits` digits: safe for int()."""
-    body = text[1:] if text.startswith("-") else text
+    body = text.removeprefix("-")
     return 0 < len(body) <= digits and body.isascii() and body.isdigit()
 
 

@@ -202,7 +202,9 @@ class Ledger(LedgerClaims, LedgerReports):
             if old is None or old["status"] != remote.status:
                 self._history(c, remote.id, remote.status, row["progress"])
 
-    def update_status(self, remote: RemoteVideo, *, polled: bool = False, base_url_host: str | None = None) -> bool:
+    def update_status(
+        self, remote: RemoteVideo, *, polled: bool = False, base_url_host: str | None = None
+    ) -> bool:
         """Record what the backend says now; True when the status changed (or the job is new here).
 
         A job the ledger has never seen is stored with kind="external" so that list merging
@@ -279,9 +281,7 @@ class Ledger(LedgerClaims, LedgerReports):
         ids = [r["id"] for r in rows]
         marks = ", ".join("?" for _ in ids)
         history: dict[str, builtins.list[StatusEvent]] = {i: [] for i in ids}
-        for h in self._rows(
-            f"SELECT * FROM status_history WHERE video_id IN ({marks}) ORDER BY at, id", ids
-        ):
+        for h in self._rows(f"SELECT * FROM status_history WHERE video_id IN ({marks}) ORDER BY at, id", ids):
             history[h["video_id"]].append(StatusEvent(status=h["status"], progress=h["progress"], at=h["at"]))
         assets: dict[str, builtins.list[StoredAsset]] = {i: [] for i in ids}
         for a in self._rows(f"SELECT * FROM assets WHERE video_id IN ({marks}) ORDER BY variant", ids):

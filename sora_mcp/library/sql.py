@@ -111,7 +111,9 @@ def is_postgres_url(location: object) -> bool:
 def _create_private(path: Path) -> None:
     """Create the database file 0600 before SQLite does (it would use 0644)."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE))
+        os.close(
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE)
+        )
     except FileExistsError:
         pass
 

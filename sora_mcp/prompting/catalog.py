@@ -150,7 +150,10 @@ class Catalog:
     """The effective catalog: built-in models plus the user's file."""
 
     def __init__(
-        self, models: list[ModelSpec], engine: dict[str, Any], user_file: str | None = None,
+        self,
+        models: list[ModelSpec],
+        engine: dict[str, Any],
+        user_file: str | None = None,
         provider: str | None = None,
     ) -> None:
         self._models = models
@@ -172,7 +175,9 @@ class Catalog:
         return cls._build(raw["models"], raw.get("engine", {}), user_file)
 
     @classmethod
-    def from_provider(cls, entries: list[dict[str, Any]], *, provider: str, user_file: Path | None = None) -> Catalog:
+    def from_provider(
+        cls, entries: list[dict[str, Any]], *, provider: str, user_file: Path | None = None
+    ) -> Catalog:
         """The models a provider reported (its video-models endpoint), with the user's file on top.
         An entry the provider got wrong is left out rather than failing the whole catalog."""
         usable = []

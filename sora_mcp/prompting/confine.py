@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 # O_NONBLOCK: a FIFO swapped in must not hang the open.
 _FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -40,7 +42,9 @@ def resolve_inside(value: str, roots: Sequence[Path]) -> tuple[Path, Path]:
     paths cannot be probed. Raises OSError/RuntimeError/ValueError for unresolvable input.
     """
     resolved = Path(value).expanduser().resolve(strict=False)
-    for root in sorted((Path(r).expanduser().resolve() for r in roots), key=lambda p: len(p.parts), reverse=True):
+    for root in sorted(
+        (Path(r).expanduser().resolve() for r in roots), key=lambda p: len(p.parts), reverse=True
+    ):
         if resolved.is_relative_to(root):
             return root, resolved
     raise Outside(value)

@@ -49,8 +49,10 @@ _FORMATS = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg"), "WEBP"
 
 def _roots_fix(roots: Sequence[Path]) -> str:
     # Name the folders: an agent cannot guess what "the working directory" is on this host.
-    return (f"Put the image inside one of the allowed folders ({', '.join(str(r) for r in roots)}; "
-            "SORA_MCP_ALLOWED_ROOTS sets them), or pass an https URL or a file id.")
+    return (
+        f"Put the image inside one of the allowed folders ({', '.join(str(r) for r in roots)}; "
+        "SORA_MCP_ALLOWED_ROOTS sets them), or pass an https URL or a file id."
+    )
 
 
 class PreparedReference(BaseModel):
@@ -143,10 +145,14 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
             value, "does not exist", "Check the path (relative paths start at the working directory)."
         ) from None
     except IsADirectoryError:
-        raise _refuse(value, "is a directory, not an image file", "Pass the path of a JPEG, PNG or WebP file.") from None
+        raise _refuse(
+            value, "is a directory, not an image file", "Pass the path of a JPEG, PNG or WebP file."
+        ) from None
     except Moved:
         raise _refuse(
-            value, "changed while it was being opened (a folder or the file became a link)", _roots_fix(allowed)
+            value,
+            "changed while it was being opened (a folder or the file became a link)",
+            _roots_fix(allowed),
         ) from None
     except OSError:
         raise _refuse(value, "could not be opened", "Check that the file is readable.") from None
@@ -298,10 +304,45 @@ def _give_back_freed_images() -> None:
 
 
 # Bytes Pillow keeps per pixel for each mode (3-channel modes are stored 4 bytes wide).
-_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "PA": 4, "LA": 4, "La": 4, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4,
-               "CMYK": 4, "YCbCr": 4, "LAB": 4, "HSV": 4, "I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
-_CHANNELS = {"1": 1, "L": 1, "P": 1, "I": 1, "F": 1, "LA": 2, "La": 2, "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3,
-             "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4}
+_MODE_BYTES = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "PA": 4,
+    "LA": 4,
+    "La": 4,
+    "RGB": 4,
+    "RGBA": 4,
+    "RGBa": 4,
+    "RGBX": 4,
+    "CMYK": 4,
+    "YCbCr": 4,
+    "LAB": 4,
+    "HSV": 4,
+    "I": 4,
+    "F": 4,
+    "I;16": 2,
+    "I;16B": 2,
+    "I;16L": 2,
+}
+_CHANNELS = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "I": 1,
+    "F": 1,
+    "LA": 2,
+    "La": 2,
+    "PA": 2,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "RGBX": 4,
+    "CMYK": 4,
+}
 
 
 def _bits(image) -> int:  # type: ignore[no-untyped-def]
@@ -369,8 +410,11 @@ async def prepare_reference(
         if not parts.hostname or any(ch.isspace() for ch in value):
             raise _refuse(value, "is not a valid URL", "Pass a complete https:// URL to an image.")
         if _internal_host(parts.hostname):
-            raise _refuse(value, "points at a local, private or link-local address",
-                          "Pass a public https URL, or save the image in an allowed folder and pass its path.")
+            raise _refuse(
+                value,
+                "points at a local, private or link-local address",
+                "Pass a public https URL, or save the image in an allowed folder and pass its path.",
+            )
         yield PreparedReference(kind="image_url", image_url=value)
         return
     if lowered.startswith("http://"):

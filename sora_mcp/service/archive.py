@@ -60,8 +60,15 @@ def _looks_expired(exc: SoraError, expires_at: int | None) -> bool:
 
 
 def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, derived: bool) -> Asset:
-    return Asset(video_id=video_id, variant=variant, path=str(path), mime_type=VARIANT_MIME[variant],
-                 size_bytes=size, sha256=sha256, derived=derived)
+    return Asset(
+        video_id=video_id,
+        variant=variant,
+        path=str(path),
+        mime_type=VARIANT_MIME[variant],
+        size_bytes=size,
+        sha256=sha256,
+        derived=derived,
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -122,7 +129,9 @@ async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset
     saved: list[Asset] = []
     variants = ["video"] + [v for v in svc.settings.archive_variants if v != "video"]
     for variant in variants:
-        existing = await anyio.to_thread.run_sync(lambda v=variant: library_asset(svc, remote.id, v, verify=False))
+        existing = await anyio.to_thread.run_sync(
+            lambda v=variant: library_asset(svc, remote.id, v, verify=False)
+        )
         if existing is not None:
             saved.append(existing)
             continue
@@ -150,9 +159,13 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
     dest = asset_path(svc.settings.library_dir, video_id, variant)
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        result = await download(lambda offset: backend.open_content(video_id, variant, offset=offset), dest,
-                                tmp_dir=svc.settings.tmp_dir, expected_variant=variant,
-                                max_bytes=svc.settings.max_asset_mb * 1024 * 1024)
+        result = await download(
+            lambda offset: backend.open_content(video_id, variant, offset=offset),
+            dest,
+            tmp_dir=svc.settings.tmp_dir,
+            expected_variant=variant,
+            max_bytes=svc.settings.max_asset_mb * 1024 * 1024,
+        )
     except DiskFull:
         raise
     except Unsupported:
@@ -185,11 +198,15 @@ async def _derive(svc: VideoService, video_id: str, variant: str, dest: Path) ->
     from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail  # lazy: PyAV + Pillow
 
     maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
-    result = await anyio.to_thread.run_sync(lambda: maker(Path(video.path), dest, tmp_dir=svc.settings.tmp_dir))
+    result = await anyio.to_thread.run_sync(
+        lambda: maker(Path(video.path), dest, tmp_dir=svc.settings.tmp_dir)
+    )
     return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)
 
 
-def _record(svc: VideoService, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool) -> Asset:
+def _record(
+    svc: VideoService, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool
+) -> Asset:
     rel = dest.relative_to(svc.settings.data_dir)
     svc._ledger().add_asset(video_id, variant, str(rel), size, sha, derived=derived)
     return _asset(video_id, variant, dest, size, sha, derived)

@@ -57,13 +57,21 @@ class BatchSpec(AugmentFields):
     """One job of a batch. Give `prompt`, or only structured fields (subject/action/scene at least)."""
 
     prompt: str | None = Field(default=None, description="What the video should show.")
-    model: str | None = Field(default=None, description="Model id (default: the call's default, else sora-2).")
+    model: str | None = Field(
+        default=None, description="Model id (default: the call's default, else sora-2)."
+    )
     size: str | None = Field(default=None, description="WIDTHxHEIGHT, e.g. 1280x720.")
     seconds: str | int | None = Field(default=None, description="Duration: 4, 8 or 12 for the sora-2 family.")
-    input_reference: str | None = Field(default=None, description="Optional first-frame image (path/URL/file_id).")
-    augment: bool | None = Field(default=None, description="Weave the structured fields into the prompt template.")
+    input_reference: str | None = Field(
+        default=None, description="Optional first-frame image (path/URL/file_id)."
+    )
+    augment: bool | None = Field(
+        default=None, description="Weave the structured fields into the prompt template."
+    )
     extra: dict[str, Any] | None = Field(default=None, description="Backend-specific fields passed through.")
-    backend: str | None = Field(default=None, description="A backend named in the backends file (default: by model).")
+    backend: str | None = Field(
+        default=None, description="A backend named in the backends file (default: by model)."
+    )
 
 
 class BatchLineResult(BaseModel):
@@ -104,15 +112,17 @@ def parse_jsonl(text: str) -> list[tuple[int, BatchSpec | str]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if line[0] not in "{[\"":
+        if line[0] not in '{["':
             out.append((number, BatchSpec(prompt=line)))
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             problem = f"{exc.msg} at column {exc.colno}"
-            message = (f"line {number}: starts like JSON but is not valid JSON ({problem}); fix it, "
-                       "or write a plain prompt that does not start with {, [ or a quote")
+            message = (
+                f"line {number}: starts like JSON but is not valid JSON ({problem}); fix it, "
+                "or write a plain prompt that does not start with {, [ or a quote"
+            )
             out.append((number, message))
             continue
         out.append((number, to_spec(value, f"line {number}")))
@@ -152,7 +162,9 @@ BATCH_SUFFIXES = (".jsonl", ".ndjson")
 
 def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) -> str:
     """Read a JSONL file confined to the allowed roots (blocking: run in a worker thread)."""
-    fix_roots = "Put the file inside an allowed folder (SORA_MCP_ALLOWED_ROOTS, default: the working directory)."
+    fix_roots = (
+        "Put the file inside an allowed folder (SORA_MCP_ALLOWED_ROOTS, default: the working directory)."
+    )
 
     def refuse(problem: str, fix: str) -> InvalidInput:
         return InvalidInput(f"The batch file '{value}' {problem}", fix=fix)
@@ -165,14 +177,20 @@ def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) 
         raise refuse("could not be resolved", "Pass a plain path to a .jsonl file.") from None
     # Only batch files: any other text file (.env, a key file) would be sent line by line as prompts.
     if resolved.suffix.lower() not in BATCH_SUFFIXES:
-        raise refuse("is not a .jsonl file", "Save the batch as a .jsonl (or .ndjson) file: one job per line.")
+        raise refuse(
+            "is not a .jsonl file", "Save the batch as a .jsonl (or .ndjson) file: one job per line."
+        )
     try:
         # Opened component by component under the root: no folder can be swapped for a link meanwhile.
         fd = open_confined(root, resolved)
     except FileNotFoundError:
-        raise refuse("does not exist", "Check the path (relative paths start at the working directory).") from None
+        raise refuse(
+            "does not exist", "Check the path (relative paths start at the working directory)."
+        ) from None
     except (Moved, OSError):
-        raise refuse("could not be opened (a symlink, or not readable)", "Pass the real path of the file.") from None
+        raise refuse(
+            "could not be opened (a symlink, or not readable)", "Pass the real path of the file."
+        ) from None
     # Check before fdopen: os.open accepts a directory, but fdopen then raises IsADirectoryError.
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -207,21 +225,29 @@ async def plan_batch(
 ) -> list[_Line]:
     """Every line validated, augmented and quoted, without any backend call."""
     if (specs is None) == (jsonl_path is None):
-        raise InvalidInput("create_batch needs exactly one of `jobs` (a list) or `jsonl_path` (a file)",
-                           fix="Pass the jobs inline as a list, or the path of a JSONL file, not both.")
+        raise InvalidInput(
+            "create_batch needs exactly one of `jobs` (a list) or `jsonl_path` (a file)",
+            fix="Pass the jobs inline as a list, or the path of a JSONL file, not both.",
+        )
     if jsonl_path is not None:
         text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, svc.settings.roots())
         parsed = parse_jsonl(text)
     else:
         parsed = [(i, to_spec(s, f"job {i}")) for i, s in enumerate(specs or [], start=1)]
     if not parsed:
-        raise InvalidInput("The batch has no jobs", fix="Give at least one job (one per line in a JSONL file).")
+        raise InvalidInput(
+            "The batch has no jobs", fix="Give at least one job (one per line in a JSONL file)."
+        )
     if len(parsed) > MAX_LINES:
-        raise InvalidInput(f"The batch has {len(parsed)} jobs; the limit is {MAX_LINES}",
-                           fix=f"Split it into batches of at most {MAX_LINES}.")
+        raise InvalidInput(
+            f"The batch has {len(parsed)} jobs; the limit is {MAX_LINES}",
+            fix=f"Split it into batches of at most {MAX_LINES}.",
+        )
     base = to_spec({"prompt": "-", **(defaults or {})}, "defaults")
     if isinstance(base, str):
-        raise InvalidInput(f"Bad batch {base}", fix="Defaults take the same keys as a job (model, size, ...).")
+        raise InvalidInput(
+            f"Bad batch {base}", fix="Defaults take the same keys as a job (model, size, ...)."
+        )
     base.prompt = None
     lines = []
     for number, spec in parsed:
@@ -244,17 +270,28 @@ def batch_quote(lines: list[_Line]) -> Quote:
     seconds = sum(int(q.seconds) for q in valid if str(q.seconds).isdigit())
     note = f"{len(valid)} job(s), {seconds} s of video"
     if unknown:
-        note += f"; {len(unknown)} job(s) have no published price, so the total is not known (${known:.2f} known)"
-    return Quote(model="batch", size="", seconds=str(seconds), usd=known if valid and not unknown else None,
-                 note=note)
+        note += (
+            f"; {len(unknown)} job(s) have no published price, so the total is not known (${known:.2f} known)"
+        )
+    return Quote(
+        model="batch", size="", seconds=str(seconds), usd=known if valid and not unknown else None, note=note
+    )
 
 
 # ---- running --------------------------------------------------------------------------------
 
 
 async def run_batch(
-    svc: VideoService, specs: list[Any] | None, jsonl_path: str | None, *, defaults: dict[str, Any] | None,
-    concurrency: int, max_attempts: int, fail_fast: bool, dry_run: bool, approve: Approver | None,
+    svc: VideoService,
+    specs: list[Any] | None,
+    jsonl_path: str | None,
+    *,
+    defaults: dict[str, Any] | None,
+    concurrency: int,
+    max_attempts: int,
+    fail_fast: bool,
+    dry_run: bool,
+    approve: Approver | None,
     on_progress: ProgressFn | None = None,
 ) -> BatchResult:
     _check_range("concurrency", concurrency, 1, 10)
@@ -272,7 +309,9 @@ async def run_batch(
         return _result(results, total, dry_run=True)
     if fail_fast and results:
         for ln in todo:
-            results[ln.line] = _skipped(ln.line, "another line is invalid and fail_fast is on; nothing was sent")
+            results[ln.line] = _skipped(
+                ln.line, "another line is invalid and fail_fast is on; nothing was sent"
+            )
         return _result(results, total, dry_run=False)
     if todo:
         await svc._check_budget(total, approve)
@@ -281,8 +320,13 @@ async def run_batch(
 
 
 async def _run_lines(
-    svc: VideoService, todo: list[_Line], results: dict[int, BatchLineResult], concurrency: int,
-    max_attempts: int, fail_fast: bool, on_progress: ProgressFn | None,
+    svc: VideoService,
+    todo: list[_Line],
+    results: dict[int, BatchLineResult],
+    concurrency: int,
+    max_attempts: int,
+    fail_fast: bool,
+    on_progress: ProgressFn | None,
 ) -> None:
     slots = anyio.Semaphore(concurrency)
     stop = False
@@ -348,7 +392,9 @@ async def _run_line(svc: VideoService, ln: _Line, max_attempts: int) -> BatchLin
 
 
 def _failed(line: int, exc: SoraError, attempts: int, *, gave_up: bool = False) -> BatchLineResult:
-    tries = f" (gave up after {attempts} attempts; raise max_attempts or try this line later)" if gave_up else ""
+    tries = (
+        f" (gave up after {attempts} attempts; raise max_attempts or try this line later)" if gave_up else ""
+    )
     return BatchLineResult(line=line, ok=False, error=f"line {line}: {exc}{tries}", attempts=attempts)
 
 
@@ -367,17 +413,27 @@ def _result(results: dict[int, BatchLineResult], total: Quote, *, dry_run: bool)
     failed = len(ordered) - len(ok)
     price = f"${total.usd:.2f}" if total.usd is not None else "unknown"
     if dry_run:
-        step = (f"Nothing was created or billed. The {len(ok)} valid job(s) are estimated at {price} "
-                f"({total.note}). Call again without dry_run to create them.")
+        step = (
+            f"Nothing was created or billed. The {len(ok)} valid job(s) are estimated at {price} "
+            f"({total.note}). Call again without dry_run to create them."
+        )
     else:
         ids = [r.job.id for r in ok if r.job]
         more = " (at most 50 ids per call: pass the rest in further calls)" if len(ids) > 50 else ""
         step = (
             f"Follow the {len(ids)} job(s) with get_status(video_ids={json.dumps(ids[:50])}, "
             f"wait_seconds={SUGGESTED_WAIT_S:g}); call get_status again with the same wait until all_done"
-            f"{more}, then download_asset for each completed one." if ids else "No job was created."
+            f"{more}, then download_asset for each completed one."
+            if ids
+            else "No job was created."
         )
     if failed:
         step += f" {failed} line(s) made no job: read each error, fix those lines and send only them again."
-    return BatchResult(results=ordered, created=0 if dry_run else len(ok), failed=failed,
-                       total_quote_usd=total.usd, dry_run=dry_run, next_step=step)
+    return BatchResult(
+        results=ordered,
+        created=0 if dry_run else len(ok),
+        failed=failed,
+        total_quote_usd=total.usd,
+        dry_run=dry_run,
+        next_step=step,
+    )

@@ -75,6 +75,7 @@ async def check_budget(
     if answer is False:
         why = " You declined the spend, so nothing was sent."
     else:
-        why = " The client cannot be asked for approval (it does not support elicitation), so nothing was sent."
+        why = (
+            " The client cannot be asked for approval (it does not support elicitation), so nothing was sent."
+        )
     raise BudgetExceeded(reason + why, fix=budget_fix(settings, reason))
-

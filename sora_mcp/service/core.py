@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import anyio
 
@@ -63,7 +63,7 @@ class VideoService(Generating):
         self._served: tuple[float, list[str]] | None = None  # (when read, the backend's model ids)
 
     # ---- lifecycle -------------------------------------------------------------------------
-    async def __aenter__(self) -> VideoService:
+    async def __aenter__(self) -> Self:
         # Private by mode: 0700 folders (the ledger and library files are 0600 themselves).
         for d in (self.settings.data_dir, self.settings.tmp_dir, self.settings.library_dir):
             private_dir(d)
@@ -128,10 +128,16 @@ class VideoService(Generating):
                 entries = await backend.model_catalog()
             except SoraError as exc:
                 if cached is not None:
-                    log.warning("could not re-read %s's models (%s); keeping the last list", dialect.label, exc.message)
+                    log.warning(
+                        "could not re-read %s's models (%s); keeping the last list",
+                        dialect.label,
+                        exc.message,
+                    )
                     return cached[0]
                 raise
-            catalog = Catalog.from_provider(entries or [], provider=dialect.label, user_file=self.settings.catalog)
+            catalog = Catalog.from_provider(
+                entries or [], provider=dialect.label, user_file=self.settings.catalog
+            )
             self._catalogs[name] = (catalog, time.monotonic())
             return catalog
 
@@ -151,13 +157,18 @@ class VideoService(Generating):
                 return explicit
             if explicit.lower() in RESERVED:
                 return None
-            raise InvalidInput(f"No backend is named '{explicit[:60]}'",
-                               fix=f"Use one of: default, {', '.join(self._named)}" if self._named
-                               else "Leave backend out: only the default backend is configured.")
+            raise InvalidInput(
+                f"No backend is named '{explicit[:60]}'",
+                fix=f"Use one of: default, {', '.join(self._named)}"
+                if self._named
+                else "Leave backend out: only the default backend is configured.",
+            )
         hits = [n for n, e in self._named.items() if model and e.serves(model)]
         if len(hits) > 1:
-            raise InvalidInput(f"The model {model} is listed by several backends: {', '.join(hits)}",
-                               fix="Pass backend= one of those names.")
+            raise InvalidInput(
+                f"The model {model} is listed by several backends: {', '.join(hits)}",
+                fix="Pass backend= one of those names.",
+            )
         return hits[0] if hits else None
 
     def job_backend(self, video_id: str) -> str | None:
@@ -173,11 +184,17 @@ class VideoService(Generating):
         from sora_mcp.backends import Backend
 
         if name not in self._named:
-            raise InvalidInput(f"No backend is named '{name[:60]}'", fix=f"Use one of: default, {', '.join(self._named)}.")
+            raise InvalidInput(
+                f"No backend is named '{name[:60]}'", fix=f"Use one of: default, {', '.join(self._named)}."
+            )
         if name not in self._others:
             entry = self._named[name]
-            self._others[name] = Backend(base_url=entry.url, api_key=entry.api_key(), dialect=entry.dialect,
-                                         timeout_s=self.settings.request_timeout_s)
+            self._others[name] = Backend(
+                base_url=entry.url,
+                api_key=entry.api_key(),
+                dialect=entry.dialect,
+                timeout_s=self.settings.request_timeout_s,
+            )
         return self._others[name]
 
     async def backend(self, name: str | None = None) -> Any:
@@ -272,13 +289,21 @@ class VideoService(Generating):
         return await waiting.wait_for(self, video_ids, wait_seconds, on_progress)
 
     async def list(
-        self, *, limit: int = 20, after: str | None = None, order: str = "desc", status: str | None = None,
-        model: str | None = None, since: int | None = None, text: str | None = None,
+        self,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        order: str = "desc",
+        status: str | None = None,
+        model: str | None = None,
+        since: int | None = None,
+        text: str | None = None,
     ) -> JobPage:
         from sora_mcp.service.listing import list_jobs
 
-        return await list_jobs(self, limit=limit, after=after, order=order, status=status, model=model,
-                               since=since, text=text)
+        return await list_jobs(
+            self, limit=limit, after=after, order=order, status=status, model=model, since=since, text=text
+        )
 
     # ---- assets ----------------------------------------------------------------------------
     async def archive(self, remote: RemoteVideo) -> list[Asset]:
@@ -346,8 +371,10 @@ class VideoService(Generating):
             if job.status == "expired":
                 raise archive.expired_error(video_id, variant, job.expires_at)
             if record is None or not record.assets:
-                raise NotReady(f"Video {video_id} is {job.status}; it has no downloadable asset",
-                               fix="Create a new video with create_video.")
+                raise NotReady(
+                    f"Video {video_id} is {job.status}; it has no downloadable asset",
+                    fix="Create a new video with create_video.",
+                )
         lock = self._archive_locks.setdefault(video_id, anyio.Lock())
         async with lock:
             return await archive.fetch_variant(self, video_id, variant)
@@ -357,7 +384,9 @@ class VideoService(Generating):
         from sora_mcp.service.export import copy_asset
 
         roots = self.settings.roots()
-        return await anyio.to_thread.run_sync(lambda: copy_asset(asset, destination, roots, overwrite=overwrite))
+        return await anyio.to_thread.run_sync(
+            lambda: copy_asset(asset, destination, roots, overwrite=overwrite)
+        )
 
     async def delete(self, video_id: str, *, delete_local_files: bool = False) -> DeleteResult:
         from sora_mcp.service.listing import delete_job

@@ -41,22 +41,28 @@ def copy_asset(asset: Asset, destination: str, roots: Sequence[Path], *, overwri
     try:
         resolved = target.resolve(strict=False)
     except (OSError, RuntimeError, ValueError):
-        raise InvalidInput(f"destination '{destination[:200]}' could not be resolved",
-                           fix="Pass a plain path.") from None
+        raise InvalidInput(
+            f"destination '{destination[:200]}' could not be resolved", fix="Pass a plain path."
+        ) from None
     if not any(resolved.is_relative_to(root) for root in allowed):
-        raise InvalidInput(f"destination '{destination[:200]}' is outside the folders files may be saved to "
-                           f"({roots_text(allowed)})",
-                           fix="Pass a path inside one of those folders (SORA_MCP_ALLOWED_ROOTS sets them).")
+        raise InvalidInput(
+            f"destination '{destination[:200]}' is outside the folders files may be saved to "
+            f"({roots_text(allowed)})",
+            fix="Pass a path inside one of those folders (SORA_MCP_ALLOWED_ROOTS sets them).",
+        )
     if resolved.is_dir():
         raise InvalidInput(f"destination '{destination[:200]}' is a folder", fix="Pass a file name.")
     if resolved.exists() and not overwrite:
-        raise InvalidInput(f"'{resolved}' already exists",
-                           fix="Choose another name, or pass overwrite=true to replace it.")
+        raise InvalidInput(
+            f"'{resolved}' already exists", fix="Choose another name, or pass overwrite=true to replace it."
+        )
     resolved.parent.mkdir(parents=True, exist_ok=True)
     # The folder now exists: check again with every symlink in it resolved.
     if not any(resolved.parent.resolve().is_relative_to(root) for root in allowed):
-        raise InvalidInput(f"destination '{destination[:200]}' leads outside the allowed folders "
-                           f"({roots_text(allowed)})", fix="Pass a path inside one of those folders.")
+        raise InvalidInput(
+            f"destination '{destination[:200]}' leads outside the allowed folders ({roots_text(allowed)})",
+            fix="Pass a path inside one of those folders.",
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{resolved.name}.", suffix=".part", dir=resolved.parent)
     try:
         with os.fdopen(fd, "wb") as out, open(asset.path, "rb") as src:

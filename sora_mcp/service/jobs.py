@@ -7,7 +7,6 @@ from typing import Any
 
 from sora_mcp.models import Asset, Job, JobError, Quote, RemoteVideo
 
-
 # The wait suggested to agents: under the ~60 s a client such as Claude Desktop allows one tool call.
 SUGGESTED_WAIT_S = 45.0
 
@@ -16,17 +15,23 @@ def next_step(job: Job, wait: float = SUGGESTED_WAIT_S) -> str:
     vid = job.id
     match job.status:
         case "queued" | "in_progress":
-            return (f"Call get_status(video_id='{vid}', wait_seconds={wait:g}); call get_status again with the same wait "
-                    "until all_done (the job keeps running meanwhile).")
+            return (
+                f"Call get_status(video_id='{vid}', wait_seconds={wait:g}); call get_status again with the same wait "
+                "until all_done (the job keeps running meanwhile)."
+            )
         case "completed":
             if any(a.variant == "video" for a in job.assets):
-                return ("Done and archived: the files' paths are in assets. download_asset(destination=...) copies "
-                        "one where the user wants it; remix_video changes the clip.")
+                return (
+                    "Done and archived: the files' paths are in assets. download_asset(destination=...) copies "
+                    "one where the user wants it; remix_video changes the clip."
+                )
             return f"Call download_asset(video_id='{vid}') to save the MP4, or remix_video to change it."
         case "failed":
             return "The generation failed (see error); change the prompt or settings and call create_video again."
         case "deleted":
-            return "Deleted on the backend. Archived files, if any, stay in the library unless you deleted them."
+            return (
+                "Deleted on the backend. Archived files, if any, stay in the library unless you deleted them."
+            )
         case "expired":
             return "The backend's copy expired. Archived files, if any, are still in the library."
         case _:
@@ -53,7 +58,9 @@ def record_quote(record: Any) -> Quote | None:
     note = getattr(record, "cost_note", None)
     if usd is None and note is None:
         return None
-    return Quote(model=record.model, size=record.size or "", seconds=record.seconds or "", usd=usd, note=note or "")
+    return Quote(
+        model=record.model, size=record.size or "", seconds=record.seconds or "", usd=usd, note=note or ""
+    )
 
 
 def job_from_remote(

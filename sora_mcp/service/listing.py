@@ -55,8 +55,13 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
             seen.add(item.id)
             ledger.update_status(item, base_url_host=host)
             record = ledger.get(item.id)
-            if (item.status == "completed" and record is not None and record.kind != "external"
-                    and record.asset("video") is None and not record.local_files_deleted):
+            if (
+                item.status == "completed"
+                and record is not None
+                and record.kind != "external"
+                and record.asset("video") is None
+                and not record.local_files_deleted
+            ):
                 svc.archive_soon(item)
         if not page.has_more or not page.data:
             return seen, True, None
@@ -65,8 +70,15 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
 
 
 async def list_jobs(
-    svc: VideoService, *, limit: int, after: str | None, order: str, status: str | None, model: str | None,
-    since: int | None, text: str | None,
+    svc: VideoService,
+    *,
+    limit: int,
+    after: str | None,
+    order: str,
+    status: str | None,
+    model: str | None,
+    since: int | None,
+    text: str | None,
 ) -> JobPage:
     if not 1 <= int(limit) <= 100:
         raise InvalidInput(f"limit {limit} is out of range", fix="Use a limit from 1 to 100.")
@@ -74,8 +86,11 @@ async def list_jobs(
         raise InvalidInput(f"order '{order}' is not valid", fix="Use 'desc' (newest first) or 'asc'.")
     if text is not None and len(text) > MAX_TEXT:
         # SQLite refuses LIKE patterns past 50,000 bytes ("pattern too complex"); no prompt search needs this much
-        raise InvalidInput(f"text is {len(text)} characters long", fix=f"Search with at most {MAX_TEXT} characters "
-                           "of the prompt (a few distinctive words are enough).")
+        raise InvalidInput(
+            f"text is {len(text)} characters long",
+            fix=f"Search with at most {MAX_TEXT} characters "
+            "of the prompt (a few distinctive words are enough).",
+        )
     note = None
     try:
         seen, complete, note = await _scan_remote(svc)
@@ -87,11 +102,15 @@ async def list_jobs(
         note = f"The backend's list failed ({exc.message}); showing the local library only."
     ledger = svc._ledger()
     try:
-        records, next_after = ledger.list(status=status, model=model, since=since, text=text, limit=int(limit),
-                                          after=after, order=order)
+        records, next_after = ledger.list(
+            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=order
+        )
     except KeyError:
-        raise InvalidInput(f"Unknown cursor '{after}'", fix="Pass the next_after value from the previous page, "
-                           "or omit after to start from the beginning.") from None
+        raise InvalidInput(
+            f"Unknown cursor '{after}'",
+            fix="Pass the next_after value from the previous page, "
+            "or omit after to start from the beginning.",
+        ) from None
     jobs: list[Job] = []
     for rec in records:
         job = job_from_record(rec, svc.settings.data_dir)
@@ -107,7 +126,8 @@ async def list_jobs(
         if seen is not None and rec.id not in seen and complete and job.status not in ("deleted",):
             job.next_step = (
                 "The backend no longer has this job; its archived files (assets) are in the library."
-                if job.assets else "The backend no longer has this job and nothing of it was archived."
+                if job.assets
+                else "The backend no longer has this job and nothing of it was archived."
             )
         else:
             job.next_step = next_step(job)
@@ -127,8 +147,10 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
         note = f"{exc.message}; the local record is marked deleted (the backend keeps it until it expires)."
     except NotFound:
         if record is None:
-            raise NotFound(f"No video with id '{video_id}' on the backend or in the library",
-                           fix="Check the id with list_videos.") from None
+            raise NotFound(
+                f"No video with id '{video_id}' on the backend or in the library",
+                fix="Check the id with list_videos.",
+            ) from None
         note = "The backend no longer had this video; the local record is marked deleted."
     if record is None and not deleted:
         return DeleteResult(id=video_id, deleted=False, note=note)

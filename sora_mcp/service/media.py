@@ -84,15 +84,21 @@ def read_small(file: LibraryFile) -> bytes:
     return _read(file.path, 0, file.size)
 
 
-async def read_chunk(svc: VideoService, video_id: str, variant: str, offset: int, length: int) -> tuple[bytes, int]:
+async def read_chunk(
+    svc: VideoService, video_id: str, variant: str, offset: int, length: int
+) -> tuple[bytes, int]:
     """Bytes [offset, offset+length) of the archived file and the file's total size."""
     if offset < 0:
         raise InvalidInput("offset is negative", fix="Pass offset >= 0.")
     if not 1 <= length <= MAX_CHUNK:
-        raise InvalidInput(f"length must be 1..{MAX_CHUNK}", fix=f"Ask for at most {MAX_CHUNK} bytes per chunk.")
+        raise InvalidInput(
+            f"length must be 1..{MAX_CHUNK}", fix=f"Ask for at most {MAX_CHUNK} bytes per chunk."
+        )
     file = library_file(svc, video_id, variant)
     if offset > file.size:
-        raise InvalidInput(f"offset {offset} is past the end ({file.size} bytes)", fix="Start below the size.")
+        raise InvalidInput(
+            f"offset {offset} is past the end ({file.size} bytes)", fix="Start below the size."
+        )
     data = await anyio.to_thread.run_sync(_read, file.path, offset, min(length, file.size - offset))
     return data, file.size
 

@@ -63,13 +63,18 @@ async def follow(svc: VideoService, video_id: str) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - the watcher must never take the server down
             if not _transient(exc):
-                log.warning("watcher stopped following %s: %s", video_id,
-                            getattr(exc, "message", type(exc).__name__))
+                log.warning(
+                    "watcher stopped following %s: %s", video_id, getattr(exc, "message", type(exc).__name__)
+                )
                 return
             cap = DISK_FULL_BACKOFF_MAX_S if isinstance(exc, DiskFull) else BACKOFF_MAX_S
-            log.info("watcher: %s %s (%s); retrying in %.0f s", video_id,
-                     "waits for disk space" if isinstance(exc, DiskFull) else "unreachable for now",
-                     getattr(exc, "message", ""), backoff)
+            log.info(
+                "watcher: %s %s (%s); retrying in %.0f s",
+                video_id,
+                "waits for disk space" if isinstance(exc, DiskFull) else "unreachable for now",
+                getattr(exc, "message", ""),
+                backoff,
+            )
         await anyio.sleep(backoff)
         backoff = min(backoff * 2, cap)
 
@@ -105,8 +110,14 @@ async def reconcile_pending(svc: VideoService) -> int:
         match = _match(svc, entry, pages[name].data)
         if match is None:
             continue
-        ledger.record_job(match, backend=backend.dialect, prompt_sent=meta["prompt"], kind="create",
-                          idempotency_key=entry["key"], base_url_host=backend.base_url if name else None)
+        ledger.record_job(
+            match,
+            backend=backend.dialect,
+            prompt_sent=meta["prompt"],
+            kind="create",
+            idempotency_key=entry["key"],
+            base_url_host=backend.base_url if name else None,
+        )
         ledger.resolve_pending(entry["key"], match.id)
         log.info("found the create %s that a previous run sent but never recorded", match.id)
         svc._watch(match.id)
@@ -142,5 +153,7 @@ async def archive_quietly(svc: VideoService, remote: Any) -> bool:
         log.warning("background archive of %s waits for disk space: %s", remote.id, exc.message)
         return True
     except Exception as exc:  # noqa: BLE001 - a background task must not end the server
-        log.warning("background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__))
+        log.warning(
+            "background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__)
+        )
     return False

@@ -37,5 +37,7 @@ def check_id(video_id: str) -> None:
     if not isinstance(video_id, str) or not video_id.strip():
         raise InvalidInput("video_id is empty", fix="Pass the id returned by create_video or list_videos.")
     if len(video_id) > 512 or any(ord(c) < 32 for c in video_id):
-        raise InvalidInput("video_id is not a valid id (too long or has control characters)",
-                           fix="Pass the id returned by create_video or list_videos.")
+        raise InvalidInput(
+            "video_id is not a valid id (too long or has control characters)",
+            fix="Pass the id returned by create_video or list_videos.",
+        )

@@ -55,8 +55,12 @@ class Match:
     def fits(self, item: RemoteVideo) -> bool:
         if (item.prompt or "").strip() != self.prompt.strip():
             return False
-        pairs = ((self.model, item.model), (self.size, item.size), (self.seconds, item.seconds),
-                 (self.source_id, item.remixed_from_video_id))
+        pairs = (
+            (self.model, item.model),
+            (self.size, item.size),
+            (self.seconds, item.seconds),
+            (self.source_id, item.remixed_from_video_id),
+        )
         return all(want is None or got is None or str(want) == str(got) for want, got in pairs)
 
 

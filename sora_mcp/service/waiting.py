@@ -212,20 +212,25 @@ class _Reporter:
             return
         running = sum(1 for j in jobs.values() if j.status not in TERMINAL_STATUSES)
         self.sent += HEARTBEAT_STEP
-        await self.on_progress(self.sent, 100.0 * len(self.order),
-                               f"still waiting: {running} running ({elapsed:.0f} s so far)")
+        await self.on_progress(
+            self.sent, 100.0 * len(self.order), f"still waiting: {running} running ({elapsed:.0f} s so far)"
+        )
 
     def _done(self) -> float:
         # A running job counts at most 99, so its ending always moves the stream forward.
-        return sum(100.0 if j.status in TERMINAL_STATUSES else min(float(j.progress), 99.0)
-                   for j in self.shown.values())
+        return sum(
+            100.0 if j.status in TERMINAL_STATUSES else min(float(j.progress), 99.0)
+            for j in self.shown.values()
+        )
 
     async def __call__(self, jobs: dict[str, Job], moved: str | None) -> None:
         if self.on_progress is None:
             return
         if moved is None:
             self.shown = {v: jobs[v] for v in self.order}
-            message = f"{len(self.order)} job(s): " + ", ".join(f"{v} {jobs[v].status}" for v in self.order[:5])
+            message = f"{len(self.order)} job(s): " + ", ".join(
+                f"{v} {jobs[v].status}" for v in self.order[:5]
+            )
         else:
             self.shown[moved] = j = jobs[moved]
             ended = sum(1 for x in self.shown.values() if x.status in TERMINAL_STATUSES)

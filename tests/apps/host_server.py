@@ -69,15 +69,18 @@ def build_app(mcp_url: str, token: str) -> Starlette:
             return JSONResponse({"error": {"code": exc.error.code, "message": exc.error.message}})
         return JSONResponse({"result": _dump(result)})
 
-    return Starlette(routes=[Route("/", page), Route("/mcp-proxy", proxy, methods=["POST"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/", page), Route("/mcp-proxy", proxy, methods=["POST"])], lifespan=lifespan
+    )
 
 
 class HostServer:
     """`with HostServer(mcp_url, token, port) as host:` → `host.url`."""
 
     def __init__(self, mcp_url: str, token: str, port: int) -> None:
-        config = uvicorn.Config(build_app(mcp_url, token), host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            build_app(mcp_url, token), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.url = f"http://127.0.0.1:{port}/"
         self.thread = threading.Thread(target=self.server.run, name="test-host", daemon=True)

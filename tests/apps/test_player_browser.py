@@ -78,8 +78,14 @@ def _call(url: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def make_clip(url: str) -> dict[str, Any]:
     """What the model would do: create, wait; then the player's own view of the finished clip."""
-    job = _call(url, "create_video", {"prompt": "A paper boat drifting down a rainy street at dusk",
-                                      "shot": {"camera": "slow push-in", "palette": "teal and amber"}})
+    job = _call(
+        url,
+        "create_video",
+        {
+            "prompt": "A paper boat drifting down a rainy street at dusk",
+            "shot": {"camera": "slow push-in", "palette": "teal and amber"},
+        },
+    )
     for _ in range(30):
         _call(url, "get_status", {"video_id": job["id"], "wait_seconds": 45})
         info = _call(url, "player_clip", {"video_id": job["id"]})
@@ -103,27 +109,37 @@ def _wait(frame: Any, js: str) -> None:
         frame.wait_for_function(f"() => ({js})", timeout=WAIT_MS)
     except PlaywrightTimeout:
         note = frame.evaluate("document.getElementById('note').textContent")
-        raise AssertionError(f"timed out waiting for {js}; the player says: {note!r}; "
-                             f"console: {CONSOLE[-10:]}") from None
+        raise AssertionError(
+            f"timed out waiting for {js}; the player says: {note!r}; console: {CONSOLE[-10:]}"
+        ) from None
 
 
 def test_player_in_headless_chromium(chromium: str, stack, tmp_path: Path) -> None:
     if chromium.startswith("missing: "):
-        pytest.fail(f"{chromium[len('missing: '):]}: under CI=true the browser test must run, not skip")
+        pytest.fail(f"{chromium[len('missing: ') :]}: under CI=true the browser test must run, not skip")
     from playwright.sync_api import sync_playwright
 
     proc, host = stack
     # The app-only tools sit behind the same bearer token as every tool.
-    bare = httpx2.post(proc.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                                       "params": {"name": "player_chunk", "arguments": {"video_id": "x"}}},
-                       headers={"Accept": "application/json, text/event-stream"}, timeout=10)
+    bare = httpx2.post(
+        proc.url,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "player_chunk", "arguments": {"video_id": "x"}},
+        },
+        headers={"Accept": "application/json, text/event-stream"},
+        timeout=10,
+    )
     assert bare.status_code == 401
     clip = make_clip(proc.url)
     vid, seconds = clip["id"], float(clip["seconds"])
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=["--autoplay-policy=no-user-gesture-required"])
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True, args=["--autoplay-policy=no-user-gesture-required"]
+        )
         try:
             page = browser.new_page(viewport={"width": 800, "height": 1000})
             CONSOLE.clear()
@@ -182,8 +198,11 @@ def test_player_in_headless_chromium(chromium: str, stack, tmp_path: Path) -> No
             remix = frame.evaluate("document.body.dataset.lastJob")
             assert remix != vid
             _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(remix)}")
-            _wait(frame, "document.getElementById('video').readyState >= 2 && "
-                         "document.getElementById('video').dataset.source === 'data'")
+            _wait(
+                frame,
+                "document.getElementById('video').readyState >= 2 && "
+                "document.getElementById('video').dataset.source === 'data'",
+            )
             # The new job showed its live progress before it switched to playback.
             seen = frame.evaluate("window.seen")
             assert any(t.startswith(("Queued", "Rendering")) for t in seen), seen
@@ -199,8 +218,11 @@ def test_player_in_headless_chromium(chromium: str, stack, tmp_path: Path) -> No
             frame.click("#ask-go")
             _wait(frame, f"document.body.dataset.lastJob !== {json.dumps(remix)}")
             extended = frame.evaluate("document.body.dataset.lastJob")
-            _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(extended)} && "
-                         "document.getElementById('video').readyState >= 2")
+            _wait(
+                frame,
+                f"document.getElementById('m-id').textContent === {json.dumps(extended)} && "
+                "document.getElementById('video').readyState >= 2",
+            )
             longer = _call(proc.url, "player_clip", {"video_id": extended})
             assert longer["extended_from"] == remix and longer["seconds"] == "8"
             assert abs(frame.evaluate("document.getElementById('video').duration") - 8) < 0.25
@@ -216,13 +238,16 @@ def test_player_in_headless_chromium(chromium: str, stack, tmp_path: Path) -> No
             frame.fill("#g-text", "")
             _wait(frame, "document.querySelectorAll('#g-grid li').length === 3")
             frame.click(f"#g-grid button[data-id='{vid}']")
-            _wait(frame, f"document.getElementById('m-id').textContent === {json.dumps(vid)} && "
-                         "document.getElementById('video').readyState >= 2")
+            _wait(
+                frame,
+                f"document.getElementById('m-id').textContent === {json.dumps(vid)} && "
+                "document.getElementById('video').readyState >= 2",
+            )
 
             # Save to the workspace (download_asset), then delete with confirmation.
             frame.click("#a-download")
             _wait(frame, "document.getElementById('note').textContent.startsWith('Saved: ')")
-            saved = frame.evaluate("document.getElementById('note').textContent")[len("Saved: "):]
+            saved = frame.evaluate("document.getElementById('note').textContent")[len("Saved: ") :]
             assert Path(saved).is_file() and Path(saved).is_relative_to(tmp_path / "data" / "library")
             frame.click("#a-delete")
             assert frame.is_visible("#confirm") and vid in frame.inner_text("#confirm-text")
@@ -249,7 +274,9 @@ def test_player_in_headless_chromium(chromium: str, stack, tmp_path: Path) -> No
             # list_videos opens the gallery.
             frame = _open(page, host.url, "list_videos", {"text": "neon reflections"})
             _wait(frame, "document.querySelectorAll('#g-grid li').length === 1")
-            thumb = frame.evaluate("getComputedStyle(document.querySelector('#g-grid .thumb')).backgroundImage")
+            thumb = frame.evaluate(
+                "getComputedStyle(document.querySelector('#g-grid .thumb')).backgroundImage"
+            )
             assert thumb.startswith('url("data:image/webp;base64,')
         finally:
             browser.close()

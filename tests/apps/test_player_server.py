@@ -78,13 +78,20 @@ async def test_chunks_reassemble_byte_for_byte(server, service, mode: str) -> No
         video_id = await make_clip(client)
         info = await clip_info(client, video_id)
         files = {a.variant: a for a in service._ledger().assets(video_id)}
-        for variant, length in (("video", 65536), ("video", MAX_CHUNK), ("spritesheet", 40000), ("thumbnail", 7)):
+        for variant, length in (
+            ("video", 65536),
+            ("video", MAX_CHUNK),
+            ("spritesheet", 40000),
+            ("thumbnail", 7),
+        ):
             path = service.settings.data_dir / files[variant].path
             expected = path.read_bytes()
             got, offset, calls = bytearray(), 0, 0
             while True:
-                r = await client.call_tool("player_chunk", {"video_id": video_id, "variant": variant,
-                                                            "offset": offset, "length": length})
+                r = await client.call_tool(
+                    "player_chunk",
+                    {"video_id": video_id, "variant": variant, "offset": offset, "length": length},
+                )
                 assert not r.is_error, r.content
                 sc = r.structured_content
                 data = base64.b64decode(sc["data"])
@@ -95,15 +102,26 @@ async def test_chunks_reassemble_byte_for_byte(server, service, mode: str) -> No
                 calls += 1
                 if sc["eof"]:
                     break
-            assert hashlib.sha256(got).hexdigest() == hashlib.sha256(expected).hexdigest() == files[variant].sha256
+            assert (
+                hashlib.sha256(got).hexdigest()
+                == hashlib.sha256(expected).hexdigest()
+                == files[variant].sha256
+            )
             assert calls == -(-len(expected) // min(length, MAX_CHUNK))
     assert info["video_bytes"] == files["video"].size_bytes
     assert info["thumbnail"].startswith("data:image/webp;base64,")
-    assert base64.b64decode(info["thumbnail"].split(",", 1)[1]) == (
-        service.settings.data_dir / files["thumbnail"].path).read_bytes()
+    assert (
+        base64.b64decode(info["thumbnail"].split(",", 1)[1])
+        == (service.settings.data_dir / files["thumbnail"].path).read_bytes()
+    )
     assert (info["spritesheet"]["cols"], info["spritesheet"]["rows"]) == (4, 4)
     assert (info["id"], info["status"], info["model"], info["size"], info["seconds"]) == (
-        video_id, "completed", "sora-2", "1280x720", "4")
+        video_id,
+        "completed",
+        "sora-2",
+        "1280x720",
+        "4",
+    )
     assert "paper boat" in info["prompt"] and info["cost_usd"] is not None
 
 
@@ -117,7 +135,9 @@ async def test_chunk_reads_only_its_range(service, server) -> None:
     with big.open("wb") as fh:  # sparse: a known tail, nothing else written
         fh.seek(size - 10)
         fh.write(b"0123456789")
-    service._ledger().add_asset(video_id, "video", str(big.relative_to(service.settings.data_dir)), size, "0" * 64)
+    service._ledger().add_asset(
+        video_id, "video", str(big.relative_to(service.settings.data_dir)), size, "0" * 64
+    )
     tracemalloc.start()
     try:
         data, total = await read_chunk(service, video_id, "video", size - MAX_CHUNK, MAX_CHUNK)
@@ -134,13 +154,15 @@ async def test_chunk_reads_only_its_range(service, server) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_unknown_ids_and_paths_outside_the_library_are_refused(service, server, tmp_path: Path,
-                                                                       mode: str) -> None:
+async def test_unknown_ids_and_paths_outside_the_library_are_refused(
+    service, server, tmp_path: Path, mode: str
+) -> None:
     async with apps_client(server, mode) as client:
         video_id = await make_clip(client)
         outside = tmp_path / "outside.mp4"
         video = service.settings.data_dir / next(
-            a.path for a in service._ledger().assets(video_id) if a.variant == "video")
+            a.path for a in service._ledger().assets(video_id) if a.variant == "video"
+        )
         outside.write_bytes(video.read_bytes())
 
         async def refused(args: dict, *words: str) -> None:
@@ -161,8 +183,9 @@ async def test_unknown_ids_and_paths_outside_the_library_are_refused(service, se
         # The ledger row pointed outside the library (e.g. a tampered or restored database).
         rel = os.path.relpath(outside, service.settings.data_dir)
         with sqlite3.connect(service.settings.ledger_path) as db:
-            original = db.execute("SELECT path FROM assets WHERE video_id=? AND variant='video'",
-                                  (video_id,)).fetchone()[0]
+            original = db.execute(
+                "SELECT path FROM assets WHERE video_id=? AND variant='video'", (video_id,)
+            ).fetchone()[0]
             db.execute("UPDATE assets SET path=? WHERE video_id=? AND variant='video'", (rel, video_id))
         await refused({"video_id": video_id}, "not in the library")
         with sqlite3.connect(service.settings.ledger_path) as db:
@@ -202,9 +225,12 @@ async def test_results_do_not_depend_on_apps(server, mode: str) -> None:
     async with apps_client(server, mode) as client:
         video_id = await make_clip(client)
         # thumbnail=True: get_status inlines a job's thumbnail once per server unless asked again
-        calls = [("get_status", {"video_id": video_id, "thumbnail": True}), ("download_asset", {"video_id": video_id}),
-                 ("download_asset", {"video_id": video_id, "variant": "thumbnail"}),
-                 ("list_videos", {"text": "paper boat"})]
+        calls = [
+            ("get_status", {"video_id": video_id, "thumbnail": True}),
+            ("download_asset", {"video_id": video_id}),
+            ("download_asset", {"video_id": video_id, "variant": "thumbnail"}),
+            ("list_videos", {"text": "paper boat"}),
+        ]
         with_apps = [await client.call_tool(name, args) for name, args in calls]
     async with Client(server, mode=mode) as client:
         without = [await client.call_tool(name, args) for name, args in calls]

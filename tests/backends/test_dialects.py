@@ -165,7 +165,9 @@ async def test_missing_remix_route_is_unsupported_but_a_missing_video_is_not_fou
     fake = FakeGateway()  # has no remix route at all
     backend = make_backend(serve(fake).base_url)
     video = await backend.create("a boat", None, None, None)
-    with pytest.raises(Unsupported, match=r"generic /v1/videos\) cannot remix videos \(it has no remix route"):
+    with pytest.raises(
+        Unsupported, match=r"generic /v1/videos\) cannot remix videos \(it has no remix route"
+    ):
         await backend.remix(video.id, "at night")
     with pytest.raises(NotFound):
         await backend.remix("task-unknown", "at night")

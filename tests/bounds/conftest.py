@@ -38,9 +38,15 @@ def other_origin() -> Iterator[Hostile]:
 
 def make_settings(root: Path, base_url: str, **overrides: Any) -> Settings:
     (root / "inputs").mkdir(parents=True, exist_ok=True)
-    values: dict[str, Any] = {"base_url": base_url, "api_key": SECRET_KEY, "data_dir": root / "data",
-                              "allowed_roots": [root / "inputs"], "watch": False, "archive_variants": ["video"],
-                              "request_timeout_s": 10.0}
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": SECRET_KEY,
+        "data_dir": root / "data",
+        "allowed_roots": [root / "inputs"],
+        "watch": False,
+        "archive_variants": ["video"],
+        "request_timeout_s": 10.0,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -59,10 +65,15 @@ def text_of(result: Any) -> str:
 def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a `sora-mcp serve` subprocess with the same settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "OPENAI_"))}
-    env.update(SORA_MCP_BASE_URL=settings.base_url or "", SORA_MCP_API_KEY=SECRET_KEY,
-               SORA_MCP_DATA_DIR=str(settings.data_dir), SORA_MCP_WATCH="false",
-               SORA_MCP_ALLOWED_ROOTS=os.pathsep.join(str(r) for r in settings.allowed_roots),
-               SORA_MCP_ARCHIVE_VARIANTS="video", SORA_MCP_REQUEST_TIMEOUT_S=str(settings.request_timeout_s))
+    env.update(
+        SORA_MCP_BASE_URL=settings.base_url or "",
+        SORA_MCP_API_KEY=SECRET_KEY,
+        SORA_MCP_DATA_DIR=str(settings.data_dir),
+        SORA_MCP_WATCH="false",
+        SORA_MCP_ALLOWED_ROOTS=os.pathsep.join(str(r) for r in settings.allowed_roots),
+        SORA_MCP_ARCHIVE_VARIANTS="video",
+        SORA_MCP_REQUEST_TIMEOUT_S=str(settings.request_timeout_s),
+    )
     env.update(extra)
     return env
 

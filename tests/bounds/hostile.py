@@ -94,11 +94,21 @@ class Hostile:
 
     def video(self, video_id: str) -> dict[str, Any]:
         done = self.knobs.complete
-        return {"id": video_id, "object": "video", "model": "sora-2", "size": "1280x720", "seconds": "4",
-                "status": "completed" if done else "in_progress", "progress": 100 if done else 50,
-                "created_at": int(time.time()), "prompt": "p"}
+        return {
+            "id": video_id,
+            "object": "video",
+            "model": "sora-2",
+            "size": "1280x720",
+            "seconds": "4",
+            "status": "completed" if done else "in_progress",
+            "progress": 100 if done else 50,
+            "created_at": int(time.time()),
+            "prompt": "p",
+        }
 
-    def send_json(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def send_json(
+        self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
@@ -126,8 +136,11 @@ class Hostile:
                 elif k.create == "error":
                     self.send_json(h, 400, {"error": {"message": k.error_text}})
                 else:
-                    self.send_json(h, 200, {**self.video(f"video_{uuid.uuid4().hex[:12]}"), "status": "queued",
-                                            "progress": 0})
+                    self.send_json(
+                        h,
+                        200,
+                        {**self.video(f"video_{uuid.uuid4().hex[:12]}"), "status": "queued", "progress": 0},
+                    )
             elif path.endswith("/content"):
                 self.content(h)
             elif path.startswith("/v1/videos/"):

@@ -112,8 +112,10 @@ async def test_cross_origin_302_get_goes_without_credentials(
         flat = json.dumps(seen.headers).lower()
         assert "authorization" not in flat and SECRET_KEY.lower() not in flat
     # The backend's own origin still got the key (the refusal is only for other origins).
-    assert any({k.lower(): v for k, v in s.headers.items()}.get("authorization") == f"Bearer {SECRET_KEY}"
-               for s in backend.seen)
+    assert any(
+        {k.lower(): v for k, v in s.headers.items()}.get("authorization") == f"Bearer {SECRET_KEY}"
+        for s in backend.seen
+    )
 
 
 def key_forms() -> dict[str, str]:

@@ -25,7 +25,12 @@ pytestmark = pytest.mark.anyio
 CREATES = 600
 # What a create may honestly answer mid-swap: resolved outside, swapped during the walk, or
 # caught in the instant the name is missing.
-REFUSALS = ("outside the folders", "changed while it was being opened", "does not exist", "could not be resolved")
+REFUSALS = (
+    "outside the folders",
+    "changed while it was being opened",
+    "does not exist",
+    "could not be resolved",
+)
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -96,8 +101,10 @@ async def test_swap_race_uploads_nothing_from_outside(tmp_path: Path, backend: H
     uploads = [s.body for s in backend.seen if s.method == "POST" and s.path == "/v1/videos"]
     from_outside = sum(outside_png in body for body in uploads)
     from_inside = sum(inside_png in body for body in uploads)
-    print(f"\nswap race: {CREATES} creates, {swapper.flips} swaps, {accepted} uploaded from inside, "
-          f"{refused} refused ({moved} as swapped mid-open), {from_outside} from outside")
+    print(
+        f"\nswap race: {CREATES} creates, {swapper.flips} swaps, {accepted} uploaded from inside, "
+        f"{refused} refused ({moved} as swapped mid-open), {from_outside} from outside"
+    )
     assert other == [], other[:3]
     assert from_outside == 0
     assert accepted + refused == CREATES

@@ -31,8 +31,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """An 8 MB tmpfs at tmp_path/disk, unmounted afterwards."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(disk)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         reason = f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})"
         if os.environ.get("CI") == "true":
@@ -74,7 +78,10 @@ async def test_disk_full_is_said_plainly_and_the_watcher_resumes(
         backend.knobs.complete = True  # the job completes while the disk is full
 
         # Every tool that must write says what happened and what to do.
-        for tool, args in (("get_status", {"video_id": video_id}), ("download_asset", {"video_id": video_id})):
+        for tool, args in (
+            ("get_status", {"video_id": video_id}),
+            ("download_asset", {"video_id": video_id}),
+        ):
             result = await client.call_tool(tool, args)
             text = text_of(result)
             assert result.is_error and MESSAGE in text and "SORA_MCP_DATA_DIR" in text, (tool, text)
@@ -85,8 +92,9 @@ async def test_disk_full_is_said_plainly_and_the_watcher_resumes(
         # The CLI, on the same full disk, says the same and exits 1.
         env = serve_env(settings)
         with anyio.fail_after(120):
-            cli = await anyio.run_process([sys.executable, "-m", "sora_mcp", "status", "--id", video_id],
-                                          env=env, check=False)
+            cli = await anyio.run_process(
+                [sys.executable, "-m", "sora_mcp", "status", "--id", video_id], env=env, check=False
+            )
         stderr = cli.stderr.decode()
         assert cli.returncode == 1 and f"Error: {MESSAGE}" in stderr, (cli.returncode, stderr)
         assert "Traceback" not in stderr

@@ -32,8 +32,9 @@ JSON_PEAK_LIMIT_MB = 250
 
 
 def server_params(settings, **env: str) -> StdioServerParameters:  # type: ignore[no-untyped-def]
-    return StdioServerParameters(command=sys.executable, args=["-m", "sora_mcp", "serve"],
-                                 env=serve_env(settings, **env))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "sora_mcp", "serve"], env=serve_env(settings, **env)
+    )
 
 
 async def test_sixteen_bit_png_times_20_stays_under_the_stated_peak(tmp_path: Path, backend: Hostile) -> None:
@@ -45,7 +46,9 @@ async def test_sixteen_bit_png_times_20_stays_under_the_stated_peak(tmp_path: Pa
         baseline = peak_rss_mb(pid)
 
         async def one() -> None:
-            result = await client.call_tool("create_video", {"prompt": "A calm lake", "input_reference": str(image)})
+            result = await client.call_tool(
+                "create_video", {"prompt": "A calm lake", "input_reference": str(image)}
+            )
             assert not result.is_error, text_of(result)
             ok.append(True)
 
@@ -54,7 +57,9 @@ async def test_sixteen_bit_png_times_20_stays_under_the_stated_peak(tmp_path: Pa
                 for _ in range(20):
                     tg.start_soon(one)
         peak = peak_rss_mb(pid)
-    print(f"\n16-bit PNG x20: server peak RSS {peak:.0f} MB (at start {baseline:.0f} MB), limit {PNG_PEAK_LIMIT_MB} MB")
+    print(
+        f"\n16-bit PNG x20: server peak RSS {peak:.0f} MB (at start {baseline:.0f} MB), limit {PNG_PEAK_LIMIT_MB} MB"
+    )
     assert len(ok) == 20
     uploads = [s for s in backend.seen if s.method == "POST" and s.path == "/v1/videos"]
     assert len(uploads) == 20  # every create uploaded its fitted 1280x720 reference
@@ -82,7 +87,9 @@ async def test_decode_budget_is_mode_aware(tmp_path: Path, backend: Hostile) -> 
     settings = make_settings(tmp_path, backend.base_url)
     deep = png16(tmp_path / "inputs" / "deep-rgba.png", 6320, 6320, alpha=True)
     async with mcp(settings) as client:
-        result = await client.call_tool("create_video", {"prompt": "A calm lake", "input_reference": str(deep)})
+        result = await client.call_tool(
+            "create_video", {"prompt": "A calm lake", "input_reference": str(deep)}
+        )
     text = text_of(result)
     assert result.is_error and "MB of memory to decode" in text and "16-bit RGBA" in text, text
     assert "the limit is 256 MB" in text
@@ -98,12 +105,15 @@ async def test_large_jpeg_is_decoded_reduced(tmp_path: Path, backend: Hostile) -
     photo.write_bytes(buf.getvalue())
     settings = make_settings(tmp_path, backend.base_url, max_image_memory_mb=16)
     async with mcp(settings) as client:
-        result = await client.call_tool("create_video", {"prompt": "A calm lake", "input_reference": str(photo)})
+        result = await client.call_tool(
+            "create_video", {"prompt": "A calm lake", "input_reference": str(photo)}
+        )
         assert not result.is_error, text_of(result)
         # The PNG the same size is not reducible at decode: it is refused under the same budget.
         Image.new("RGB", (6000, 4000), (40, 90, 160)).save(tmp_path / "inputs" / "photo.png")
         result = await client.call_tool(
-            "create_video", {"prompt": "A calm lake", "input_reference": str(tmp_path / "inputs" / "photo.png")}
+            "create_video",
+            {"prompt": "A calm lake", "input_reference": str(tmp_path / "inputs" / "photo.png")},
         )
         assert result.is_error and "the limit is 16 MB" in text_of(result), text_of(result)
     [upload] = [s.body for s in backend.seen if s.method == "POST" and s.path == "/v1/videos"]

@@ -40,15 +40,25 @@ class Cli:
 
     def __init__(self, cwd: Path, base_url: str | None, **env: str) -> None:
         self.cwd = cwd
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "SORA_ENGINE_", "OPENAI_"))}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "SORA_ENGINE_", "OPENAI_"))
+        }
         self.env.update(SORA_MCP_DATA_DIR=str(cwd / "data"), SORA_MCP_API_KEY=API_KEY, COLUMNS="120")
         if base_url:
             self.env["SORA_MCP_BASE_URL"] = base_url
         self.env.update(env)
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> Result:
-        proc = subprocess.run([sys.executable, "-m", "sora_mcp", *args], check=False, cwd=self.cwd, env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sora_mcp", *args],
+            check=False,
+            cwd=self.cwd,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

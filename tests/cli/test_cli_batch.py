@@ -7,20 +7,33 @@ import json
 from sora_mcp.engine import EngineServer
 from tests.cli.conftest import Cli
 
-JOBS = "\n".join([
-    json.dumps({"prompt": "A koi pond from above", "camera": "top-down"}),
-    '{"prompt": "broken", "seconds":',
-    "# a comment line is skipped",
-    "A plain prompt line: fireworks over a bay",
-    json.dumps({"prompt": "portrait", "size": "720x1280"}),
-])
+JOBS = "\n".join(
+    [
+        json.dumps({"prompt": "A koi pond from above", "camera": "top-down"}),
+        '{"prompt": "broken", "seconds":',
+        "# a comment line is skipped",
+        "A plain prompt line: fireworks over a bay",
+        json.dumps({"prompt": "portrait", "size": "720x1280"}),
+    ]
+)
 
 
 def test_batch_creates_the_good_lines_and_reports_the_bad_one_by_number(cli: Cli) -> None:
     (cli.cwd / "jobs.jsonl").write_text(JOBS + "\n", encoding="utf-8")
 
-    result = cli("create-batch", "--input", "jobs.jsonl", "--out-dir", "results", "--concurrency", "2",
-                 "--max-attempts", "1", "--seconds", "8")
+    result = cli(
+        "create-batch",
+        "--input",
+        "jobs.jsonl",
+        "--out-dir",
+        "results",
+        "--concurrency",
+        "2",
+        "--max-attempts",
+        "1",
+        "--seconds",
+        "8",
+    )
 
     assert result.code == 1  # one line failed
     lines = result.json_lines()

@@ -8,8 +8,18 @@ from pathlib import Path
 from sora_mcp.engine import EngineServer
 from tests.cli.conftest import Cli, decode_mp4
 
-README_FIRST = ["create-and-poll", "--prompt", "A paper boat drifting down a rainy street at dusk",
-                "--camera", "slow push-in", "--palette", "teal and amber", "--download", "--out", "out/first.mp4"]
+README_FIRST = [
+    "create-and-poll",
+    "--prompt",
+    "A paper boat drifting down a rainy street at dusk",
+    "--camera",
+    "slow push-in",
+    "--palette",
+    "teal and amber",
+    "--download",
+    "--out",
+    "out/first.mp4",
+]
 
 
 def test_readme_first_command_on_the_default_embedded_engine(tmp_path: Path) -> None:
@@ -29,8 +39,9 @@ def test_readme_first_command_on_the_default_embedded_engine(tmp_path: Path) -> 
 
 
 def test_create_returns_at_once_and_writes_json_out(cli: Cli, tmp_path: Path) -> None:
-    result = cli("create", "--prompt", "A lighthouse at night", "--negative", "people, text",
-                 "--json-out", "reports/")
+    result = cli(
+        "create", "--prompt", "A lighthouse at night", "--negative", "people, text", "--json-out", "reports/"
+    )
 
     assert result.code == 0, result.stderr
     job = result.json()
@@ -47,8 +58,9 @@ def test_create_returns_at_once_and_writes_json_out(cli: Cli, tmp_path: Path) ->
 def test_dry_run_prints_request_and_quote_and_calls_nothing(cli: Cli, shared_engine: EngineServer) -> None:
     shared_engine.stats.reset()
 
-    created = cli("create", "--prompt", "A red kite over dunes", "--style", "35mm film", "--seconds", "8",
-                  "--dry-run")
+    created = cli(
+        "create", "--prompt", "A red kite over dunes", "--style", "35mm film", "--seconds", "8", "--dry-run"
+    )
     polled = cli("create-and-poll", "--prompt", "A red kite", "--dry-run", "--download", "--out", "x.mp4")
 
     assert created.code == 0 and polled.code == 0, created.stderr + polled.stderr
@@ -75,8 +87,19 @@ def test_prompt_file_without_augmentation_is_sent_verbatim(cli: Cli) -> None:
 def test_create_and_poll_saves_a_thumbnail_into_a_directory(cli: Cli) -> None:
     from PIL import Image
 
-    result = cli("create-and-poll", "--prompt", "A windmill", "--size", "720x1280", "--variant", "thumbnail",
-                 "--out", "stills/", "--poll-interval", "0.2")
+    result = cli(
+        "create-and-poll",
+        "--prompt",
+        "A windmill",
+        "--size",
+        "720x1280",
+        "--variant",
+        "thumbnail",
+        "--out",
+        "stills/",
+        "--poll-interval",
+        "0.2",
+    )
 
     assert result.code == 0, result.stderr
     data = result.json()
@@ -123,8 +146,15 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(cli: Cli) -> None:
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    proc = subprocess.run([sys.executable, "-m", "sora_mcp", "create-and-poll", "--prompt", "A lantern"],
-                          cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE, stderr=slave, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "create-and-poll", "--prompt", "A lantern"],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        timeout=60,
+        check=False,
+    )
     os.close(slave)
     reader.join(timeout=5)
     os.close(master)

@@ -10,7 +10,9 @@ from tests.cli.conftest import Cli
 
 def test_a_cli_job_is_recorded_in_postgres(cli: Cli, database_url: str, tmp_path: Path) -> None:
     cli.env["SORA_MCP_DATABASE_URL"] = database_url
-    made = cli("create-and-poll", "--prompt", "A heron in the reeds", "--download", "--out", "heron.mp4", timeout=120)
+    made = cli(
+        "create-and-poll", "--prompt", "A heron in the reeds", "--download", "--out", "heron.mp4", timeout=120
+    )
     assert made.code == 0, made.stderr
     vid = made.json()["id"]
     listed = cli("list", "--json")

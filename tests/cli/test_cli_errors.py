@@ -10,16 +10,19 @@ import pytest
 from tests.cli.conftest import API_KEY, Cli
 
 
-@pytest.mark.parametrize("argv", [
-    ["create"],                                            # no prompt
-    ["create", "--prompt", "a", "--prompt-file", "p.txt"],  # both
-    ["create", "--prompt-file", "missing.txt"],
-    ["create", "--prompt", "   "],
-    ["poll", "--id", "video_x", "--timeout", "-1"],
-    ["list", "--limit", "0"],
-    ["download", "--id", "video_x", "--variant", "gif"],
-    ["no-such-command"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create"],  # no prompt
+        ["create", "--prompt", "a", "--prompt-file", "p.txt"],  # both
+        ["create", "--prompt-file", "missing.txt"],
+        ["create", "--prompt", "   "],
+        ["poll", "--id", "video_x", "--timeout", "-1"],
+        ["list", "--limit", "0"],
+        ["download", "--id", "video_x", "--variant", "gif"],
+        ["no-such-command"],
+    ],
+)
 def test_usage_errors_exit_2(cli: Cli, argv: list[str]) -> None:
     result = cli(*argv)
 
@@ -28,12 +31,15 @@ def test_usage_errors_exit_2(cli: Cli, argv: list[str]) -> None:
     assert "error" in result.stderr.lower()
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["status", "--id", "video_nope"], "sora-mcp list"),
-    (["create", "--prompt", "a fox", "--seconds", "5"], "4, 8, 12"),
-    (["create", "--prompt", "a fox", "--input-reference", "/etc/passwd"], "input"),
-    (["download", "--id", "video_nope"], "video_nope"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["status", "--id", "video_nope"], "sora-mcp list"),
+        (["create", "--prompt", "a fox", "--seconds", "5"], "4, 8, 12"),
+        (["create", "--prompt", "a fox", "--input-reference", "/etc/passwd"], "input"),
+        (["download", "--id", "video_nope"], "video_nope"),
+    ],
+)
 def test_refusals_print_error_and_exit_1(cli: Cli, argv: list[str], words: str) -> None:
     result = cli(*argv)
 
@@ -55,8 +61,16 @@ def test_timeout_exits_3_and_says_how_to_resume(engine_factory, tmp_path: Path) 
     slow = engine_factory(api_key=API_KEY, render_slowdown=20)
     cli = Cli(tmp_path, slow.base_url)
 
-    result = cli("create-and-poll", "--prompt", "A glacier calving", "--timeout", "1", "--download",
-                 "--out", "glacier.mp4")
+    result = cli(
+        "create-and-poll",
+        "--prompt",
+        "A glacier calving",
+        "--timeout",
+        "1",
+        "--download",
+        "--out",
+        "glacier.mp4",
+    )
 
     assert result.code == 3
     job = result.json()

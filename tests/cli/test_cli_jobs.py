@@ -92,7 +92,9 @@ def test_list_as_json_and_as_a_paged_cursor(home: Cli) -> None:
 
 @pytest.mark.parametrize("kind", ["remix", "extend", "edit"])
 def test_derive_commands_make_a_new_job_from_a_completed_one(home: Cli, kind: str) -> None:
-    result = home(kind, "--id", home.video_id, "--prompt", "same harbour, now at night", "--lighting", "moonlight")
+    result = home(
+        kind, "--id", home.video_id, "--prompt", "same harbour, now at night", "--lighting", "moonlight"
+    )
 
     assert result.code == 0, result.stderr
     job = result.json()

@@ -21,8 +21,8 @@ from sora_mcp.service import VideoService
 from tests.backends.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
 from tests.backends.fake_hosted import FakeOpenRouter, SignedStore
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
-from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
-from tests.results import text as text_of  # noqa: F401 - re-exported for the tests here
+from tests.results import structured  # noqa: F401 - shared with the tests here
+from tests.results import text as text_of
 
 SECRET_KEY = "sk-dialect-SECRET-5a4b3c"
 FAKES: dict[str, type[FakeVideos]] = {
@@ -80,7 +80,12 @@ def serve_fake(mp4: bytes) -> Iterator[Callable[[str], FakeServer]]:
 
 def settings_for(base_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Settings as a user would set them, without reading this process's environment for the rest."""
-    values: dict[str, Any] = {"base_url": base_url, "api_key": SECRET_KEY, "data_dir": data_dir, "watch": False}
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": SECRET_KEY,
+        "data_dir": data_dir,
+        "watch": False,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -93,10 +98,6 @@ async def mcp_client(settings: Settings) -> AsyncIterator[Client]:
     tmp = settings.tmp_dir
     leftovers = [p.name for p in tmp.iterdir()] if tmp.exists() else []
     assert leftovers == [], f"temp files left behind: {leftovers}"
-
-
-
-
 
 
 def refusal(result: Any) -> str:

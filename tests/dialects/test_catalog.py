@@ -62,7 +62,10 @@ async def test_strict_models_refuses_unknown_models_before_any_request(
 
 @pytest.mark.parametrize("suffix", [".json", ".toml"])
 async def test_user_catalog_adds_a_model_that_shows_in_sora_models(
-    suffix: str, serve_fake: Callable[[str], FakeServer], data_dir: Path, tmp_path: Path,
+    suffix: str,
+    serve_fake: Callable[[str], FakeServer],
+    data_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = serve_fake("litellm")
@@ -73,12 +76,21 @@ async def test_user_catalog_adds_a_model_that_shows_in_sora_models(
     settings = Settings(base_url=server.base_url, api_key=SECRET_KEY, data_dir=data_dir, watch=False)
     async with mcp_client(settings) as client:
         models = (await client.read_resource("sora://models")).contents[0].text
-        bad = refusal(await client.call_tool("create_video", {"prompt": "A kite", "model": "acme/clipper-v3",
-                                                              "seconds": "8"}))
-        long = refusal(await client.call_tool("create_video", {"prompt": "A kite " * 30, "model": "wan-video",
-                                                               "seconds": "5"}))
-        job = structured(await client.call_tool("create_video", {"prompt": "A kite", "model": "wan-video",
-                                                                 "seconds": "10"}))
+        bad = refusal(
+            await client.call_tool(
+                "create_video", {"prompt": "A kite", "model": "acme/clipper-v3", "seconds": "8"}
+            )
+        )
+        long = refusal(
+            await client.call_tool(
+                "create_video", {"prompt": "A kite " * 30, "model": "wan-video", "seconds": "5"}
+            )
+        )
+        job = structured(
+            await client.call_tool(
+                "create_video", {"prompt": "A kite", "model": "wan-video", "seconds": "10"}
+            )
+        )
     assert f"Includes entries from `my-models{suffix}`" in models
     assert "| acme/clipper-v3 (aliases: wan-video) | 1280x720, 720x1280 | 5, 10 |" in models
     assert "ACME model card, read 2026-11-01" in models
@@ -120,7 +132,9 @@ async def test_sora_models_shows_the_backends_list_alongside(
     assert served.strip() + "\n" == listed
 
 
-async def test_sora_models_without_a_backend_list(serve_fake: Callable[[str], FakeServer], data_dir: Path) -> None:
+async def test_sora_models_without_a_backend_list(
+    serve_fake: Callable[[str], FakeServer], data_dir: Path
+) -> None:
     server = serve_fake("gateway")  # answers GET /v1/models with 404
     async with mcp_client(settings_for(server.base_url, data_dir)) as client:
         text = (await client.read_resource("sora://models")).contents[0].text
@@ -131,12 +145,17 @@ async def test_embedded_engine_lists_its_models(engine_factory, data_dir: Path) 
     engine = engine_factory(api_key=SECRET_KEY)
     async with httpx2.AsyncClient() as http:
         refused = await http.get(f"{engine.base_url}/models")
-        answer = await http.get(f"{engine.base_url}/models", headers={"Authorization": f"Bearer {SECRET_KEY}"})
+        answer = await http.get(
+            f"{engine.base_url}/models", headers={"Authorization": f"Bearer {SECRET_KEY}"}
+        )
     assert refused.status_code == 401
-    assert answer.json() == {"object": "list", "data": [
-        {"id": "sora-2", "object": "model", "created": 0, "owned_by": "sora-mcp-engine"},
-        {"id": "sora-2-pro", "object": "model", "created": 0, "owned_by": "sora-mcp-engine"},
-    ]}
+    assert answer.json() == {
+        "object": "list",
+        "data": [
+            {"id": "sora-2", "object": "model", "created": 0, "owned_by": "sora-mcp-engine"},
+            {"id": "sora-2-pro", "object": "model", "created": 0, "owned_by": "sora-mcp-engine"},
+        ],
+    }
     async with mcp_client(settings_for(engine.base_url, data_dir)) as client:
         text = (await client.read_resource("sora://models")).contents[0].text
     assert text.rstrip().endswith("## Models the backend lists (GET /v1/models)\n\n- sora-2\n- sora-2-pro")

@@ -38,14 +38,36 @@ class Expect:
 
 
 EXPECT = {
-    "vllm-omni": Expect("Wan-AI/Wan2.2-T2V-A14B-Diffusers", "832x480", "vllm-omni", "remix_video",
-                        "vLLM-Omni", True, ("queued", "in_progress", "completed")),
-    "sglang": Expect("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "832x480", "sglang", "extend_video",
-                     "SGLang", True, ("queued", "in_progress", "completed")),
-    "litellm": Expect("wan-video", "1280x720", "litellm", "", "LiteLLM", False,
-                      ("queued", "processing", "completed")),
-    "gateway": Expect("gw-video-1", "1280x720", "generic", "remix_video", "generic /v1/videos", True,
-                      ("pending", "processing", "succeeded")),
+    "vllm-omni": Expect(
+        "Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        "832x480",
+        "vllm-omni",
+        "remix_video",
+        "vLLM-Omni",
+        True,
+        ("queued", "in_progress", "completed"),
+    ),
+    "sglang": Expect(
+        "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        "832x480",
+        "sglang",
+        "extend_video",
+        "SGLang",
+        True,
+        ("queued", "in_progress", "completed"),
+    ),
+    "litellm": Expect(
+        "wan-video", "1280x720", "litellm", "", "LiteLLM", False, ("queued", "processing", "completed")
+    ),
+    "gateway": Expect(
+        "gw-video-1",
+        "1280x720",
+        "generic",
+        "remix_video",
+        "generic /v1/videos",
+        True,
+        ("pending", "processing", "succeeded"),
+    ),
 }
 
 
@@ -55,8 +77,11 @@ async def _wait(client: Any, vid: str) -> tuple[dict[str, Any], list[tuple[float
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         progress.append((p, total))
 
-    waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45},
-                                               progress_callback=on_progress))
+    waited = structured(
+        await client.call_tool(
+            "get_status", {"video_id": vid, "wait_seconds": 45}, progress_callback=on_progress
+        )
+    )
     return waited, progress
 
 
@@ -73,7 +98,9 @@ def _check_files(video: dict[str, Any], thumb: dict[str, Any], data_dir: Path, s
 
 
 async def _refused_derive(client: Any, tool: str, vid: str, names: str) -> None:
-    args = {"video_id": vid, "prompt": "the same shot, at night"} | ({"seconds": 4} if tool == "extend_video" else {})
+    args = {"video_id": vid, "prompt": "the same shot, at night"} | (
+        {"seconds": 4} if tool == "extend_video" else {}
+    )
     text = refusal(await client.call_tool(tool, args))
     feature = tool.removesuffix("_video")
     assert f"This backend ({names}) cannot {feature}" in text and "create_video" in text, text
@@ -97,8 +124,17 @@ async def test_journey_on_every_dialect(
     server = serve_fake(kind)
     fake = server.fake
     async with mcp_client(settings_for(server.base_url, data_dir, watch=True)) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "A red kite over dunes", "model": expect.model, "size": expect.size, "seconds": "4"}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "A red kite over dunes",
+                    "model": expect.model,
+                    "size": expect.size,
+                    "seconds": "4",
+                },
+            )
+        )
         vid = created["id"]
         # The create answer said `expect.raw_statuses[0]`; the agent sees OpenAI's word.
         assert (created["status"], created["backend"]) == ("queued", expect.backend)

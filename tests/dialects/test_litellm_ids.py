@@ -20,7 +20,9 @@ async def test_long_ids_through_every_tool(serve_fake: Callable[[str], FakeServe
     server = serve_fake("litellm")
     fake = server.fake
     async with mcp_client(settings_for(server.base_url, data_dir)) as client:
-        vid = structured(await client.call_tool("create_video", {"prompt": "A lighthouse", "model": "wan-video"}))["id"]
+        vid = structured(
+            await client.call_tool("create_video", {"prompt": "A lighthouse", "model": "wan-video"})
+        )["id"]
         assert len(vid) > 190 and "+" in vid and vid.endswith("=") and vid in fake.jobs
         first = structured(await client.call_tool("get_status", {"video_ids": [vid]}))["jobs"][0]
         assert (first["id"], first["status"]) == (vid, "in_progress")  # LiteLLM said "processing"
@@ -29,7 +31,9 @@ async def test_long_ids_through_every_tool(serve_fake: Callable[[str], FakeServe
 
         folders = set()
         for variant in ("video", "thumbnail", "spritesheet"):
-            asset = structured(await client.call_tool("download_asset", {"video_id": vid, "variant": variant}))
+            asset = structured(
+                await client.call_tool("download_asset", {"video_id": vid, "variant": variant})
+            )
             assert asset["video_id"] == vid and asset["derived"] is (variant != "video")
             folders.add(Path(asset["path"]).parent)
         (folder,) = folders
@@ -48,7 +52,9 @@ async def test_long_ids_through_every_tool(serve_fake: Callable[[str], FakeServe
 
         listed = structured(await client.call_tool("list_videos", {}))
         assert {vid, remix["id"]} <= {j["id"] for j in listed["data"]} and listed.get("note") is None
-        deleted = structured(await client.call_tool("delete_video", {"video_id": vid, "delete_local_files": True}))
+        deleted = structured(
+            await client.call_tool("delete_video", {"video_id": vid, "delete_local_files": True})
+        )
         assert (deleted["id"], deleted["deleted"], deleted["local_files_deleted"]) == (vid, False, True)
         assert "cannot delete" in deleted["note"] and "kept" not in deleted["note"]
         assert not folder.exists() and vid in fake.jobs  # our files went; the backend keeps its copy

@@ -80,7 +80,10 @@ def proxy(engine_factory, tmp_path: Path) -> Iterator[tuple[str, EngineServer]]:
     log = (workdir / "proxy.log").open("wb")
     proc = subprocess.Popen(
         [binary, "--config", "config.yaml", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_ready(proc, port, workdir / "proxy.log")
@@ -118,12 +121,22 @@ def _check_mp4(path: Path) -> None:
 
 async def test_through_a_real_litellm_proxy(proxy: tuple[str, EngineServer], data_dir: Path) -> None:
     base_url, engine = proxy
-    settings = settings_for(base_url, data_dir, api_key=MASTER_KEY, request_timeout_s=60.0,
-                            max_wait_s=180)  # a real proxy renders slowly: the setting for long waits
+    settings = settings_for(
+        base_url, data_dir, api_key=MASTER_KEY, request_timeout_s=60.0, max_wait_s=180
+    )  # a real proxy renders slowly: the setting for long waits
     async with mcp_client(settings) as client:
-        created = structured(await client.call_tool("create_video", {
-            "prompt": "A red ball bouncing on a wooden floor", "model": "sora-2", "size": "1280x720",
-            "seconds": "4", "extra": {"seed": 11}}))
+        created = structured(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "A red ball bouncing on a wooden floor",
+                    "model": "sora-2",
+                    "size": "1280x720",
+                    "seconds": "4",
+                    "extra": {"seed": 11},
+                },
+            )
+        )
         vid = created["id"]
         assert created["backend"] == "litellm" and len(vid) > 150  # LiteLLM's encoded id
         waited = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
@@ -133,7 +146,9 @@ async def test_through_a_real_litellm_proxy(proxy: tuple[str, EngineServer], dat
         thumb = await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
         assert structured(thumb)["derived"] is True and "made locally" in text_of(thumb)
 
-        remix = structured(await client.call_tool("remix_video", {"video_id": vid, "prompt": "Same ball, blue"}))
+        remix = structured(
+            await client.call_tool("remix_video", {"video_id": vid, "prompt": "Same ball, blue"})
+        )
         assert remix["remixed_from_video_id"] == vid and remix["id"] != vid  # re-encoded the LiteLLM way
         done = structured(await client.call_tool("get_status", {"video_id": remix["id"], "wait_seconds": 45}))
         assert done["jobs"][0]["status"] == "completed", done

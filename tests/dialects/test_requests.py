@@ -34,33 +34,63 @@ async def _until_done(client: Any, vid: str) -> dict[str, Any]:
     ("kind", "model", "size", "received"),
     [
         # vLLM-Omni takes form fields only: every value arrives as text.
-        ("vllm-omni", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "832x480",
-         {"seconds": "4", "seed": "7", "negative_prompt": "blurry, static", "num_frames": "33", "fps": "16"}),
+        (
+            "vllm-omni",
+            "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+            "832x480",
+            {
+                "seconds": "4",
+                "seed": "7",
+                "negative_prompt": "blurry, static",
+                "num_frames": "33",
+                "fps": "16",
+            },
+        ),
         # SGLang and gateways take JSON: numbers stay numbers, SGLang's seconds is an integer.
         ("sglang", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "832x480", {"seconds": 4, **EXTRA}),
         ("gateway", "gw-video-1", "1280x720", {"seconds": 4, **EXTRA}),  # the fake reads seconds as int
     ],
 )
 async def test_extra_reaches_the_backend_on_create(
-    kind: str, model: str, size: str, received: dict[str, Any],
-    serve_fake: Callable[[str], FakeServer], data_dir: Path,
+    kind: str,
+    model: str,
+    size: str,
+    received: dict[str, Any],
+    serve_fake: Callable[[str], FakeServer],
+    data_dir: Path,
 ) -> None:
     server = serve_fake(kind)
     async with mcp_client(settings_for(server.base_url, data_dir)) as client:
-        await client.call_tool("create_video", {"prompt": "A lighthouse in fog", "model": model, "size": size,
-                                                "seconds": "4", "extra": EXTRA, "augment": False})
+        await client.call_tool(
+            "create_video",
+            {
+                "prompt": "A lighthouse in fog",
+                "model": model,
+                "size": size,
+                "seconds": "4",
+                "extra": EXTRA,
+                "augment": False,
+            },
+        )
     body = server.fake.bodies[-1]
     assert body == {"prompt": "A lighthouse in fog", "model": model, "size": size, **received}
 
 
-async def test_extra_reaches_the_backend_on_remix(serve_fake: Callable[[str], FakeServer], data_dir: Path) -> None:
+async def test_extra_reaches_the_backend_on_remix(
+    serve_fake: Callable[[str], FakeServer], data_dir: Path
+) -> None:
     server = serve_fake("litellm")
     async with mcp_client(settings_for(server.base_url, data_dir)) as client:
-        vid = structured(await client.call_tool("create_video", {"prompt": "A lighthouse", "model": "wan-video"}))["id"]
+        vid = structured(
+            await client.call_tool("create_video", {"prompt": "A lighthouse", "model": "wan-video"})
+        )["id"]
         await _until_done(client, vid)
-        remix = structured(await client.call_tool(
-            "remix_video", {"video_id": vid, "prompt": "The same lighthouse at dawn", "extra": EXTRA,
-                            "augment": False}))
+        remix = structured(
+            await client.call_tool(
+                "remix_video",
+                {"video_id": vid, "prompt": "The same lighthouse at dawn", "extra": EXTRA, "augment": False},
+            )
+        )
     assert remix["remixed_from_video_id"] == vid
     assert server.fake.bodies[-1] == {"prompt": "The same lighthouse at dawn", **EXTRA}  # JSON, as sent
 
@@ -97,17 +127,25 @@ async def test_dialect_chosen_by_environment(
 # A model outside the catalog must be one the backend lists (issue #21), so each fake is asked for
 # its own; the gateway lists none (GET /v1/models is 404 there), so any name passes.
 @pytest.mark.parametrize(
-    ("kind", "dialect", "model"), [("vllm-omni", "vllm-omni", "Wan-AI/Wan2.2-T2V-A14B-Diffusers"),
-                                   ("sglang", "sglang", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"),
-                                   ("litellm", "litellm", "wan-video"), ("gateway", "generic", "m-1")],
+    ("kind", "dialect", "model"),
+    [
+        ("vllm-omni", "vllm-omni", "Wan-AI/Wan2.2-T2V-A14B-Diffusers"),
+        ("sglang", "sglang", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"),
+        ("litellm", "litellm", "wan-video"),
+        ("gateway", "generic", "m-1"),
+    ],
 )
 async def test_dialect_detected_from_the_backends_answers(
     kind: str, dialect: str, model: str, serve_fake: Callable[[str], FakeServer], data_dir: Path
 ) -> None:
     server = serve_fake(kind)
     async with mcp_client(settings_for(server.base_url, data_dir)) as client:
-        job = structured(await client.call_tool("create_video", {"prompt": "A kite", "model": model,
-                                                                 "size": "832x480" if "Wan" in model else "1280x720"}))
+        job = structured(
+            await client.call_tool(
+                "create_video",
+                {"prompt": "A kite", "model": model, "size": "832x480" if "Wan" in model else "1280x720"},
+            )
+        )
         unlisted = await client.call_tool("create_video", {"prompt": "A kite", "model": "m-1"})
     assert job["backend"] == dialect
     assert unlisted.is_error == (kind != "gateway")  # refused before any POST where the backend lists models

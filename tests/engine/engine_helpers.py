@@ -26,9 +26,29 @@ from sora_mcp.engine import EngineServer
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 # Ids an attacker would try: encoded dots, slashes and backslashes, NUL, near-misses of the real shape.
-HOSTILE_IDS = ("%2e", "%2e%2e", ".", "..", "%2f", "..%5c", "%5c", "%2e%2e%2f", "%2e%2e%2f%2e%2e",
-               "%2e%2e%2fengine.sqlite3", "%2e%2e%5cengine.sqlite3", "..%2f..%2f..%2ftmp", "%2E%2E", ".%2e",
-               "%252e%252e", "videos", "video_", "video_%2e%2e", "%00", "%2e%00", "video_" + "0" * 31 + "%2f")
+HOSTILE_IDS = (
+    "%2e",
+    "%2e%2e",
+    ".",
+    "..",
+    "%2f",
+    "..%5c",
+    "%5c",
+    "%2e%2e%2f",
+    "%2e%2e%2f%2e%2e",
+    "%2e%2e%2fengine.sqlite3",
+    "%2e%2e%5cengine.sqlite3",
+    "..%2f..%2f..%2ftmp",
+    "%2E%2E",
+    ".%2e",
+    "%252e%252e",
+    "videos",
+    "video_",
+    "video_%2e%2e",
+    "%00",
+    "%2e%00",
+    "video_" + "0" * 31 + "%2f",
+)
 
 
 def sdk(server: EngineServer, api_key: str = "any-key") -> openai.AsyncOpenAI:
@@ -98,7 +118,13 @@ def exact(
 
 
 def stream_until_answer(
-    port: int, path: str, headers: dict[str, str], *, preamble: bytes = b"", chunk_mb: int = 1, max_mb: int = 200
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    *,
+    preamble: bytes = b"",
+    chunk_mb: int = 1,
+    max_mb: int = 200,
 ) -> tuple[int | None, int]:
     """POST a chunked body 1 MiB at a time until the server answers (or stops reading).
 
@@ -160,8 +186,21 @@ class EngineCommand:
         self.err = data_dir.parent / f"engine-{self.port}.stderr"
         with self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sora_mcp", "engine", "--port", str(self.port), "--data-dir",
-                 str(data_dir), *args], env=clean_env(**env), stdout=subprocess.DEVNULL, stderr=err)
+                [
+                    sys.executable,
+                    "-m",
+                    "sora_mcp",
+                    "engine",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(data_dir),
+                    *args,
+                ],
+                env=clean_env(**env),
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         deadline = time.monotonic() + 30
         while not listening(self.port):
             assert self.proc.poll() is None, self.err.read_text()

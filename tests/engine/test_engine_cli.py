@@ -24,20 +24,56 @@ def started(tmp_path: Path) -> Iterator[list[EngineCommand]]:
 
 def test_no_key_refuses_to_start_and_says_how(tmp_path: Path) -> None:
     port = free_port()
-    done = subprocess.run([sys.executable, "-m", "sora_mcp", "engine", "--port", str(port), "--data-dir",
-                           str(tmp_path / "data")], env=clean_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sora_mcp",
+            "engine",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
     assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in done.stderr
     assert "SORA_ENGINE_API_KEY" in done.stderr and "--insecure-no-auth" in done.stderr
     assert "Traceback" not in done.stderr and not listening(port)
     assert not (tmp_path / "data").exists(), "it created state before refusing"
     # An empty key is no key.
-    done = subprocess.run([sys.executable, "-m", "sora_mcp", "engine", "--port", str(port)],
-                          env=clean_env(SORA_ENGINE_API_KEY=""), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "engine", "--port", str(port)],
+        env=clean_env(SORA_ENGINE_API_KEY=""),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "--insecure-no-auth" in done.stderr
     # Faults need a key too (the admin routes answer only to it).
-    done = subprocess.run([sys.executable, "-m", "sora_mcp", "engine", "--port", str(port), "--insecure-no-auth",
-                           "--enable-faults"], env=clean_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sora_mcp",
+            "engine",
+            "--port",
+            str(port),
+            "--insecure-no-auth",
+            "--enable-faults",
+        ],
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "faults_enabled needs an api_key" in done.stderr, done.stderr
 
 
@@ -51,8 +87,15 @@ def test_open_flag_runs_open_and_says_so(tmp_path: Path, started: list[EngineCom
 
 
 def test_key_from_env_faults_and_allowed_host(tmp_path: Path, started: list[EngineCommand]) -> None:
-    engine = EngineCommand(tmp_path / "data", "--enable-faults", "--allowed-host", "preview.lan", "--allowed-host", "box:8",
-                    SORA_ENGINE_API_KEY=KEY)
+    engine = EngineCommand(
+        tmp_path / "data",
+        "--enable-faults",
+        "--allowed-host",
+        "preview.lan",
+        "--allowed-host",
+        "box:8",
+        SORA_ENGINE_API_KEY=KEY,
+    )
     started.append(engine)
     assert exact(engine.port, "GET", "/v1/videos").status == 401
     assert exact(engine.port, "GET", "/v1/videos", key=KEY).status == 200

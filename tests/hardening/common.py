@@ -30,7 +30,9 @@ from sora_mcp.service import VideoService
 SECRET_KEY = "sk-hardening-SECRET-0xC0FFEE-7d1e"
 REPO = Path(__file__).resolve().parents[2]
 # Path-looking runs in answers: absolute POSIX paths under the usual host roots.
-_ABS_PATH = re.compile(r"(?<![\w.])/(?:root|tmp|home|usr|etc|work|proc|dev|var|opt|srv|mnt|sys)(?:/[^\s'\"\\,;)\]}]*)?")
+_ABS_PATH = re.compile(
+    r"(?<![\w.])/(?:root|tmp|home|usr|etc|work|proc|dev|var|opt|srv|mnt|sys)(?:/[^\s'\"\\,;)\]}]*)?"
+)
 _MASKED = re.compile(r"^Error executing tool [\w-]+$")
 
 
@@ -43,13 +45,28 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(root: Path, *, watch: bool = False, api_key: str = SECRET_KEY, port: int = 0,
-                settings: dict[str, Any] | None = None, **engine_knobs: Any) -> AsyncIterator[Stack]:
+async def stack(
+    root: Path,
+    *,
+    watch: bool = False,
+    api_key: str = SECRET_KEY,
+    port: int = 0,
+    settings: dict[str, Any] | None = None,
+    **engine_knobs: Any,
+) -> AsyncIterator[Stack]:
     """An engine (keyed), a VideoService with its data dir under `root`, and an in-process Client."""
     (root / "inputs").mkdir(parents=True, exist_ok=True)
-    engine = EngineServer(EngineConfig(data_dir=root / "engine", api_key=api_key, **engine_knobs), port=port).start()
-    conf = Settings(base_url=engine.base_url, api_key=SECRET_KEY, data_dir=root / "data",
-                    allowed_roots=[root / "inputs"], watch=watch, **(settings or {}))
+    engine = EngineServer(
+        EngineConfig(data_dir=root / "engine", api_key=api_key, **engine_knobs), port=port
+    ).start()
+    conf = Settings(
+        base_url=engine.base_url,
+        api_key=SECRET_KEY,
+        data_dir=root / "data",
+        allowed_roots=[root / "inputs"],
+        watch=watch,
+        **(settings or {}),
+    )
     try:
         async with VideoService(conf) as service, Client(build_server(service)) as client:
             yield Stack(engine, service, client, conf)
@@ -69,8 +86,16 @@ def input_forms(value: Any) -> set[str]:
         if isinstance(v, str):
             shown = "".join(ch if ch.isprintable() else "?" for ch in v)
             # The prompt tools echo a prompt with its control characters removed (strip_controls).
-            out.update({v, shown, strip_controls(v), repr(v)[1:-1], json.dumps(v)[1:-1],
-                        json.dumps(v, ensure_ascii=False)[1:-1]})
+            out.update(
+                {
+                    v,
+                    shown,
+                    strip_controls(v),
+                    repr(v)[1:-1],
+                    json.dumps(v)[1:-1],
+                    json.dumps(v, ensure_ascii=False)[1:-1],
+                }
+            )
         elif isinstance(v, dict):
             for k, x in v.items():
                 walk(k)
@@ -85,8 +110,14 @@ def input_forms(value: Any) -> set[str]:
     return out
 
 
-def leaks(text: str, *, data_dir: Path, echoed: Iterable[str] = (), secret: str = SECRET_KEY,
-          shared: Iterable[Path] = ()) -> list[str]:
+def leaks(
+    text: str,
+    *,
+    data_dir: Path,
+    echoed: Iterable[str] = (),
+    secret: str = SECRET_KEY,
+    shared: Iterable[Path] = (),
+) -> list[str]:
     """What in `text` must not reach an agent: the key, tracebacks, host paths outside the data dir.
 
     A path (or marker) the caller itself sent and the answer merely echoes is not a leak, nor is one
@@ -150,8 +181,10 @@ class Tally:
             self.leaked.append(f"{where}: {leak}")
 
     def summary(self) -> str:
-        return (f"{self.calls} calls: {self.ok} answered, {self.refused} refused with a message; "
-                f"{self.lost} lost, {len(self.leaked)} leaked")
+        return (
+            f"{self.calls} calls: {self.ok} answered, {self.refused} refused with a message; "
+            f"{self.lost} lost, {len(self.leaked)} leaked"
+        )
 
 
 def _short(args: Any) -> str:
@@ -170,8 +203,11 @@ def tree(*roots: Path, exclude: Iterable[Path] = ()) -> set[str]:
             if any(dirpath == s or dirpath.startswith(s + "/") for s in skip):
                 dirnames[:] = []
                 continue
-            dirnames[:] = [d for d in dirnames if d not in (".git", "__pycache__", ".pytest_cache",
-                                                           ".hypothesis", ".ruff_cache")]
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if d not in (".git", "__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache")
+            ]
             out.update(p for n in filenames + dirnames if (p := os.path.join(dirpath, n)) not in skip)
     return out
 
@@ -185,8 +221,9 @@ def top_level(path: Path) -> set[str]:
 
 def engine_sha256(base_url: str, video_id: str, key: str = SECRET_KEY) -> str:
     """The sha256 of the MP4 as the engine serves it (the truth an archived copy must match)."""
-    req = urllib.request.Request(f"{base_url}/videos/{video_id}/content?variant=video",
-                                 headers={"Authorization": f"Bearer {key}"})
+    req = urllib.request.Request(
+        f"{base_url}/videos/{video_id}/content?variant=video", headers={"Authorization": f"Bearer {key}"}
+    )
     h = hashlib.sha256()
     with urllib.request.urlopen(req, timeout=60) as resp:
         while chunk := resp.read(1 << 20):

@@ -38,7 +38,9 @@ class CrashReport:
 
 
 def engine_jobs(base_url: str) -> dict[str, str]:
-    req = urllib.request.Request(f"{base_url}/videos?limit=100", headers={"Authorization": f"Bearer {SECRET_KEY}"})
+    req = urllib.request.Request(
+        f"{base_url}/videos?limit=100", headers={"Authorization": f"Bearer {SECRET_KEY}"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return {v["id"]: v["status"] for v in json.load(resp)["data"]}
 
@@ -50,8 +52,10 @@ def ledger_state(data_dir: Path) -> tuple[set[str], dict[str, tuple[str, str]]]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         ids = {r[0] for r in con.execute("SELECT id FROM jobs")}
-        assets = {r[0]: (r[1], r[2]) for r in con.execute(
-            "SELECT video_id, path, sha256 FROM assets WHERE variant = 'video'")}
+        assets = {
+            r[0]: (r[1], r[2])
+            for r in con.execute("SELECT video_id, path, sha256 FROM assets WHERE variant = 'video'")
+        }
     finally:
         con.close()
     return ids, assets
@@ -59,8 +63,9 @@ def ledger_state(data_dir: Path) -> tuple[set[str], dict[str, tuple[str, str]]]:
 
 async def _drive(url: str, point: str, rng: random.Random) -> None:
     async with Client(url) as c:
-        created = await c.call_tool("create_video", {"prompt": f"A crash test clip {rng.random():.6f}",
-                                                     "size": "720x1280"})
+        created = await c.call_tool(
+            "create_video", {"prompt": f"A crash test clip {rng.random():.6f}", "size": "720x1280"}
+        )
         if point == "create" or created.is_error:
             return
         vid = created.structured_content["id"]
@@ -73,7 +78,11 @@ async def _drive(url: str, point: str, rng: random.Random) -> None:
 
 async def kill_during(proc: ServeProcess, point: str, rng: random.Random) -> None:
     """Run the journey up to `point` and SIGKILL the server at a random moment in it."""
-    delay = {"create": rng.uniform(0.0, 0.4), "wait": rng.uniform(0.3, 3.0), "download": rng.uniform(0.5, 5.0)}[point]
+    delay = {
+        "create": rng.uniform(0.0, 0.4),
+        "wait": rng.uniform(0.3, 3.0),
+        "download": rng.uniform(0.5, 5.0),
+    }[point]
 
     async def killer() -> None:
         await anyio.sleep(delay)
@@ -109,8 +118,9 @@ def settled(base_url: str, data_dir: Path) -> tuple[list[str], int]:
     return missing, ok
 
 
-async def crash_cycles(settings: Any, base_url: str, cycles: int, *, seed: int = 20,
-                       settle_s: float = 60.0) -> CrashReport:
+async def crash_cycles(
+    settings: Any, base_url: str, cycles: int, *, seed: int = 20, settle_s: float = 60.0
+) -> CrashReport:
     rng = random.Random(seed)
     report = CrashReport()
     proc = ServeProcess(settings, "http")

@@ -26,7 +26,14 @@ import anyio
 
 from sora_mcp.config import Settings
 from sora_mcp.engine.guard import MAX_BODY_BYTES
-from tests.engine.engine_helpers import HOSTILE_IDS, Answer, EngineCommand, clean_env, exact, stream_until_answer
+from tests.engine.engine_helpers import (
+    HOSTILE_IDS,
+    Answer,
+    EngineCommand,
+    clean_env,
+    exact,
+    stream_until_answer,
+)
 from tests.hardening.common import leaks
 from tests.hardening.embedded_engine import attacks, listening_ports
 from tests.hardening.http_run import client
@@ -35,9 +42,15 @@ from tests.hardening.serve_proc import ServeProcess
 REFUSED = {401, 403, 404, 413, 415, 421}
 KEY = "engine-surface-long-run-key-0123456789abcdef"
 JSON = {"Content-Type": "application/json"}
-BAD_NUMBERS = (b'{"prompt": "x", "seed": 1e400}', b'{"prompt": "x", "seed": NaN}', b'{"prompt": "x", "seed": -Infinity}',
-               b'{"prompt": "x", "seed": ' + b"9" * 5000 + b"}", b'{"prompt": "x", "seconds": 1e999}',
-               b'{"prompt": "x", "extra": {"n": [1e400]}}', b"[" * 50_000 + b"]" * 50_000)
+BAD_NUMBERS = (
+    b'{"prompt": "x", "seed": 1e400}',
+    b'{"prompt": "x", "seed": NaN}',
+    b'{"prompt": "x", "seed": -Infinity}',
+    b'{"prompt": "x", "seed": ' + b"9" * 5000 + b"}",
+    b'{"prompt": "x", "seconds": 1e999}',
+    b'{"prompt": "x", "extra": {"n": [1e400]}}',
+    b"[" * 50_000 + b"]" * 50_000,
+)
 
 
 class Tally:
@@ -77,8 +90,11 @@ def _wait_completed(port: int, ids: list[str], timeout: float = 180) -> list[str
 
 
 def _tree(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
-            if p.is_file() and "sqlite3" not in p.name}
+    return {
+        str(p.relative_to(root)): p.stat().st_size
+        for p in root.rglob("*")
+        if p.is_file() and "sqlite3" not in p.name
+    }
 
 
 def _hwm_mb(pid: int) -> float:
@@ -94,7 +110,9 @@ async def embedded(root: Path, rounds: int, tally: Tally) -> list[str]:
     proc = ServeProcess(Settings(base_url=None, data_dir=root / "data"), "http")
     try:
         async with client(proc.url) as mcp:
-            created = await mcp.call_tool("create_video", {"prompt": "A paper boat in the rain", "seconds": "4"})
+            created = await mcp.call_tool(
+                "create_video", {"prompt": "A paper boat in the rain", "seconds": "4"}
+            )
             if created.is_error:
                 return [f"create failed: {created.content[0].text[:200]}"]
             vid = created.structured_content["id"]
@@ -105,7 +123,10 @@ async def embedded(root: Path, rounds: int, tally: Tally) -> list[str]:
             for _ in range(rounds):
                 for name, method, path, headers, body in attacks(port, vid):
                     answer = await anyio.to_thread.run_sync(
-                        lambda: exact(port, method, path, headers=headers, body=body))
+                        lambda method=method, path=path, headers=headers, body=body: exact(
+                            port, method, path, headers=headers, body=body
+                        )
+                    )
                     tally.expect(f"embedded {name}", answer, REFUSED)
             done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
             status = done.structured_content["jobs"][0]["status"] if not done.is_error else "error"
@@ -124,33 +145,82 @@ def standalone(root: Path, rounds: int, tally: Tally) -> dict[str, Any]:
     facts: dict[str, Any] = {"jobs": 0, "read_mb": 0.0, "peak_growth_mb": 0.0}
     try:
         port = engine.port
-        ids = [json.loads(exact(port, "POST", "/v1/videos", key=KEY, headers=JSON,
-                                body=json.dumps({"prompt": f"shot {i}", "seconds": "4"}).encode()).body)["id"]
-               for i in range(3)]
+        ids = [
+            json.loads(
+                exact(
+                    port,
+                    "POST",
+                    "/v1/videos",
+                    key=KEY,
+                    headers=JSON,
+                    body=json.dumps({"prompt": f"shot {i}", "seconds": "4"}).encode(),
+                ).body
+            )["id"]
+            for i in range(3)
+        ]
         tally.problems += _wait_completed(port, ids)
         facts["jobs"] = len(ids)
         before = _tree(data)
         for _ in range(rounds):
             for vid in (*HOSTILE_IDS, f"{ids[0]}%2f..", f"..%2f{ids[0]}"):
-                for method, path in (("DELETE", f"/v1/videos/{vid}"), ("GET", f"/v1/videos/{vid}/content"),
-                                     ("POST", f"/v1/videos/{vid}/remix")):
-                    tally.expect(f"{method} {path}", exact(port, method, path, key=KEY, headers=JSON,
-                                 body=b'{"prompt": "x"}' if method == "POST" else None), {404})
+                for method, path in (
+                    ("DELETE", f"/v1/videos/{vid}"),
+                    ("GET", f"/v1/videos/{vid}/content"),
+                    ("POST", f"/v1/videos/{vid}/remix"),
+                ):
+                    tally.expect(
+                        f"{method} {path}",
+                        exact(
+                            port,
+                            method,
+                            path,
+                            key=KEY,
+                            headers=JSON,
+                            body=b'{"prompt": "x"}' if method == "POST" else None,
+                        ),
+                        {404},
+                    )
             for body in BAD_NUMBERS:
-                tally.expect(f"bad number {body[:40]!r}", exact(port, "POST", "/v1/videos", key=KEY, headers=JSON,
-                                                                 body=body), {400})
+                tally.expect(
+                    f"bad number {body[:40]!r}",
+                    exact(port, "POST", "/v1/videos", key=KEY, headers=JSON, body=body),
+                    {400},
+                )
             for kind in ("text/plain", "application/x-www-form-urlencoded", ""):
-                tally.expect(f"POST faults as {kind!r}", exact(port, "POST", "/_engine/faults", key=KEY,
-                             headers={"Content-Type": kind} if kind else {}, body=b'{"fail_rate": 1}'), {415})
+                tally.expect(
+                    f"POST faults as {kind!r}",
+                    exact(
+                        port,
+                        "POST",
+                        "/_engine/faults",
+                        key=KEY,
+                        headers={"Content-Type": kind} if kind else {},
+                        body=b'{"fail_rate": 1}',
+                    ),
+                    {415},
+                )
             for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example"):
-                tally.expect(f"Host {host}", exact(port, "GET", "/v1/videos", key=KEY, headers={"Host": host}), {421})
-            tally.expect("600 MB declared", exact(port, "POST", "/v1/videos", key=KEY, body=None,
-                         headers={**JSON, "Content-Length": str(600 * 2**20)}), {413})
+                tally.expect(
+                    f"Host {host}", exact(port, "GET", "/v1/videos", key=KEY, headers={"Host": host}), {421}
+                )
+            tally.expect(
+                "600 MB declared",
+                exact(
+                    port,
+                    "POST",
+                    "/v1/videos",
+                    key=KEY,
+                    body=None,
+                    headers={**JSON, "Content-Length": str(600 * 2**20)},
+                ),
+                {413},
+            )
         Path(f"/proc/{engine.proc.pid}/clear_refs").write_text("5")  # peak RSS := current RSS
         start = _hwm_mb(engine.proc.pid)
         for _ in range(2):
-            status, sent = stream_until_answer(port, "/v1/videos", {**JSON, "Authorization": f"Bearer {KEY}"},
-                                               max_mb=200)
+            status, sent = stream_until_answer(
+                port, "/v1/videos", {**JSON, "Authorization": f"Bearer {KEY}"}, max_mb=200
+            )
             tally.tried += 1
             if status in (413, None) and sent < MAX_BODY_BYTES + 32 * 2**20:
                 tally.refused += 1
@@ -180,8 +250,16 @@ def killed_mid_render(root: Path) -> dict[str, int]:
     data = root / "killed"
     data.mkdir(parents=True)
     engine = EngineCommand(data, SORA_ENGINE_API_KEY=KEY, SORA_ENGINE_RENDER_SLOWDOWN="40")
-    vid = json.loads(exact(engine.port, "POST", "/v1/videos", key=KEY, headers=JSON,
-                           body=b'{"prompt": "slow", "seconds": "4"}').body)["id"]
+    vid = json.loads(
+        exact(
+            engine.port,
+            "POST",
+            "/v1/videos",
+            key=KEY,
+            headers=JSON,
+            body=b'{"prompt": "slow", "seconds": "4"}',
+        ).body
+    )["id"]
     deadline = time.monotonic() + 60
     while not list(data.rglob("*.part*")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -194,10 +272,20 @@ def killed_mid_render(root: Path) -> dict[str, int]:
         status = json.loads(exact(again.port, "GET", f"/v1/videos/{vid}", key=KEY).body)["status"]
     finally:
         again.stop()
-    keyless = subprocess.run([sys.executable, "-m", "sora_mcp", "engine", "--port", "0", "--data-dir",
-                              str(root / "keyless")], env=clean_env(), capture_output=True, text=True, timeout=60)
-    return {"left": len(leftovers), "after": after, "job_kept": int(status != "failed"),
-            "keyless_exit": keyless.returncode}
+    keyless = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "engine", "--port", "0", "--data-dir", str(root / "keyless")],
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+    return {
+        "left": len(leftovers),
+        "after": after,
+        "job_kept": int(status != "failed"),
+        "keyless_exit": keyless.returncode,
+    }
 
 
 async def engine_surface(root: Path, rounds: int) -> tuple[str, list[str]]:
@@ -217,13 +305,15 @@ async def engine_surface(root: Path, rounds: int) -> tuple[str, list[str]]:
     if killed["keyless_exit"] != 2:
         problems.append(f"keyless `sora-mcp engine` exited {killed['keyless_exit']}, not 2")
     lost = len([p for p in problems if "leaked" not in p])
-    figure = (f"{tally.tried} hostile requests ({embedded_tried} at the embedded engine of a default `sora-mcp serve`: "
-              f"keyless, wrong key, foreign Host/Origin, text/plain fault injection, encoded-dot deletes; the rest at "
-              f"a keyed engine: {len(HOSTILE_IDS) + 2} encoded-dot/slash ids x 3 routes, bad numbers, wrong content "
-              f"types, bodies past the {MAX_BODY_BYTES / 2**20:.1f} MiB cap), {tally.refused} refused; "
-              f"{facts['jobs']} jobs with their files and db intact, {facts.get('listed_after_restart', 0)} listed "
-              f"after a restart; a 200 MB streamed body stopped after {facts['read_mb']:.0f} MiB sent "
-              f"(engine peak +{facts['peak_growth_mb']:.0f} MB); SIGKILL mid-render left {killed['left']} .part "
-              f"files, {killed['after']} after restart; keyless engine refused (exit {killed['keyless_exit']}); "
-              f"{lost} lost, {tally.leaked} leaked")
+    figure = (
+        f"{tally.tried} hostile requests ({embedded_tried} at the embedded engine of a default `sora-mcp serve`: "
+        f"keyless, wrong key, foreign Host/Origin, text/plain fault injection, encoded-dot deletes; the rest at "
+        f"a keyed engine: {len(HOSTILE_IDS) + 2} encoded-dot/slash ids x 3 routes, bad numbers, wrong content "
+        f"types, bodies past the {MAX_BODY_BYTES / 2**20:.1f} MiB cap), {tally.refused} refused; "
+        f"{facts['jobs']} jobs with their files and db intact, {facts.get('listed_after_restart', 0)} listed "
+        f"after a restart; a 200 MB streamed body stopped after {facts['read_mb']:.0f} MiB sent "
+        f"(engine peak +{facts['peak_growth_mb']:.0f} MB); SIGKILL mid-render left {killed['left']} .part "
+        f"files, {killed['after']} after restart; keyless engine refused (exit {killed['keyless_exit']}); "
+        f"{lost} lost, {tally.leaked} leaked"
+    )
     return figure, problems

@@ -17,8 +17,14 @@ import anyio
 from sora_mcp.engine import EngineServer
 from tests.hardening.common import Stack, engine_sha256, file_sha256, input_forms, leaks, text_of
 
-CLEAR = {"latency_ms": 0, "response_delay_ms": 0, "rate_limit_every_n": 0, "error_rate_5xx": 0.0, "fail_rate": 0.0,
-             "drop_download_after_bytes": None}
+CLEAR = {
+    "latency_ms": 0,
+    "response_delay_ms": 0,
+    "rate_limit_every_n": 0,
+    "error_rate_5xx": 0.0,
+    "fail_rate": 0.0,
+    "drop_download_after_bytes": None,
+}
 
 
 @dataclass
@@ -32,16 +38,24 @@ class Outcome:
     faults_seen: int = 0
 
 
-async def persist(s: Stack, out: Outcome, tool: str, args: dict[str, Any], *, tries: int = 30,
-                  done: Any = None) -> Any:
+async def persist(
+    s: Stack, out: Outcome, tool: str, args: dict[str, Any], *, tries: int = 30, done: Any = None
+) -> Any:
     """Call until it answers (and `done(result)` holds), as an agent would; refusals are kept."""
     result = None
     for _ in range(tries):
         with anyio.fail_after(150):
             result = await s.client.call_tool(tool, args)
         text = text_of(result)
-        out.problems += [f"{tool}: {x}" for x in leaks(result.model_dump_json(), data_dir=s.settings.data_dir,
-                                                       echoed=input_forms(args), shared=s.settings.roots())]
+        out.problems += [
+            f"{tool}: {x}"
+            for x in leaks(
+                result.model_dump_json(),
+                data_dir=s.settings.data_dir,
+                echoed=input_forms(args),
+                shared=s.settings.roots(),
+            )
+        ]
         if not result.is_error and (done is None or done(result)):
             return result
         if result.is_error:
@@ -141,8 +155,13 @@ async def restart_mid_job(s: Stack) -> tuple[Outcome, list[str]]:
     jobs_before = s.engine.jobs_count()
     created = await persist(s, out, "create_video", {"prompt": "A slow tide", "size": "720x1280"})
     out.video_id = created.structured_content["id"]
-    await persist(s, out, "get_status", {"video_id": out.video_id},
-                  done=lambda r: r.structured_content["jobs"][0]["progress"] > 0)
+    await persist(
+        s,
+        out,
+        "get_status",
+        {"video_id": out.video_id},
+        done=lambda r: r.structured_content["jobs"][0]["progress"] > 0,
+    )
     restart_engine(s)
     s.engine.set_faults(render_slowdown=1.0)
     out.faults_seen = 1
@@ -161,8 +180,10 @@ async def engine_down(s: Stack, known_id: str | None) -> tuple[Outcome, list[str
     jobs_before = s.engine.jobs_count()
     config, port = s.engine.config, s.engine.port
     s.engine.stop()
-    calls: list[tuple[str, dict[str, Any]]] = [("create_video", {"prompt": "A quiet harbour"}),
-                                               ("list_videos", {"limit": 5})]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("create_video", {"prompt": "A quiet harbour"}),
+        ("list_videos", {"limit": 5}),
+    ]
     if known_id:
         calls += [("get_status", {"video_id": known_id}), ("download_asset", {"video_id": known_id})]
     for tool, args in calls:

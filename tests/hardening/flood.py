@@ -21,9 +21,16 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "flood", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "flood", "version": "1"},
+    },
+}
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
@@ -111,12 +118,21 @@ class FloodReport:
     seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"{self.sent} initialize POSTs in {self.seconds:.0f} s "
-                f"(statuses {dict(sorted(self.statuses.items()))}, {self.errors} transport errors)")
+        return (
+            f"{self.sent} initialize POSTs in {self.seconds:.0f} s "
+            f"(statuses {dict(sorted(self.statuses.items()))}, {self.errors} transport errors)"
+        )
 
 
-async def initialize_flood(url: str, n: int, *, limit_s: float = 60, workers: int = 8,
-                           token: str | None = None, report: FloodReport | None = None) -> FloodReport:
+async def initialize_flood(
+    url: str,
+    n: int,
+    *,
+    limit_s: float = 60,
+    workers: int = 8,
+    token: str | None = None,
+    report: FloodReport | None = None,
+) -> FloodReport:
     """`n` legacy `initialize` POSTs over a few keep-alive HTTP/1.1 connections, each answer read whole."""
     report = report or FloodReport()
     headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
@@ -149,8 +165,9 @@ async def journey(url: str, token: str | None, mode: str, data_dir: Path, limit_
     """create → get_status until done → download_asset through the official Client; the file's path."""
     with anyio.fail_after(limit_s):
         async with client(url, token, mode) as c:
-            created = await c.call_tool("create_video", {"prompt": f"A lantern in fog ({mode})",
-                                                         "size": "720x1280"})
+            created = await c.call_tool(
+                "create_video", {"prompt": f"A lantern in fog ({mode})", "size": "720x1280"}
+            )
             assert not created.is_error, created.content
             vid = created.structured_content["id"]
             while True:
@@ -180,8 +197,9 @@ def open_stream(port: int, path: str = "/sse", token: str | None = None) -> tupl
     """A raw GET of an event stream; (status, what was read, the socket: left open, the stream stays held)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-              f"Accept: text/event-stream\r\n{auth}\r\n".encode())
+    s.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n{auth}\r\n".encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = s.recv(1024)

@@ -44,12 +44,13 @@ def _check_stderr(name: str, stderr: str, problems: list[str]) -> int:
     if size > STDERR_BYTES:
         problems.append(f"{name}: stderr grew to {size} bytes")
     if "Traceback" in stderr:
-        problems.append(f"{name}: a traceback in stderr: {stderr[stderr.index('Traceback'):][:200]}")
+        problems.append(f"{name}: a traceback in stderr: {stderr[stderr.index('Traceback') :][:200]}")
     return size
 
 
-async def _legit_loop(url: str, data_dir: Path, stop: anyio.Event, done: dict[str, int],
-                      problems: list[str]) -> None:
+async def _legit_loop(
+    url: str, data_dir: Path, stop: anyio.Event, done: dict[str, int], problems: list[str]
+) -> None:
     """Real clients one after another while the flood runs: a journey per era, then quick calls."""
     for mode in ("legacy", "auto"):
         try:
@@ -81,8 +82,9 @@ async def run(root: Path, *, inits: int, idle: int, streams: int, limit_s: float
                 await quick_call(proc.url, None, "auto")
                 done["journeys"] += 1
             except Exception as exc:  # noqa: BLE001
-                problems.append(f"journey beside {idle} idle connections: {type(exc).__name__}: "
-                                f"{str(exc)[:150]}")
+                problems.append(
+                    f"journey beside {idle} idle connections: {type(exc).__name__}: {str(exc)[:150]}"
+                )
         idle_peak = rss_mb(proc.proc.pid)[1]
     finally:
         idle_err = _check_stderr("idle horde", proc.close(), problems)
@@ -124,14 +126,16 @@ async def run(root: Path, *, inits: int, idle: int, streams: int, limit_s: float
     for name, start, peak in (("idle", start_mb, idle_peak), ("flood", init_start, init_peak)):
         if peak - start > RSS_GROWTH_MB:
             problems.append(f"{name}: RSS grew {peak - start:.0f} MB (bound {RSS_GROWTH_MB})")
-    figure = (f"{horde.opened} idle connections opened against a cap of 256 with 1024 open files "
-              f"({horde.closed_by_server} closed by the server); {report.line()}; "
-              f"{sum(codes.values())} event streams tried ({codes.get(200, 0)} held, "
-              f"{codes.get(503, 0)} refused at the cap); "
-              f"{done['journeys']} create→status→download journeys and {done['calls']} quick calls by real "
-              f"clients (2026-07-28 and 2025-06-18) completed beside them; peak RSS {idle_peak:.0f} / "
-              f"{init_peak:.0f} / {sse_peak:.0f} MB; stderr {idle_err} / {init_err} / {sse_err} bytes; "
-              f"{len(problems)} lost, 0 leaked")
+    figure = (
+        f"{horde.opened} idle connections opened against a cap of 256 with 1024 open files "
+        f"({horde.closed_by_server} closed by the server); {report.line()}; "
+        f"{sum(codes.values())} event streams tried ({codes.get(200, 0)} held, "
+        f"{codes.get(503, 0)} refused at the cap); "
+        f"{done['journeys']} create→status→download journeys and {done['calls']} quick calls by real "
+        f"clients (2026-07-28 and 2025-06-18) completed beside them; peak RSS {idle_peak:.0f} / "
+        f"{init_peak:.0f} / {sse_peak:.0f} MB; stderr {idle_err} / {init_err} / {sse_err} bytes; "
+        f"{len(problems)} lost, 0 leaked"
+    )
     return figure, problems
 
 

@@ -22,23 +22,69 @@ from tests.hardening.common import Tally
 CALL_TIMEOUT_S = 60.0
 
 HOSTILE_PATHS = [
-    "../../../../etc/passwd", "/etc/shadow", "~/.ssh/id_rsa", "/root/.ssh/id_rsa", "/proc/self/environ",
-    "/dev/zero", "/dev/random", "/tmp", "..", ".", "", " ", "C:\\Windows\\win.ini", "\\\\server\\share\\x.png",
-    "file:///etc/passwd", "http://169.254.169.254/latest/meta-data", "https://", "data:image/png;base64,AAAA",
-    "data:text/html;base64,PHNjcmlwdD4=", "file-", "file-../../x", "%2e%2e/%2e%2e/etc/passwd", "inputs/../../x.png",
-    "x.png\x00.txt", "/" * 300, "a/" * 2000, "\u202e\u0067\u006e\u0070.exe", "CON", "nul.png",
+    "../../../../etc/passwd",
+    "/etc/shadow",
+    "~/.ssh/id_rsa",
+    "/root/.ssh/id_rsa",
+    "/proc/self/environ",
+    "/dev/zero",
+    "/dev/random",
+    "/tmp",
+    "..",
+    ".",
+    "",
+    " ",
+    "C:\\Windows\\win.ini",
+    "\\\\server\\share\\x.png",
+    "file:///etc/passwd",
+    "http://169.254.169.254/latest/meta-data",
+    "https://",
+    "data:image/png;base64,AAAA",
+    "data:text/html;base64,PHNjcmlwdD4=",
+    "file-",
+    "file-../../x",
+    "%2e%2e/%2e%2e/etc/passwd",
+    "inputs/../../x.png",
+    "x.png\x00.txt",
+    "/" * 300,
+    "a/" * 2000,
+    "\u202e\u0067\u006e\u0070.exe",
+    "CON",
+    "nul.png",
 ]
-IDS = ["video_", "video_0000", "../../ledger.sqlite3", "video_%00", "' OR 1=1 --", "*", "video_\u00e9\u00e8",
-       "x" * 600, "\t", "video_abc/../../..", "null", "-1"]
+IDS = [
+    "video_",
+    "video_0000",
+    "../../ledger.sqlite3",
+    "video_%00",
+    "' OR 1=1 --",
+    "*",
+    "video_\u00e9\u00e8",
+    "x" * 600,
+    "\t",
+    "video_abc/../../..",
+    "null",
+    "-1",
+]
 
-_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-            | st.floats(allow_nan=True, allow_infinity=True))
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
 _unicode = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
-_control = st.text(st.characters(max_codepoint=0x1f), min_size=1, max_size=20)
-_huge = st.sampled_from([33_000, 100_000, 1_000_000]).map(lambda n: "\U0001f3ac" * (n // 4) + "A" * (n - n // 4))
+_control = st.text(st.characters(max_codepoint=0x1F), min_size=1, max_size=20)
+_huge = st.sampled_from([33_000, 100_000, 1_000_000]).map(
+    lambda n: "\U0001f3ac" * (n // 4) + "A" * (n - n // 4)
+)
 _path_like = st.sampled_from(HOSTILE_PATHS) | st.lists(
-    st.sampled_from(["..", "etc", "passwd", "~", "root", ".ssh", "%2e%2e", "..\\", "x.png", "\x00", "inputs"]),
-    min_size=1, max_size=12).map("/".join).map(lambda p: st_prefix(p))
+    st.sampled_from(
+        ["..", "etc", "passwd", "~", "root", ".ssh", "%2e%2e", "..\\", "x.png", "\x00", "inputs"]
+    ),
+    min_size=1,
+    max_size=12,
+).map("/".join).map(lambda p: st_prefix(p))
 _strings = _unicode | _control | _huge | _path_like | st.sampled_from(IDS)
 _garbage = st.recursive(
     _scalars | _strings,
@@ -76,9 +122,14 @@ def _plausible(name: str, prop: dict[str, Any], ids: list[str]) -> st.SearchStra
         return _path_like
     if name == "dry_run":
         return st.booleans()
-    kinds = {"string": _unicode, "integer": st.integers(-5, 200), "number": st.floats(-1, 10),
-             "boolean": st.booleans(), "array": st.lists(_unicode, max_size=3),
-             "object": st.dictionaries(_unicode.filter(bool), _scalars, max_size=3)}
+    kinds = {
+        "string": _unicode,
+        "integer": st.integers(-5, 200),
+        "number": st.floats(-1, 10),
+        "boolean": st.booleans(),
+        "array": st.lists(_unicode, max_size=3),
+        "object": st.dictionaries(_unicode.filter(bool), _scalars, max_size=3),
+    }
     types = [prop.get("type")] + [a.get("type") for a in prop.get("anyOf", [])]
     choices = [kinds[t] for t in types if t in kinds]
     return st.one_of(choices) if choices else _garbage
@@ -117,15 +168,30 @@ async def call(client: Any, tool: str, args: dict[str, Any], tally: Tally, data_
     return result
 
 
-def run_fuzz(portal: Any, client: Any, tools: list[Any], ids: list[str], data_dir: Path, tally: Tally,
-             *, examples: int, seed: int | None = None) -> None:
+def run_fuzz(
+    portal: Any,
+    client: Any,
+    tools: list[Any],
+    ids: list[str],
+    data_dir: Path,
+    tally: Tally,
+    *,
+    examples: int,
+    seed: int | None = None,
+) -> None:
     """Fire `examples` hypothesis-generated calls (spread over every tool) from a blocking portal."""
     names = [t.name for t in tools]
     schemas = {t.name: t.input_schema for t in tools}
     pick = st.sampled_from(names).flatmap(lambda n: st.tuples(st.just(n), tool_args(schemas[n], ids)))
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=seed is None,
-              suppress_health_check=list(HealthCheck), phases=["generate"])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        suppress_health_check=list(HealthCheck),
+        phases=["generate"],
+    )
     @given(pick)
     def one(case: tuple[str, dict[str, Any]]) -> None:
         tool, args = case

@@ -19,7 +19,9 @@ SANITY = ("list_videos", {"limit": 1})
 
 
 async def _seed(s: Stack) -> list[str]:
-    created = await s.client.call_tool("create_video", {"prompt": "A lighthouse at night", "size": "720x1280"})
+    created = await s.client.call_tool(
+        "create_video", {"prompt": "A lighthouse at night", "size": "720x1280"}
+    )
     vid = created.structured_content["id"]
     done = await s.client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
     assert done.structured_content["all_done"], done
@@ -27,7 +29,9 @@ async def _seed(s: Stack) -> list[str]:
     return [vid]
 
 
-def fuzz_session(root: Path, *, examples: int, seed: int | None = None, rounds: int = 1) -> tuple[Tally, dict[str, Any]]:
+def fuzz_session(
+    root: Path, *, examples: int, seed: int | None = None, rounds: int = 1
+) -> tuple[Tally, dict[str, Any]]:
     """Run `rounds` × `examples` fuzzed calls; returns the tally and facts about the server after."""
     tally = Tally()
     facts: dict[str, Any] = {}
@@ -37,8 +41,16 @@ def fuzz_session(root: Path, *, examples: int, seed: int | None = None, rounds: 
         tools = portal.call(s.client.list_tools).tools
         facts["tools"] = sorted(t.name for t in tools)
         for r in range(rounds):
-            run_fuzz(portal, s.client, tools, ids, s.settings.data_dir, tally, examples=examples,
-                     seed=None if seed is None else seed + r)
+            run_fuzz(
+                portal,
+                s.client,
+                tools,
+                ids,
+                s.settings.data_dir,
+                tally,
+                examples=examples,
+                seed=None if seed is None else seed + r,
+            )
             # Still alive and answering after every round.
             alive = portal.call(s.client.call_tool, *SANITY)
             facts.setdefault("alive", []).append(not alive.is_error)

@@ -15,9 +15,16 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "hardening", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "hardening", "version": "1"},
+    },
+}
 
 
 def raw_post(url: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -54,8 +61,9 @@ async def one_client(url: str, token: str | None, n: int, data_dir: Path, report
     """create → poll get_status (timed) until done → download; errors are recorded, not raised."""
     try:
         async with client(url, token) as c:
-            created = await c.call_tool("create_video", {"prompt": f"Client {n}: a lantern in fog",
-                                                         "size": "720x1280"})
+            created = await c.call_tool(
+                "create_video", {"prompt": f"Client {n}: a lantern in fog", "size": "720x1280"}
+            )
             if created.is_error:
                 raise RuntimeError(created.content[0].text)
             vid = created.structured_content["id"]
@@ -93,8 +101,8 @@ async def load(url: str, token: str | None, clients: int, data_dir: Path, limit_
 
 
 def summary(r: LoadReport) -> str:
-    return (f"{r.clients} concurrent clients: {r.completed} completed create→wait→download, "
-            f"{len(r.errors)} errors; get_status p50 {r.percentile(50):.1f} ms, p99 {r.percentile(99):.1f} ms "
-            f"over {len(r.status_ms)} calls")
-
-
+    return (
+        f"{r.clients} concurrent clients: {r.completed} completed create→wait→download, "
+        f"{len(r.errors)} errors; get_status p50 {r.percentile(50):.1f} ms, p99 {r.percentile(99):.1f} ms "
+        f"over {len(r.status_ms)} calls"
+    )

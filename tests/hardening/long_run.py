@@ -47,9 +47,11 @@ def fuzz(root: Path, n: int, seed: int) -> Section:
     sec = Section("Fuzzed tool calls")
     rounds = max(1, n // 2000)
     tally, facts = fuzz_session(root, examples=min(n, 2000), rounds=rounds, seed=seed)
-    sec.figure = (f"{tally.calls} calls over {len(facts['tools'])} tools ({', '.join(facts['tools'])}): "
-                  f"{tally.ok} answered, {tally.refused} refused with a readable message, "
-                  f"{facts['jobs_created']} real jobs created; {tally.lost} lost, {len(tally.leaked)} leaked")
+    sec.figure = (
+        f"{tally.calls} calls over {len(facts['tools'])} tools ({', '.join(facts['tools'])}): "
+        f"{tally.ok} answered, {tally.refused} refused with a readable message, "
+        f"{facts['jobs_created']} real jobs created; {tally.lost} lost, {len(tally.leaked)} leaked"
+    )
     sec.problems += tally.masked[:20] + tally.hung[:20] + tally.leaked[:20]
     if not all(facts["alive"]):
         sec.problems.append("the server stopped answering")
@@ -63,8 +65,11 @@ async def paths(root: Path) -> Section:
 
     sec = Section("Hostile paths")
     cases = make_hostile(root / "inputs", root / "outside")
-    outside = lambda: (tree(root, exclude=[root / "data", root / "engine"]), top_level(REPO),
-                       top_level(Path(tempfile.gettempdir())))
+    outside = lambda: (
+        tree(root, exclude=[root / "data", root / "engine"]),
+        top_level(REPO),
+        top_level(Path(tempfile.gettempdir())),
+    )
     before = outside()
     async with stack(root) as s:
         tries, problems = await refuse_all(s, cases)
@@ -76,10 +81,12 @@ async def paths(root: Path) -> Section:
     written = [p for p in after[0] - before[0]] + [p for p in after[1] - before[1]]
     if written:
         sec.problems.append(f"written outside the data dir: {written[:10]}")
-    sec.figure = (f"{tries} hostile values ({len(cases)} kinds: ../ chains, outside roots, symlinks out, /dev/zero, "
-                  f"FIFO, directory, 2 GB sparse, ZIP-as-PNG, 30000x30000 bomb, text-as-PNG, ...) refused, "
-                  f"{posts} uploads reached the engine, {len(written)} files written outside the data dir; "
-                  f"{len(problems)} lost, {sum('host path' in p for p in problems)} leaked")
+    sec.figure = (
+        f"{tries} hostile values ({len(cases)} kinds: ../ chains, outside roots, symlinks out, /dev/zero, "
+        f"FIFO, directory, 2 GB sparse, ZIP-as-PNG, 30000x30000 bomb, text-as-PNG, ...) refused, "
+        f"{posts} uploads reached the engine, {len(written)} files written outside the data dir; "
+        f"{len(problems)} lost, {sum('host path' in p for p in problems)} leaked"
+    )
     return sec
 
 
@@ -121,9 +128,11 @@ async def secrets(root: Path) -> Section:
     hits += ["subprocess stderr"] if SECRET_KEY in stderr else []
     hits += files_containing(root, SECRET_KEY.encode())
     sec.problems += [h[:200] for h in hits]
-    sec.figure = (f"{len(seen)} answers (every tool, resource, prompt; 401 and engine-down paths), "
-                  f"{len(records)} DEBUG log records, {len(stderr.splitlines())} stderr lines of an HTTP server at "
-                  f"DEBUG, {len(files)} files (ledger, WAL, media) searched; 0 lost, {len(hits)} leaked")
+    sec.figure = (
+        f"{len(seen)} answers (every tool, resource, prompt; 401 and engine-down paths), "
+        f"{len(records)} DEBUG log records, {len(stderr.splitlines())} stderr lines of an HTTP server at "
+        f"DEBUG, {len(files)} files (ledger, WAL, media) searched; 0 lost, {len(hits)} leaked"
+    )
     return sec
 
 
@@ -138,14 +147,19 @@ async def faults(root: Path, rounds: int) -> Section:
                 injected, runs = injected + out.faults_seen, runs + 1
                 sec.problems += problems
                 last_id = out.video_id if out.status == "completed" else last_id
-            for out, problems in [await faults_run.restart_mid_job(s), await faults_run.engine_down(s, last_id)]:
+            for out, problems in [
+                await faults_run.restart_mid_job(s),
+                await faults_run.engine_down(s, last_id),
+            ]:
                 injected, runs = injected + out.faults_seen, runs + 1
                 sec.problems += problems
     kinds = len(faults_run.SCENARIOS) + 2
-    sec.figure = (f"{runs} journeys under {kinds} fault kinds (429 storm, 5xx, latency, dropped download, failing "
-                  f"jobs, engine restarted mid-job, engine down), {injected} faults injected; no duplicate job, "
-                  f"no partial file; {len(sec.problems)} lost, "
-                  f"{sum('leak' in p or 'host path' in p for p in sec.problems)} leaked")
+    sec.figure = (
+        f"{runs} journeys under {kinds} fault kinds (429 storm, 5xx, latency, dropped download, failing "
+        f"jobs, engine restarted mid-job, engine down), {injected} faults injected; no duplicate job, "
+        f"no partial file; {len(sec.problems)} lost, "
+        f"{sum('leak' in p or 'host path' in p for p in sec.problems)} leaked"
+    )
     return sec
 
 
@@ -154,18 +168,26 @@ async def crashes(root: Path, n: int, seed: int) -> Section:
     from sora_mcp.engine import EngineConfig, EngineServer
 
     sec = Section("Crashes (SIGKILL)")
-    engine = EngineServer(EngineConfig(data_dir=root / "engine", api_key=SECRET_KEY, poll_after_ms=100)).start()
+    engine = EngineServer(
+        EngineConfig(data_dir=root / "engine", api_key=SECRET_KEY, poll_after_ms=100)
+    ).start()
     try:
-        settings = Settings(base_url=engine.base_url, api_key=SECRET_KEY, data_dir=root / "data",
-                            allowed_roots=[root / "inputs"])
+        settings = Settings(
+            base_url=engine.base_url,
+            api_key=SECRET_KEY,
+            data_dir=root / "data",
+            allowed_roots=[root / "inputs"],
+        )
         report = await crash_cycles(settings, engine.base_url, cycles=n, seed=seed)
     finally:
         engine.stop()
     sec.problems += report.problems
     points = ", ".join(f"{v} during {k}" for k, v in report.by_point.items())
-    sec.figure = (f"{report.kills} kills ({points}) survived; {report.jobs} jobs, all in the ledger, "
-                  f"{report.archived_ok} completed ones archived with the engine's sha256; "
-                  f"{len(report.problems)} lost, 0 leaked")
+    sec.figure = (
+        f"{report.kills} kills ({points}) survived; {report.jobs} jobs, all in the ledger, "
+        f"{report.archived_ok} completed ones archived with the engine's sha256; "
+        f"{len(report.problems)} lost, 0 leaked"
+    )
     return sec
 
 
@@ -176,21 +198,38 @@ async def http(root: Path, clients: int) -> Section:
     from sora_mcp.engine import EngineConfig, EngineServer
 
     sec = Section("HTTP surface")
-    engine = EngineServer(EngineConfig(data_dir=root / "engine", api_key=SECRET_KEY, poll_after_ms=250)).start()
+    engine = EngineServer(
+        EngineConfig(data_dir=root / "engine", api_key=SECRET_KEY, poll_after_ms=250)
+    ).start()
     settings = Settings(base_url=engine.base_url, api_key=SECRET_KEY, data_dir=root / "data")
     try:
-        cmd = [sys.executable, "-m", "sora_mcp", "serve", "--transport", "http", "--host", "0.0.0.0",
-               "--port", str(free_port())]
-        bind = await anyio.to_thread.run_sync(lambda: subprocess.run(
-            cmd, env=serve_env(settings), capture_output=True, text=True, timeout=60, check=False))
+        cmd = [
+            sys.executable,
+            "-m",
+            "sora_mcp",
+            "serve",
+            "--transport",
+            "http",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ]
+        bind = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(
+                cmd, env=serve_env(settings), capture_output=True, text=True, timeout=60, check=False
+            )
+        )
         if bind.returncode != 2:
             sec.problems.append(f"0.0.0.0 without a token exited {bind.returncode}")
         proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": HTTP_TOKEN})
         try:
             codes = [raw_post(proc.url, h)[0] for h in ({}, {"Authorization": "Bearer nope"})]
             good = raw_post(proc.url, {"Authorization": f"Bearer {HTTP_TOKEN}"})[0]
-            foreign = [raw_post(proc.url, h | {"Authorization": f"Bearer {HTTP_TOKEN}"})[0]
-                       for h in ({"Host": "evil.example"}, {"Origin": "http://evil.example"})]
+            foreign = [
+                raw_post(proc.url, h | {"Authorization": f"Bearer {HTTP_TOKEN}"})[0]
+                for h in ({"Host": "evil.example"}, {"Origin": "http://evil.example"})
+            ]
             report = await load(proc.url, HTTP_TOKEN, clients, settings.data_dir, limit_s=900)
         finally:
             proc.close()
@@ -201,9 +240,11 @@ async def http(root: Path, clients: int) -> Section:
     if any(c not in (403, 421) for c in foreign):
         sec.problems.append(f"foreign Host/Origin answered {foreign}")
     sec.problems += report.errors
-    sec.figure = (f"0.0.0.0 without token refused (exit {bind.returncode}); missing/wrong bearer -> {codes}, right -> "
-                  f"{good}; foreign Host/Origin -> {foreign}; {summary(report)}; "
-                  f"{len(report.errors)} lost, 0 leaked")
+    sec.figure = (
+        f"0.0.0.0 without token refused (exit {bind.returncode}); missing/wrong bearer -> {codes}, right -> "
+        f"{good}; foreign Host/Origin -> {foreign}; {summary(report)}; "
+        f"{len(report.errors)} lost, 0 leaked"
+    )
     return sec
 
 
@@ -244,14 +285,20 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 
 def write_results(sections: list[Section], argv: list[str], total_s: float) -> None:
     lines = [
-        "# Hardening results", "",
-        (f"Latest run of `python -m tests.hardening.long_run{' ' + ' '.join(argv) if argv else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}, {_cpus()} CPUs), {total_s / 60:.1f} minutes."), "",
-        *[s.line() for s in sections], "",
-        "\"lost\" = a call without a readable answer (hang, masked error), a job missing from the ledger, a",
-        "completed job not archived with the engine's exact bytes, or a duplicate/partial file. \"leaked\" = the",
-        "API key, a traceback, or a host path outside the data directory in an answer, log or file.", "",
+        "# Hardening results",
+        "",
+        (
+            f"Latest run of `python -m tests.hardening.long_run{' ' + ' '.join(argv) if argv else ''}` on "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}, {_cpus()} CPUs), {total_s / 60:.1f} minutes."
+        ),
+        "",
+        *[s.line() for s in sections],
+        "",
+        '"lost" = a call without a readable answer (hang, masked error), a job missing from the ledger, a',
+        'completed job not archived with the engine\'s exact bytes, or a duplicate/partial file. "leaked" = the',
+        "API key, a traceback, or a host path outside the data directory in an answer, log or file.",
+        "",
     ]
     problems = [f"- {s.title}: {p}" for s in sections for p in s.problems]
     lines += ["## Problems found", "", *(problems or ["None."]), ""]

@@ -32,8 +32,9 @@ DRIP_TIMEOUT_S = 7.0
 
 
 def _params(settings, **env: str) -> StdioServerParameters:  # type: ignore[no-untyped-def]
-    return StdioServerParameters(command=sys.executable, args=["-m", "sora_mcp", "serve"],
-                                 env=serve_env(settings, **env))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "sora_mcp", "serve"], env=serve_env(settings, **env)
+    )
 
 
 async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
@@ -46,7 +47,9 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
     try:
         settings = make_settings(root, backend.base_url, request_timeout_s=DRIP_TIMEOUT_S)
         image = png16(root / "inputs" / "deep.png", side, side)
-        async with Client(_params(settings, SORA_MCP_MAX_ASSET_MB=str(ASSET_CAP_MB)), mode="legacy") as session:
+        async with Client(
+            _params(settings, SORA_MCP_MAX_ASSET_MB=str(ASSET_CAP_MB)), mode="legacy"
+        ) as session:
             [pid] = child_servers()
 
             class Checked:
@@ -54,8 +57,15 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
 
                 async def call_tool(self, name: str, args: dict) -> object:  # type: ignore[type-arg]
                     result = await session.call_tool(name, args)
-                    leaked.extend(f"{name}: {x}" for x in leaks(text_of(result), data_dir=settings.data_dir,
-                                                                echoed=input_forms(args), secret=SECRET_KEY))
+                    leaked.extend(
+                        f"{name}: {x}"
+                        for x in leaks(
+                            text_of(result),
+                            data_dir=settings.data_dir,
+                            echoed=input_forms(args),
+                            secret=SECRET_KEY,
+                        )
+                    )
                     return result
 
             client = Checked()
@@ -65,7 +75,9 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
             failed: list[str] = []
 
             async def one() -> None:
-                result = await client.call_tool("create_video", {"prompt": "A calm lake", "input_reference": str(image)})
+                result = await client.call_tool(
+                    "create_video", {"prompt": "A calm lake", "input_reference": str(image)}
+                )
                 if result.is_error:
                     failed.append(text_of(result)[:200])
 
@@ -78,7 +90,9 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
             png_peak = peak_rss_mb(pid)
             problems += [f"create with the 16-bit PNG failed: {f}" for f in failed]
             if png_peak >= PNG_PEAK_LIMIT_MB:
-                problems.append(f"16-bit PNG x{creates}: peak RSS {png_peak:.0f} MB >= {PNG_PEAK_LIMIT_MB} MB")
+                problems.append(
+                    f"16-bit PNG x{creates}: peak RSS {png_peak:.0f} MB >= {PNG_PEAK_LIMIT_MB} MB"
+                )
 
             # 2. A 400 MB JSON answer to get_status.
             result = await client.call_tool("create_video", {"prompt": "A calm lake"})
@@ -97,8 +111,13 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
             backend.knobs.retrieve, backend.knobs.content, backend.sent_bytes = "normal", "endless", 0
             with anyio.fail_after(120):
                 result = await client.call_tool("download_asset", {"video_id": video_id})
-            left = [p for d in (settings.library_dir, settings.tmp_dir) if d.exists() for p in d.rglob("*")
-                    if p.is_file()]
+            left = [
+                p
+                for d in (settings.library_dir, settings.tmp_dir)
+                if d.exists()
+                for p in d.rglob("*")
+                if p.is_file()
+            ]
             sent_dl_mb = backend.sent_bytes / 1048576
             if not (result.is_error and f"past the {ASSET_CAP_MB} MB limit" in text_of(result)):
                 problems.append(f"endless download: {text_of(result)[:200]}")
@@ -117,12 +136,14 @@ async def run(root: Path, *, quick: bool = False) -> tuple[str, list[str]]:
     finally:
         backend.stop()
     problems += leaked
-    figure = (f"{creates} concurrent creates with a 16-bit {side}x{side} PNG in {png_s:.0f} s: server peak RSS "
-              f"{png_peak:.0f} MB (at start {start_mb:.0f} MB; limit {PNG_PEAK_LIMIT_MB} MB); a 400 MB JSON "
-              f"answer refused at 16 MB after the backend wrote {sent_json_mb:.0f} MB, peak then {json_peak:.0f} MB; "
-              f"an endless download stopped at the {ASSET_CAP_MB} MB cap ({sent_dl_mb:.0f} MB sent), {len(left)} "
-              f"files left; a 1-byte-per-3-s drip ended after {drip_s:.1f} s (deadline {DRIP_TIMEOUT_S:g} s); "
-              f"final peak {final_peak:.0f} MB; {len(problems) - len(leaked)} lost, {len(leaked)} leaked")
+    figure = (
+        f"{creates} concurrent creates with a 16-bit {side}x{side} PNG in {png_s:.0f} s: server peak RSS "
+        f"{png_peak:.0f} MB (at start {start_mb:.0f} MB; limit {PNG_PEAK_LIMIT_MB} MB); a 400 MB JSON "
+        f"answer refused at 16 MB after the backend wrote {sent_json_mb:.0f} MB, peak then {json_peak:.0f} MB; "
+        f"an endless download stopped at the {ASSET_CAP_MB} MB cap ({sent_dl_mb:.0f} MB sent), {len(left)} "
+        f"files left; a 1-byte-per-3-s drip ended after {drip_s:.1f} s (deadline {DRIP_TIMEOUT_S:g} s); "
+        f"final peak {final_peak:.0f} MB; {len(problems) - len(leaked)} lost, {len(leaked)} leaked"
+    )
     return figure, problems
 
 

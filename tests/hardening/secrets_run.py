@@ -33,8 +33,10 @@ async def exercise(client: Any, *, journey: bool = True) -> list[str]:
     for tool, args in HAPPY_CALLS:
         await call(tool, args)
     if journey:
-        created = await call("create_video", {"prompt": "A paper boat in the rain", "size": "720x1280",
-                                              "shot": {"camera": "slow push-in"}})
+        created = await call(
+            "create_video",
+            {"prompt": "A paper boat in the rain", "size": "720x1280", "shot": {"camera": "slow push-in"}},
+        )
         if not created.is_error:
             vid = created.structured_content["id"]
             await call("get_status", {"video_id": vid, "wait_seconds": 45})

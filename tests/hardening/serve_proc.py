@@ -14,9 +14,11 @@ from typing import Any
 from tests.hardening.common import SECRET_KEY
 
 # `python -c _WITH_NOFILE N serve ...`: `sora-mcp serve ...` with at most N open files (soft and hard).
-_WITH_NOFILE = ("import resource, runpy, sys; n = int(sys.argv.pop(1)); "
-                "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
-                "runpy.run_module('sora_mcp', run_name='__main__', alter_sys=True)")
+_WITH_NOFILE = (
+    "import resource, runpy, sys; n = int(sys.argv.pop(1)); "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+    "runpy.run_module('sora_mcp', run_name='__main__', alter_sys=True)"
+)
 
 
 def free_port() -> int:
@@ -27,9 +29,12 @@ def free_port() -> int:
 
 def serve_env(settings: Any, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "OPENAI_"))}
-    env.update(SORA_MCP_BASE_URL=settings.base_url or "", SORA_MCP_API_KEY=SECRET_KEY,
-               SORA_MCP_DATA_DIR=str(settings.data_dir),
-               SORA_MCP_ALLOWED_ROOTS=str(settings.data_dir.parent / "inputs"))
+    env.update(
+        SORA_MCP_BASE_URL=settings.base_url or "",
+        SORA_MCP_API_KEY=SECRET_KEY,
+        SORA_MCP_DATA_DIR=str(settings.data_dir),
+        SORA_MCP_ALLOWED_ROOTS=str(settings.data_dir.parent / "inputs"),
+    )
     env.update(extra)
     return env
 
@@ -39,9 +44,18 @@ class ServeProcess:
 
     `nofile` caps the server's open files (soft and hard); `args` are more `serve` flags."""
 
-    def __init__(self, settings: Any, transport: str = "http", *, log_level: str = "WARNING",
-                 host: str = "127.0.0.1", env: dict[str, str] | None = None, wait: bool = True,
-                 nofile: int | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        transport: str = "http",
+        *,
+        log_level: str = "WARNING",
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        nofile: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.host = host
         self.errfile = Path(settings.data_dir).parent / f"serve-{self.port}.stderr"
@@ -51,9 +65,22 @@ class ServeProcess:
         if nofile:
             start = [sys.executable, "-c", _WITH_NOFILE, str(nofile)]
         self.proc = subprocess.Popen(
-            [*start, "serve", "--transport", transport, "--host", host,
-             "--port", str(self.port), "--log-level", log_level, *args],
-            env=serve_env(settings, **(env or {})), stdout=subprocess.DEVNULL, stderr=self._err,
+            [
+                *start,
+                "serve",
+                "--transport",
+                transport,
+                "--host",
+                host,
+                "--port",
+                str(self.port),
+                "--log-level",
+                log_level,
+                *args,
+            ],
+            env=serve_env(settings, **(env or {})),
+            stdout=subprocess.DEVNULL,
+            stderr=self._err,
         )
         if wait:
             self.wait_listening()

@@ -45,7 +45,9 @@ async def test_embedded_engine_refuses_outsiders(tmp_path: Path) -> None:
     proc = ServeProcess(settings, "http")  # SORA_MCP_BASE_URL="" : the embedded engine
     try:
         async with client(proc.url) as mcp:
-            created = await mcp.call_tool("create_video", {"prompt": "A paper boat in the rain", "seconds": "4"})
+            created = await mcp.call_tool(
+                "create_video", {"prompt": "A paper boat in the rain", "seconds": "4"}
+            )
             assert not created.is_error, created
             vid = created.structured_content["id"]
             port = await anyio.to_thread.run_sync(_engine_port, proc)
@@ -54,21 +56,33 @@ async def test_embedded_engine_refuses_outsiders(tmp_path: Path) -> None:
             db_before = (engine_dir / "engine.sqlite3").exists()
             for name, method, path, headers, body in attacks(port, vid):
                 answer = await anyio.to_thread.run_sync(
-                    lambda: exact(port, method, path, headers=headers, body=body))
+                    lambda method=method, path=path, headers=headers, body=body: exact(
+                        port, method, path, headers=headers, body=body
+                    )
+                )
                 assert answer.status in REFUSED, (name, answer.status, answer.body[:200])
                 assert b"Traceback" not in answer.body
                 assert not [h for h in answer.headers if h.startswith("access-control-")], name
             # The probes named below would have worked before: check the right refusal for each.
             assert exact(port, "GET", "/v1/videos").status == 401
             assert exact(port, "GET", "/v1/videos", headers={"Host": "evil.example"}).status == 421
-            assert exact(port, "POST", "/_engine/faults", body=b'{"fail_rate": 1}',
-                         headers={"Content-Type": "text/plain", "Origin": "http://evil.example"}).status == 403
+            assert (
+                exact(
+                    port,
+                    "POST",
+                    "/_engine/faults",
+                    body=b'{"fail_rate": 1}',
+                    headers={"Content-Type": "text/plain", "Origin": "http://evil.example"},
+                ).status
+                == 403
+            )
             # Nothing changed: the job completes (no fail_rate was set), a new one too, both listed.
             done = await mcp.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})
             assert done.structured_content["jobs"][0]["status"] == "completed", done
             again = await mcp.call_tool("create_video", {"prompt": "A red kite", "seconds": "4"})
-            second = await mcp.call_tool("get_status", {"video_id": again.structured_content["id"],
-                                                        "wait_seconds": 45})
+            second = await mcp.call_tool(
+                "get_status", {"video_id": again.structured_content["id"], "wait_seconds": 45}
+            )
             assert second.structured_content["jobs"][0]["status"] == "completed", second
             listed = await mcp.call_tool("list_videos", {"limit": 10})
             ids = {v["id"] for v in listed.structured_content["data"]}
@@ -85,7 +99,9 @@ async def test_generated_key_never_reaches_an_answer_log_or_file(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     (tmp_path / "inputs").mkdir()
-    settings = Settings(base_url=None, api_key=None, data_dir=tmp_path / "data", allowed_roots=[tmp_path / "inputs"])
+    settings = Settings(
+        base_url=None, api_key=None, data_dir=tmp_path / "data", allowed_roots=[tmp_path / "inputs"]
+    )
     async with VideoService(settings) as service:
         from mcp import Client
 

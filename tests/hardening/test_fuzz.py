@@ -9,8 +9,16 @@ from sora_mcp.prompting.template import strip_controls
 from tests.hardening.common import input_forms, leaks
 from tests.hardening.fuzz_session import fuzz_session
 
-EXPECTED_TOOLS = {"create_video", "remix_video", "extend_video", "edit_video", "get_status", "list_videos",
-                  "download_asset", "delete_video"}
+EXPECTED_TOOLS = {
+    "create_video",
+    "remix_video",
+    "extend_video",
+    "edit_video",
+    "get_status",
+    "list_videos",
+    "download_asset",
+    "delete_video",
+}
 
 
 def test_fuzzed_calls_answer_readably_without_leaks(tmp_path: Path) -> None:
@@ -34,4 +42,5 @@ def test_leak_scan_accepts_an_echoed_prompt_and_flags_any_other_path(tmp_path: P
     assert leaks(answer, data_dir=tmp_path, echoed=input_forms({"prompt": prompt})) == []
     planted = json.dumps({"prompt": strip_controls(prompt), "detail": "/usr/lib/python3/secret.py"})
     assert leaks(planted, data_dir=tmp_path, echoed=input_forms({"prompt": prompt})) == [
-        "host path '/usr/lib/python3/secret.py'"]
+        "host path '/usr/lib/python3/secret.py'"
+    ]

@@ -20,16 +20,36 @@ TOKEN = "hardening-bearer-token-0123456789abcdef"
 @pytest.fixture
 def settings(tmp_path: Path, engine_factory) -> Settings:
     engine = engine_factory(api_key=SECRET_KEY, poll_after_ms=100)
-    return Settings(base_url=engine.base_url, api_key=SECRET_KEY, data_dir=tmp_path / "data",
-                    allowed_roots=[tmp_path / "inputs"])
+    return Settings(
+        base_url=engine.base_url,
+        api_key=SECRET_KEY,
+        data_dir=tmp_path / "data",
+        allowed_roots=[tmp_path / "inputs"],
+    )
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
 def test_non_loopback_bind_without_token_is_refused(settings: Settings, host: str) -> None:
     port = free_port()
-    done = subprocess.run([sys.executable, "-m", "sora_mcp", "serve", "--transport", "http", "--host", host,
-                           "--port", str(port)], env=serve_env(settings), capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sora_mcp",
+            "serve",
+            "--transport",
+            "http",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+        env=serve_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert "SORA_MCP_AUTH_TOKEN" in done.stderr and host in done.stderr
     assert "Traceback" not in done.stderr
@@ -55,12 +75,15 @@ async def test_bearer_token_required_and_checked(settings: Settings) -> None:
     assert TOKEN not in stderr
 
 
-@pytest.mark.parametrize("headers", [
-    {"Host": "evil.example"},
-    {"Host": "evil.example:80"},
-    {"Origin": "http://evil.example"},
-    {"Origin": "null"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},
+        {"Host": "evil.example:80"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+    ],
+)
 def test_foreign_host_or_origin_rejected(settings: Settings, headers: dict[str, str]) -> None:
     proc = ServeProcess(settings, "http")
     try:

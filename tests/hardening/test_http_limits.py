@@ -47,15 +47,17 @@ def test_half_open_and_slow_header_connections_are_closed(settings: Settings) ->
         silent = socket.create_connection(("127.0.0.1", proc.port))
         dripping = socket.create_connection(("127.0.0.1", proc.port))
         part_body = socket.create_connection(("127.0.0.1", proc.port))
-        part_body.sendall(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n"
-                          "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n"
-                          '{"jsonrpc":'.encode())
+        part_body.sendall(
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+            '{"jsonrpc":'.encode()
+        )
         t0 = time.monotonic()
         request = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\nX-Slow: ".encode()
         dripped = None
         for i in range(40):  # one byte every 0.25 s: never a complete header block
             try:
-                dripping.sendall(request[i:i + 1] or b"x")
+                dripping.sendall(request[i : i + 1] or b"x")
             except OSError:
                 dripped = time.monotonic() - t0
                 break
@@ -114,9 +116,11 @@ async def test_initialize_flood_leaves_both_protocol_eras_working(settings: Sett
         now_mb, peak_mb = rss_mb(pid)
     finally:
         stderr = proc.close()
-    print(f"{report.line()}; RSS {start_mb:.0f} MB before, peak {flood_peak_mb:.0f} MB through the flood, "
-          f"{peak_mb:.0f} MB after a journey (the engine rendering), {now_mb:.0f} MB at the end; "
-          f"stderr {len(stderr.encode())} bytes")
+    print(
+        f"{report.line()}; RSS {start_mb:.0f} MB before, peak {flood_peak_mb:.0f} MB through the flood, "
+        f"{peak_mb:.0f} MB after a journey (the engine rendering), {now_mb:.0f} MB at the end; "
+        f"stderr {len(stderr.encode())} bytes"
+    )
     # 1,000 POSTs fill the SDK's own session table (100 + 256 pending + 64 here) more than twice over.
     assert report.sent >= 1000, f"the flood only reached {report.sent} POSTs: too slow to prove anything"
     assert report.errors == 0 and set(report.statuses) == {200}, report.line()
@@ -157,8 +161,13 @@ async def test_held_sse_streams_are_capped(settings: Settings) -> None:
 
 
 async def test_public_bind_answers_to_loopback_and_machine_names(settings: Settings) -> None:
-    proc = ServeProcess(settings, "http", host="0.0.0.0", env={"SORA_MCP_AUTH_TOKEN": TOKEN},
-                        args=("--allowed-host", "videos.example.test"))
+    proc = ServeProcess(
+        settings,
+        "http",
+        host="0.0.0.0",
+        env={"SORA_MCP_AUTH_TOKEN": TOKEN},
+        args=("--allowed-host", "videos.example.test"),
+    )
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         for name in ("127.0.0.1", "localhost", socket.gethostname(), "videos.example.test"):
@@ -177,9 +186,14 @@ async def test_public_bind_answers_to_loopback_and_machine_names(settings: Setti
 
 @pytest.mark.parametrize("token", ["", "x", "a" * 31])
 def test_short_or_empty_token_refuses_to_start(settings: Settings, token: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "sora_mcp", "serve", "--transport", "http",
-                           "--port", str(free_port())], env=serve_env(settings, SORA_MCP_AUTH_TOKEN=token),
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(free_port())],
+        env=serve_env(settings, SORA_MCP_AUTH_TOKEN=token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert "at least 32" in done.stderr
     assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in done.stderr
@@ -190,8 +204,12 @@ def test_short_or_empty_token_refuses_to_start(settings: Settings, token: str) -
 async def test_running_out_of_files_writes_a_few_log_lines(settings: Settings) -> None:
     # Misconfigured on purpose: a connection cap above the open-file limit, so accept() hits EMFILE
     # over and over (issue 18: 90 MB of "Too many open files" tracebacks in 45 s).
-    proc = ServeProcess(settings, "http", nofile=200, env={"SORA_MCP_HTTP_MAX_CONNECTIONS": "1000",
-                                                           "SORA_MCP_HTTP_HEADER_TIMEOUT_S": "2"})
+    proc = ServeProcess(
+        settings,
+        "http",
+        nofile=200,
+        env={"SORA_MCP_HTTP_MAX_CONNECTIONS": "1000", "SORA_MCP_HTTP_HEADER_TIMEOUT_S": "2"},
+    )
     try:
         with IdleHorde(proc.port, 600) as horde:
             with anyio.fail_after(60):  # the server runs out, its connections expire, the horde reopens
@@ -201,7 +219,9 @@ async def test_running_out_of_files_writes_a_few_log_lines(settings: Settings) -
     finally:
         stderr = proc.close()
     size = len(stderr.encode())
-    print(f"EMFILE storm: {horde.opened} connections, stderr {size} bytes, "
-          f"{stderr.count('Traceback')} tracebacks")
+    print(
+        f"EMFILE storm: {horde.opened} connections, stderr {size} bytes, "
+        f"{stderr.count('Traceback')} tracebacks"
+    )
     assert size < 32_000, f"stderr grew to {size} bytes"
     assert stderr.count("Traceback") <= 20

@@ -51,16 +51,22 @@ async def refuse_all(s: Any, cases: list[tuple[str, str]]) -> tuple[int, list[st
                 problems.append(f"{tool}.{arg} accepted {label}")
             elif "Error executing tool" in text and ":" not in text:
                 problems.append(f"{tool}.{arg} masked error for {label}")
-            problems += [f"{tool}.{arg} {label}: {x}" for x in leaks(text, data_dir=s.settings.data_dir,
-                                                                     echoed=input_forms(value),
-                                                                     shared=s.settings.roots())]
+            problems += [
+                f"{tool}.{arg} {label}: {x}"
+                for x in leaks(
+                    text, data_dir=s.settings.data_dir, echoed=input_forms(value), shared=s.settings.roots()
+                )
+            ]
     return tries, problems
 
 
 async def test_hostile_paths_refused_before_upload(tmp_path: Path) -> None:
     cases = make_hostile(tmp_path / "inputs", tmp_path / "outside")
-    before = (tree(tmp_path, exclude=[tmp_path / "data", tmp_path / "engine"]), top_level(REPO),
-              top_level(Path(tempfile.gettempdir())))
+    before = (
+        tree(tmp_path, exclude=[tmp_path / "data", tmp_path / "engine"]),
+        top_level(REPO),
+        top_level(Path(tempfile.gettempdir())),
+    )
     async with stack(tmp_path) as s:
         tries, problems = await refuse_all(s, cases)
         assert problems == [], "\n".join(problems)
@@ -72,8 +78,11 @@ async def test_hostile_paths_refused_before_upload(tmp_path: Path) -> None:
         assert not ok.is_error, text_of(ok)
         assert s.engine.stats.count("POST", "/v1/videos") == 1
         assert list(s.settings.tmp_dir.iterdir()) == []
-    after = (tree(tmp_path, exclude=[tmp_path / "data", tmp_path / "engine"]), top_level(REPO),
-             top_level(Path(tempfile.gettempdir())))
+    after = (
+        tree(tmp_path, exclude=[tmp_path / "data", tmp_path / "engine"]),
+        top_level(REPO),
+        top_level(Path(tempfile.gettempdir())),
+    )
     assert after[0] - before[0] == {str(good)}, "written outside the data directory"
     for was, now in zip(before[1:], after[1:], strict=True):
         strays = [n for n in now - was if any(m in n for m in OUR_NAMES)]

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import openai
 import pytest
 from mcp import Client
@@ -24,8 +23,8 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.conditions import eventually as eventually  # noqa: F401 - re-exported for the tests here
-from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
+from tests.conditions import eventually  # noqa: F401 - shared with the tests here
+from tests.results import structured  # noqa: F401 - shared with the tests here
 from tests.results import text as error_text  # noqa: F401 - re-exported for the tests here
 
 API_KEY = "sk-library-test-0a1b2c"
@@ -47,8 +46,13 @@ def fast_engine(engine_factory: Callable[..., EngineServer]) -> EngineServer:
 
 
 def make_settings(engine: EngineServer, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"base_url": engine.base_url, "api_key": API_KEY, "data_dir": data_dir,
-                              "allowed_roots": [data_dir.parent / "inputs"], "watch": False}
+    values: dict[str, Any] = {
+        "base_url": engine.base_url,
+        "api_key": API_KEY,
+        "data_dir": data_dir,
+        "allowed_roots": [data_dir.parent / "inputs"],
+        "watch": False,
+    }
     return Settings(**(values | overrides))
 
 
@@ -56,10 +60,6 @@ def make_settings(engine: EngineServer, data_dir: Path, **overrides: Any) -> Set
 async def open_client(settings: Settings) -> AsyncIterator[tuple[Client, VideoService]]:
     async with VideoService(settings) as service, Client(build_server(service)) as client:
         yield client, service
-
-
-
-
 
 
 def sdk(engine: EngineServer) -> openai.OpenAI:
@@ -106,8 +106,12 @@ def engine_create(engine: EngineServer, prompt: str, **kwargs: Any) -> Any:
     """A job made directly on the backend, bypassing sora-mcp."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return sdk(engine).videos.create(prompt=prompt, model=kwargs.pop("model", "sora-2"),
-                                         size=kwargs.pop("size", "1280x720"), seconds=kwargs.pop("seconds", "4"))
+        return sdk(engine).videos.create(
+            prompt=prompt,
+            model=kwargs.pop("model", "sora-2"),
+            size=kwargs.pop("size", "1280x720"),
+            seconds=kwargs.pop("seconds", "4"),
+        )
 
 
 def archived(data_dir: Path, video_id: str, variant: str = "video") -> Any:

@@ -36,8 +36,16 @@ async def test_wait_archives_every_variant_and_the_ledger_remembers_the_job(
     Image.new("RGB", (320, 180), (200, 80, 20)).save(ref)
     settings = make_settings(fast_engine, data_dir)
     async with open_client(settings) as (client, service):
-        job = structured(await client.call_tool("create_video", {
-            "prompt": "A sunset over a quiet harbour", "shot": {"camera": "slow pan"}, "input_reference": str(ref)}))
+        job = structured(
+            await client.call_tool(
+                "create_video",
+                {
+                    "prompt": "A sunset over a quiet harbour",
+                    "shot": {"camera": "slow pan"},
+                    "input_reference": str(ref),
+                },
+            )
+        )
         vid = job["id"]
         # Written by create itself before it returned (not by a later status read).
         record = service.ledger.get(vid)
@@ -125,18 +133,30 @@ async def test_download_asset_answers_from_the_library_and_repairs_missing_or_co
         assert fast_engine.stats.count("GET", f"/v1/videos/{vid}/content") == 2
 
         # A variant not archived on completion is fetched on demand, then kept.
-        thumb = structured(await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"}))
+        thumb = structured(
+            await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
+        )
         assert Image.open(io.BytesIO(Path(thumb["path"]).read_bytes())).format == "WEBP"
         assert archived(data_dir, vid, "thumbnail").sha256 == thumb["sha256"]
 
 
 async def test_remix_extend_and_edit_record_their_lineage(fast_engine: EngineServer, data_dir: Path) -> None:
-    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, service):
-        src = structured(await client.call_tool("create_video", {"prompt": "A paper lantern", "seconds": "4"}))["id"]
+    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (
+        client,
+        service,
+    ):
+        src = structured(
+            await client.call_tool("create_video", {"prompt": "A paper lantern", "seconds": "4"})
+        )["id"]
         structured(await client.call_tool("get_status", {"video_id": src, "wait_seconds": 45}))
-        remix = structured(await client.call_tool("remix_video", {"video_id": src, "prompt": "Same, at night"}))
-        extend = structured(await client.call_tool("extend_video", {"video_id": src, "prompt": "It floats away",
-                                                                    "seconds": "4"}))
+        remix = structured(
+            await client.call_tool("remix_video", {"video_id": src, "prompt": "Same, at night"})
+        )
+        extend = structured(
+            await client.call_tool(
+                "extend_video", {"video_id": src, "prompt": "It floats away", "seconds": "4"}
+            )
+        )
         edit = structured(await client.call_tool("edit_video", {"video_id": src, "prompt": "Make it blue"}))
         ledger = service.ledger
         assert (ledger.get(remix["id"]).kind, ledger.get(remix["id"]).remixed_from) == ("remix", src)

@@ -42,8 +42,9 @@ async def test_delete_keeps_local_files_unless_asked(fast_engine: EngineServer, 
         assert fast_engine.jobs_count() == 0  # really gone from the backend
 
         gone, gone_paths = await _made_and_archived(client, "A clip to remove")
-        result = structured(await client.call_tool("delete_video", {"video_id": gone,
-                                                                    "delete_local_files": True}))
+        result = structured(
+            await client.call_tool("delete_video", {"video_id": gone, "delete_local_files": True})
+        )
         assert result["deleted"] is True and result["local_files_deleted"] is True
         assert not any(p.exists() for p in gone_paths) and not gone_paths[0].parent.exists()
         assert all(p.is_file() for p in kept_paths)
@@ -73,14 +74,18 @@ async def test_archived_files_outlive_the_backends_expiry(engine_factory, data_d
         vid = structured(await client.call_tool("create_video", {"prompt": "A fleeting rainbow"}))["id"]
         asset = await eventually(lambda: archived(data_dir, vid), what="the watcher to archive on completion")
         truth = engine_bytes(engine, vid)
-        await eventually(lambda: _expired_on_engine(engine, vid), timeout_s=15, what="the engine's link to expire")
+        await eventually(
+            lambda: _expired_on_engine(engine, vid), timeout_s=15, what="the engine's link to expire"
+        )
 
         got = structured(await client.call_tool("download_asset", {"video_id": vid}))
         assert got["sha256"] == asset.sha256 == sha256(truth)
         assert Path(got["path"]).read_bytes() == truth
 
 
-async def test_a_job_not_archived_before_expiry_gets_a_clear_expired_error(engine_factory, data_dir: Path) -> None:
+async def test_a_job_not_archived_before_expiry_gets_a_clear_expired_error(
+    engine_factory, data_dir: Path
+) -> None:
     engine = engine_factory(api_key=API_KEY, poll_after_ms=100, asset_ttl_s=1)
     # No watcher and no status read: nothing archives the job before its link expires.
     async with open_client(make_settings(engine, data_dir, watch=False)) as (client, _):

@@ -39,7 +39,9 @@ async def test_dropped_connection_is_resumed_with_range(fast_engine: EngineServe
         truth = engine_bytes(fast_engine, vid)
         fast_engine.set_faults(drop_download_after_bytes=len(truth) // 2 + 1)
         fast_engine.stats.reset()
-        job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 30}))["jobs"][0]
+        job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 30}))["jobs"][
+            0
+        ]
         video = next(a for a in job["assets"] if a["variant"] == "video")
         assert Path(video["path"]).read_bytes() == truth and video["sha256"] == sha256(truth)
         content = [s for m, p, s in fast_engine.stats.requests if p == f"/v1/videos/{vid}/content"]
@@ -47,7 +49,9 @@ async def test_dropped_connection_is_resumed_with_range(fast_engine: EngineServe
         assert content[0] == 200 and len(content) >= 2 and set(content[1:]) == {206}, content
 
 
-async def test_a_download_that_keeps_dropping_fails_cleanly(fast_engine: EngineServer, data_dir: Path) -> None:
+async def test_a_download_that_keeps_dropping_fails_cleanly(
+    fast_engine: EngineServer, data_dir: Path
+) -> None:
     vid, _ = _completed_on_engine(fast_engine)
     fast_engine.set_faults(drop_download_after_bytes=2000)
     settings = make_settings(fast_engine, data_dir)

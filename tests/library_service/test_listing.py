@@ -28,8 +28,14 @@ def _delete_on_engine(engine: EngineServer, video_id: str) -> None:
 
 
 async def test_list_merges_remote_local_only_and_both(fast_engine: EngineServer, data_dir: Path) -> None:
-    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (client, service):
-        ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}"}))["id"] for n in range(2)]
+    async with open_client(make_settings(fast_engine, data_dir, archive_variants=["video"])) as (
+        client,
+        service,
+    ):
+        ids = [
+            structured(await client.call_tool("create_video", {"prompt": f"Clip {n}"}))["id"]
+            for n in range(2)
+        ]
         structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45}))
         for vid in ids:  # a wait on several jobs answers when they end; their files follow
             await service.archived(vid)
@@ -57,8 +63,12 @@ async def test_filters_status_model_since_and_text(engine_factory, data_dir: Pat
 
     engine = engine_factory(api_key=API_KEY, poll_after_ms=100, denylist=["forbidden lantern"])
     async with open_client(make_settings(engine, data_dir)) as (client, _):
-        sunset = structured(await client.call_tool("create_video", {"prompt": "The sunset clip over the bay"}))["id"]
-        pro = structured(await client.call_tool("create_video", {"prompt": "A city at noon", "model": "sora-2-pro"}))
+        sunset = structured(
+            await client.call_tool("create_video", {"prompt": "The sunset clip over the bay"})
+        )["id"]
+        pro = structured(
+            await client.call_tool("create_video", {"prompt": "A city at noon", "model": "sora-2-pro"})
+        )
         failed = structured(await client.call_tool("create_video", {"prompt": "A forbidden lantern"}))["id"]
         for vid in (sunset, pro["id"], failed):
             engine_wait(engine, vid)
@@ -74,10 +84,14 @@ async def test_filters_status_model_since_and_text(engine_factory, data_dir: Pat
         assert await ids(created_since=int(time.time()) + 3600) == []
 
 
-async def test_cursor_is_stable_when_jobs_are_added_between_pages(fast_engine: EngineServer, data_dir: Path) -> None:
+async def test_cursor_is_stable_when_jobs_are_added_between_pages(
+    fast_engine: EngineServer, data_dir: Path
+) -> None:
     async with open_client(make_settings(fast_engine, data_dir)) as (client, _):
-        first = [structured(await client.call_tool("create_video", {"prompt": f"Batch A {n}"}))["id"]
-                 for n in range(5)]
+        first = [
+            structured(await client.call_tool("create_video", {"prompt": f"Batch A {n}"}))["id"]
+            for n in range(5)
+        ]
         seen: list[str] = []
         after = None
         added = 0

@@ -34,8 +34,12 @@ VARIANTS = ["video", "thumbnail", "spritesheet"]
 async def test_journey_on_the_embedded_engine_with_a_postgres_ledger(
     database_url: str, data_dir: Path, mode: str
 ) -> None:
-    settings = Settings(database_url=database_url, data_dir=data_dir, engine_poll_after_ms=100,
-                        allowed_roots=[data_dir.parent / "inputs"])
+    settings = Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        engine_poll_after_ms=100,
+        allowed_roots=[data_dir.parent / "inputs"],
+    )
     async with VideoService(settings) as service, Client(build_server(service), mode=mode) as client:
         job = structured(await client.call_tool("create_video", {"prompt": "A kite over a windy beach"}))
         vid = job["id"]
@@ -50,7 +54,9 @@ async def test_journey_on_the_embedded_engine_with_a_postgres_ledger(
         assert record is not None and record.kind == "create" and record.polls >= 1
         assert {a.variant for a in record.assets} == set(VARIANTS)
         video = record.asset("video")
-        assert file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service._engine, vid))
+        assert (
+            file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service._engine, vid))
+        )
         assert [h.status for h in record.history][-1] == "completed"
         listed = structured(await client.call_tool("list_videos", {"text": "windy beach"}))
         assert [j["id"] for j in listed["data"]] == [vid]
@@ -65,8 +71,12 @@ async def test_two_instances_on_one_database_archive_a_job_once(
     """Two replicas (one database, one shared data volume) asked about the same completed jobs at once."""
     settings = make_settings(fast_engine, data_dir, database_url=database_url)
     async with open_client(settings) as (client_a, _), open_client(settings) as (client_b, _):
-        ids = [structured(await client_a.call_tool("create_video", {"prompt": f"Lanterns on a river, take {i}"}))["id"]
-               for i in range(3)]
+        ids = [
+            structured(
+                await client_a.call_tool("create_video", {"prompt": f"Lanterns on a river, take {i}"})
+            )["id"]
+            for i in range(3)
+        ]
         for vid in ids:
             assert engine_wait(fast_engine, vid).status == "completed"
         fast_engine.stats.reset()
@@ -89,7 +99,11 @@ async def test_two_instances_on_one_database_archive_a_job_once(
                 record = reader.get(vid)
                 assert {a.variant for a in record.assets} == set(VARIANTS)
                 video = record.asset("video")
-                assert file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(fast_engine, vid))
+                assert (
+                    file_sha256(data_dir / video.path)
+                    == video.sha256
+                    == sha256(engine_bytes(fast_engine, vid))
+                )
         finally:
             reader.close()
 

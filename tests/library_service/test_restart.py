@@ -50,11 +50,28 @@ def _serve(engine: EngineServer, data_dir: Path, log: Path) -> tuple[subprocess.
     """`sora-mcp serve` over Streamable HTTP in a subprocess (its own pid, so it can be SIGKILLed)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "OPENAI_", "SORA_ENGINE_"))}
-    env |= {"SORA_MCP_BASE_URL": engine.base_url, "SORA_MCP_API_KEY": API_KEY, "SORA_MCP_DATA_DIR": str(data_dir),
-            "SORA_MCP_ARCHIVE_VARIANTS": '["video"]'}
+    env |= {
+        "SORA_MCP_BASE_URL": engine.base_url,
+        "SORA_MCP_API_KEY": API_KEY,
+        "SORA_MCP_DATA_DIR": str(data_dir),
+        "SORA_MCP_ARCHIVE_VARIANTS": '["video"]',
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sora_mcp", "serve", "--transport", "http", "--port", str(port), "--log-level", "INFO"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"),
+        [
+            sys.executable,
+            "-m",
+            "sora_mcp",
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--log-level",
+            "INFO",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -92,7 +109,9 @@ async def test_server_killed_mid_job_archives_it_after_restart(
 
     second, _ = _serve(engine, data_dir, log)  # no client connects: the watcher alone must archive it
     try:
-        asset = await eventually(lambda: archived(data_dir, vid), timeout_s=90, what="the restarted server to archive")
+        asset = await eventually(
+            lambda: archived(data_dir, vid), timeout_s=90, what="the restarted server to archive"
+        )
     finally:
         second.terminate()
         second.wait(timeout=10)
@@ -116,7 +135,9 @@ async def test_a_completed_job_never_archived_is_archived_at_start_up(
     async with open_client(make_settings(fast_engine, data_dir)) as (client, service):
         vid = structured(await client.call_tool("create_video", {"prompt": "A moth at a lamp"}))["id"]
         engine_wait(fast_engine, vid)
-        job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 0}))["jobs"][0]
+        job = structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 0}))["jobs"][
+            0
+        ]
         # As if the process died between seeing "completed" and finishing the download:
         for stored in service.ledger.remove_assets(vid):
             (data_dir / stored.path).unlink()
@@ -135,14 +156,19 @@ async def test_a_create_sent_but_never_recorded_is_found_at_start_up(
     ledger.record_pending("sora-mcp-lost-1", "fp", {"kind": "create", "prompt": prompt, "model": "sora-2"})
     ledger.close()
     vid = engine_create(fast_engine, prompt).id
-    async with open_client(make_settings(fast_engine, data_dir, watch=True, archive_variants=["video"])) as (_, svc):
+    async with open_client(make_settings(fast_engine, data_dir, watch=True, archive_variants=["video"])) as (
+        _,
+        svc,
+    ):
         await eventually(lambda: archived(data_dir, vid), what="the lost create to be found and archived")
         record = svc.ledger.get(vid)
         assert record.kind == "create" and record.idempotency_key == "sora-mcp-lost-1"
         assert svc.ledger.unresolved_pending(3600) == []
 
 
-async def test_an_old_version_ledger_still_starts_and_lists(fast_engine: EngineServer, data_dir: Path) -> None:
+async def test_an_old_version_ledger_still_starts_and_lists(
+    fast_engine: EngineServer, data_dir: Path
+) -> None:
     old_file = data_dir / "library" / "old1" / "video.mp4"
     old_file.parent.mkdir(parents=True)
     old_file.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"an old archived clip" * 100)
@@ -157,8 +183,10 @@ async def test_an_old_version_ledger_still_starts_and_lists(fast_engine: EngineS
         "1650000000, 1650000100, 0.4, 1650000100)"
     )
     conn.execute("INSERT INTO status_history VALUES ('old1', 'completed', 100, 1650000100)")
-    conn.execute("INSERT INTO assets VALUES ('old1', 'video', 'library/old1/video.mp4', ?, ?, 0, 1650000101)",
-                 (old_file.stat().st_size, digest))
+    conn.execute(
+        "INSERT INTO assets VALUES ('old1', 'video', 'library/old1/video.mp4', ?, ?, 0, 1650000101)",
+        (old_file.stat().st_size, digest),
+    )
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -13,16 +13,22 @@ from mcp.types import ElicitResult
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.results import structured as structured  # noqa: F401 - re-exported for the tests here
-from tests.results import text as text  # noqa: F401 - re-exported for the tests here
+from tests.results import (
+    structured,  # noqa: F401 - shared with the tests here
+    text,  # noqa: F401 - shared with the tests here
+)
 
 
 def priced_settings(engine: Any, tmp_path: Path, **overrides: Any) -> Settings:
     data = tmp_path / "data"
     inputs = tmp_path / "inputs"
     inputs.mkdir(exist_ok=True)
-    values: dict[str, Any] = {"base_url": engine.base_url, "data_dir": data, "allowed_roots": [inputs],
-                              "watch": False}
+    values: dict[str, Any] = {
+        "base_url": engine.base_url,
+        "data_dir": data,
+        "allowed_roots": [inputs],
+        "watch": False,
+    }
     return Settings(**(values | overrides))
 
 
@@ -45,7 +51,3 @@ def answering(approve: bool | None, asked: list[str]) -> Any:
         return ElicitResult(action="accept", content={"approve": approve})
 
     return callback
-
-
-
-

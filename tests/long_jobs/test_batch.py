@@ -20,13 +20,17 @@ def twenty_lines() -> tuple[str, int, int]:
     lines = ["# storyboard for the harbour spot", ""]
     lines.append("A plain-text prompt: gulls circling a fishing boat")
     for n in range(16):
-        lines.append(json.dumps({"prompt": f"Shot {n}: waves breaking on a pier, take {n}", "camera": "locked off"}))
+        lines.append(
+            json.dumps({"prompt": f"Shot {n}: waves breaking on a pier, take {n}", "camera": "locked off"})
+        )
     lines.append(json.dumps({"prompt": "A bad line", "colour": "red"}))  # line 20: unknown key
     assert len(lines) == 20
     return "\n".join(lines) + "\n", 17, 20
 
 
-async def test_twenty_line_batch_with_429s_and_5xx_makes_one_job_per_valid_line(engine_factory, tmp_path) -> None:
+async def test_twenty_line_batch_with_429s_and_5xx_makes_one_job_per_valid_line(
+    engine_factory, tmp_path
+) -> None:
     engine = engine_factory(rate_limit_every_n=5, retry_after_s=0, error_rate_5xx=0.1, fault_seed=11)
     body, valid, bad = twenty_lines()
     path = tmp_path / "inputs" / "batch.jsonl"
@@ -38,9 +42,13 @@ async def test_twenty_line_batch_with_429s_and_5xx_makes_one_job_per_valid_line(
         progress.append(message or "")
 
     async with served(settings) as (service, server), Client(server) as client:
-        result = structured(await client.call_tool(
-            "create_batch", {"jsonl_path": str(path), "concurrency": 3, "max_attempts": 8, "seconds": 4},
-            progress_callback=on_progress))
+        result = structured(
+            await client.call_tool(
+                "create_batch",
+                {"jsonl_path": str(path), "concurrency": 3, "max_attempts": 8, "seconds": 4},
+                progress_callback=on_progress,
+            )
+        )
         recorded, _ = service.ledger.list(limit=100)
     ok = [r for r in result["results"] if r["ok"]]
     ids = [r["job"]["id"] for r in ok]
@@ -49,8 +57,12 @@ async def test_twenty_line_batch_with_429s_and_5xx_makes_one_job_per_valid_line(
     failed = next(r for r in result["results"] if not r["ok"])
     assert failed["line"] == bad and "line 20" in failed["error"] and "colour" in failed["error"]
     assert [r["line"] for r in result["results"]] == list(range(3, 21))
-    assert ok[0]["job"]["prompt"].endswith("gulls circling a fishing boat") or "gulls" in ok[0]["job"]["prompt"]
-    assert all(r["job"]["quote"]["usd"] == 0.4 for r in ok) and result["total_quote_usd"] == pytest.approx(6.8)
+    assert (
+        ok[0]["job"]["prompt"].endswith("gulls circling a fishing boat") or "gulls" in ok[0]["job"]["prompt"]
+    )
+    assert all(r["job"]["quote"]["usd"] == 0.4 for r in ok) and result["total_quote_usd"] == pytest.approx(
+        6.8
+    )
     assert engine.stats.count(status=429) + engine.stats.count(status=500) > 0  # faults were injected
     assert "get_status(video_ids=" in result["next_step"]
     assert len(progress) == valid and any(ids[0] in m for m in progress)
@@ -62,12 +74,24 @@ async def test_dry_runs_make_no_backend_call(engine, tmp_path) -> None:
     async with served(settings) as (_, server), Client(server) as client:
         source = structured(await client.call_tool("create_video", {"prompt": "A teapot on a table"}))
         engine.stats.reset()
-        batch = structured(await client.call_tool("create_batch", {
-            "jobs": [{"prompt": "A"}, {"subject": "a red fox", "action": "trots across snow", "seconds": 8}],
-            "dry_run": True}))
+        batch = structured(
+            await client.call_tool(
+                "create_batch",
+                {
+                    "jobs": [
+                        {"prompt": "A"},
+                        {"subject": "a red fox", "action": "trots across snow", "seconds": 8},
+                    ],
+                    "dry_run": True,
+                },
+            )
+        )
         create = structured(await client.call_tool("create_video", {"prompt": "B", "dry_run": True}))
-        remix = structured(await client.call_tool("remix_video", {"video_id": source["id"], "prompt": "At night",
-                                                                  "dry_run": True}))
+        remix = structured(
+            await client.call_tool(
+                "remix_video", {"video_id": source["id"], "prompt": "At night", "dry_run": True}
+            )
+        )
     assert len(engine.stats) == 0 and engine.jobs_count() == 1
     assert batch["dry_run"] and batch["created"] == 0 and batch["total_quote_usd"] == pytest.approx(1.2)
     fox = batch["results"][1]["job"]
@@ -77,13 +101,22 @@ async def test_dry_runs_make_no_backend_call(engine, tmp_path) -> None:
 
 async def test_fail_fast_stops_launching_after_the_first_failure(engine, tmp_path) -> None:
     settings = priced_settings(engine, tmp_path)
-    jobs = [{"prompt": "First"}, {"prompt": "Second", "input_reference": "/etc/hostname"},
-            {"prompt": "Third"}, {"prompt": "Fourth"}]
+    jobs = [
+        {"prompt": "First"},
+        {"prompt": "Second", "input_reference": "/etc/hostname"},
+        {"prompt": "Third"},
+        {"prompt": "Fourth"},
+    ]
     async with served(settings) as (_, server), Client(server) as client:
-        result = structured(await client.call_tool("create_batch", {"jobs": jobs, "concurrency": 1,
-                                                                    "fail_fast": True}))
-        invalid = structured(await client.call_tool("create_batch", {
-            "jobs": [{"prompt": "Fine"}, {"prompt": "Bad", "seconds": 5}], "fail_fast": True}))
+        result = structured(
+            await client.call_tool("create_batch", {"jobs": jobs, "concurrency": 1, "fail_fast": True})
+        )
+        invalid = structured(
+            await client.call_tool(
+                "create_batch",
+                {"jobs": [{"prompt": "Fine"}, {"prompt": "Bad", "seconds": 5}], "fail_fast": True},
+            )
+        )
     lines = {r["line"]: r for r in result["results"]}
     assert lines[1]["ok"] and not lines[2]["ok"] and "outside" in lines[2]["error"]
     assert "skipped" in lines[3]["error"] and "skipped" in lines[4]["error"]
@@ -114,8 +147,10 @@ async def test_batch_file_must_be_jsonl_so_other_text_files_are_never_sent(engin
 
 
 def test_parse_jsonl_rules() -> None:
-    parsed = parse_jsonl('# c\n\n  plain words here\n"a json string"\n{"prompt": "p", "seconds": 8}\n'
-                         '{"subject": "a fox"}\n{"prompt": "x", "colour": 1}\n{broken\n[1, 2]\n{"model": "sora-2"}\n')
+    parsed = parse_jsonl(
+        '# c\n\n  plain words here\n"a json string"\n{"prompt": "p", "seconds": 8}\n'
+        '{"subject": "a fox"}\n{"prompt": "x", "colour": 1}\n{broken\n[1, 2]\n{"model": "sora-2"}\n'
+    )
     by_line = dict(parsed)
     assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 9, 10]
     assert isinstance(by_line[3], BatchSpec) and by_line[3].prompt == "plain words here"

@@ -18,7 +18,10 @@ OVER = {"prompt": "A lighthouse beam sweeping through fog", "seconds": "8"}  # s
 async def test_over_budget_create_is_asked_and_approved_once(engine, tmp_path, mode) -> None:
     asked: list[str] = []
     settings = priced_settings(engine, tmp_path, budget_usd=0.5)
-    async with served(settings) as (_, server), Client(server, mode=mode, elicitation_callback=answering(True, asked)) as client:
+    async with (
+        served(settings) as (_, server),
+        Client(server, mode=mode, elicitation_callback=answering(True, asked)) as client,
+    ):
         job = structured(await client.call_tool("create_video", OVER))
     assert len(asked) == 1 and "$0.80" in asked[0] and "$0.50" in asked[0], asked
     assert job["status"] in ("queued", "in_progress") and job["quote"]["usd"] == 0.8
@@ -30,7 +33,10 @@ async def test_over_budget_create_is_asked_and_approved_once(engine, tmp_path, m
 async def test_declined_spend_sends_nothing(engine, tmp_path, mode, answer) -> None:
     asked: list[str] = []
     settings = priced_settings(engine, tmp_path, budget_usd=0.5)
-    async with served(settings) as (_, server), Client(server, mode=mode, elicitation_callback=answering(answer, asked)) as client:
+    async with (
+        served(settings) as (_, server),
+        Client(server, mode=mode, elicitation_callback=answering(answer, asked)) as client,
+    ):
         result = await client.call_tool("create_video", OVER)
     message = text(result)
     assert result.is_error and len(asked) == 1
@@ -40,12 +46,17 @@ async def test_declined_spend_sends_nothing(engine, tmp_path, mode, answer) -> N
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_refused_with_quote_remaining_and_fix_when_client_cannot_be_asked(engine, tmp_path, mode) -> None:
+async def test_refused_with_quote_remaining_and_fix_when_client_cannot_be_asked(
+    engine, tmp_path, mode
+) -> None:
     settings = priced_settings(engine, tmp_path, budget_daily_usd=0.3)
     async with served(settings) as (_, server), Client(server, mode=mode) as client:
         result = await client.call_tool("create_video", OVER)
-        within = structured(await client.call_tool("create_video", {"prompt": "A small paper crane",
-                                                                   "seconds": "4", "dry_run": True}))
+        within = structured(
+            await client.call_tool(
+                "create_video", {"prompt": "A small paper crane", "seconds": "4", "dry_run": True}
+            )
+        )
     message = text(result)
     assert result.is_error
     assert "$0.80" in message and "$0.30" in message and "cannot be asked" in message
@@ -71,7 +82,10 @@ async def test_batch_over_budget_is_asked_once_for_the_whole_batch(engine, tmp_p
     asked: list[str] = []
     jobs = [{"prompt": f"Clip {n}: waves on a pier"} for n in range(3)]  # 3 x 4 s x $0.10
     settings = priced_settings(engine, tmp_path, budget_usd=0.5)
-    async with served(settings) as (_, server), Client(server, mode=mode, elicitation_callback=answering(True, asked)) as client:
+    async with (
+        served(settings) as (_, server),
+        Client(server, mode=mode, elicitation_callback=answering(True, asked)) as client,
+    ):
         result = structured(await client.call_tool("create_batch", {"jobs": jobs}))
     assert len(asked) == 1 and "$1.20" in asked[0] and "batch" in asked[0].lower(), asked
     assert result["created"] == 3 and result["total_quote_usd"] == 1.2
@@ -82,7 +96,10 @@ async def test_batch_over_budget_is_asked_once_for_the_whole_batch(engine, tmp_p
 async def test_remix_over_budget_declined(engine, tmp_path, mode) -> None:
     asked: list[str] = []
     settings = priced_settings(engine, tmp_path, budget_usd=0.5)
-    async with served(settings) as (_, server), Client(server, mode=mode, elicitation_callback=answering(False, asked)) as client:
+    async with (
+        served(settings) as (_, server),
+        Client(server, mode=mode, elicitation_callback=answering(False, asked)) as client,
+    ):
         source = structured(await client.call_tool("create_video", {"prompt": "A teapot", "seconds": "4"}))
         result = await client.call_tool("remix_video", {"video_id": source["id"], "prompt": "Same, at night"})
     assert result.is_error and "declined" in text(result) and "$0.10" in text(result)

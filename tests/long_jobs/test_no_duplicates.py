@@ -90,8 +90,9 @@ async def test_server_error_on_create_is_reconciled_then_retried_in_a_batch(engi
     engine = engine_factory(error_rate_5xx=0.5, fault_seed=_seed_failing_only_the_first_create(0.5))
     settings = priced_settings(engine, tmp_path)
     async with served(settings) as (_, server), Client(server) as client:
-        result = structured(await client.call_tool("create_batch", {"jobs": [{"prompt": PROMPT}],
-                                                                    "concurrency": 1}))
+        result = structured(
+            await client.call_tool("create_batch", {"jobs": [{"prompt": PROMPT}], "concurrency": 1})
+        )
     assert engine.stats.count("POST", "/v1/videos", status=500) == 1
     assert engine.stats.count("GET", "/v1/videos", status=200) == 1  # looked for a job before resending
     assert result["created"] == 1 and result["results"][0]["attempts"] == 2

@@ -18,22 +18,42 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_multi_id_wait_reports_combined_progress_and_ends_when_all_end(engine_factory, tmp_path, mode) -> None:
-    engine = engine_factory(poll_after_ms=150, rate_limit_every_n=7, retry_after_s=0)  # 429s do not end the wait
+async def test_multi_id_wait_reports_combined_progress_and_ends_when_all_end(
+    engine_factory, tmp_path, mode
+) -> None:
+    engine = engine_factory(
+        poll_after_ms=150, rate_limit_every_n=7, retry_after_s=0
+    )  # 429s do not end the wait
     progress: list[tuple[float, float | None, str]] = []
 
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         progress.append((p, total, message or ""))
 
-    async with served(priced_settings(engine, tmp_path)) as (service, server), Client(server, mode=mode) as client:
-        batch = structured(await client.call_tool("create_batch", {"jobs": [
-            {"prompt": f"Clip {n}: a paper lantern rising", "size": "720x1280"} for n in range(3)]}))
+    async with (
+        served(priced_settings(engine, tmp_path)) as (service, server),
+        Client(server, mode=mode) as client,
+    ):
+        batch = structured(
+            await client.call_tool(
+                "create_batch",
+                {
+                    "jobs": [
+                        {"prompt": f"Clip {n}: a paper lantern rising", "size": "720x1280"} for n in range(3)
+                    ]
+                },
+            )
+        )
         ids = [r["job"]["id"] for r in batch["results"]]
-        waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45},
-                                                   progress_callback=on_progress))
+        waited = structured(
+            await client.call_tool(
+                "get_status", {"video_ids": ids, "wait_seconds": 45}, progress_callback=on_progress
+            )
+        )
         polls = {vid: service.ledger.get(vid).polls for vid in ids}
     assert waited["all_done"] and not waited["timed_out"]
-    assert [j["id"] for j in waited["jobs"]] == ids and all(j["status"] == "completed" for j in waited["jobs"])
+    assert [j["id"] for j in waited["jobs"]] == ids and all(
+        j["status"] == "completed" for j in waited["jobs"]
+    )
     values = [p for p, _, _ in progress]
     assert values == sorted(values) and len(set(values)) == len(values), "progress must only go up"
     assert progress[-1][0] == progress[-1][1] == 300.0
@@ -47,14 +67,19 @@ async def test_wait_that_runs_out_of_time_says_so_and_the_jobs_go_on(engine_fact
     async with served(priced_settings(engine, tmp_path)) as (_, server), Client(server) as client:
         first = structured(await client.call_tool("create_video", {"prompt": "A long slow tide"}))
         second = structured(await client.call_tool("create_video", {"prompt": "A longer slower tide"}))
-        waited = structured(await client.call_tool("get_status", {"video_ids": [first["id"], second["id"]],
-                                                                  "wait_seconds": 1}))
+        waited = structured(
+            await client.call_tool(
+                "get_status", {"video_ids": [first["id"], second["id"]], "wait_seconds": 1}
+            )
+        )
     assert waited["timed_out"] and not waited["all_done"]
     assert "get_status again" in waited["next_step"]
     assert {j["status"] for j in waited["jobs"]} <= {"queued", "in_progress"}
 
 
-async def test_the_poll_that_sees_a_job_end_answers_every_waiter_already_waiting(engine_factory, tmp_path) -> None:
+async def test_the_poll_that_sees_a_job_end_answers_every_waiter_already_waiting(
+    engine_factory, tmp_path
+) -> None:
     # The background watcher and a get_status wait share one schedule per job. When one of them
     # sees the job end, the other (already waiting) gets that answer without asking again; a wait
     # that starts later asks the backend; a deleted job is forgotten.
@@ -70,7 +95,9 @@ async def test_the_poll_that_sees_a_job_end_answers_every_waiter_already_waiting
         return seen
 
     async with served(priced_settings(engine, tmp_path)) as (service, server), Client(server) as client:
-        vid = structured(await client.call_tool("create_video", {"prompt": "A lantern drifting over a lake"}))["id"]
+        vid = structured(
+            await client.call_tool("create_video", {"prompt": "A lantern drifting over a lake"})
+        )["id"]
         poller, path = service.poller, f"/v1/videos/{vid}"
         waiting_since = anyio.current_time()
         while (job := await poller.poll(vid, since=waiting_since)).status not in ("completed", "failed"):
@@ -107,10 +134,14 @@ async def test_a_wait_on_several_jobs_answers_when_they_end_and_their_files_foll
     fake = _HeldDownloads()
     with FakeServer(fake) as backend:
         async with served(priced_settings(backend, tmp_path)) as (service, server), Client(server) as client:
-            ids = [structured(await client.call_tool("create_video", {"prompt": f"Clip {n}: a kite"}))["id"]
-                   for n in range(2)]
+            ids = [
+                structured(await client.call_tool("create_video", {"prompt": f"Clip {n}: a kite"}))["id"]
+                for n in range(2)
+            ]
             with anyio.fail_after(30):  # a wait that downloaded before answering would hang here
-                waited = structured(await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45}))
+                waited = structured(
+                    await client.call_tool("get_status", {"video_ids": ids, "wait_seconds": 45})
+                )
             assert waited["all_done"] and [j["status"] for j in waited["jobs"]] == ["completed", "completed"]
             assert [j["assets"] for j in waited["jobs"]] == [[], []]  # their downloads are still held
             fake.release.set()
@@ -131,7 +162,9 @@ async def test_a_wait_on_one_job_answers_with_its_files(tmp_path) -> None:
             answer: dict = {}
 
             async def wait() -> None:
-                answer.update(structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45})))
+                answer.update(
+                    structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))
+                )
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wait)
@@ -143,5 +176,8 @@ async def test_a_wait_on_one_job_answers_with_its_files(tmp_path) -> None:
                 fake.release.set()
             [job] = answer["jobs"]
             assert job["status"] == "completed" and {a["variant"] for a in job["assets"]} == {
-                "video", "thumbnail", "spritesheet"}
+                "video",
+                "thumbnail",
+                "spritesheet",
+            }
             assert "archived" in job["next_step"]

@@ -23,8 +23,13 @@ def keyed_engine(engine_factory):
 
 @pytest.fixture
 def settings(keyed_engine, data_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(base_url=keyed_engine.base_url, api_key=SECRET_KEY, data_dir=data_dir,
-                    allowed_roots=[tmp_path / "inputs"], watch=True)
+    return Settings(
+        base_url=keyed_engine.base_url,
+        api_key=SECRET_KEY,
+        data_dir=data_dir,
+        allowed_roots=[tmp_path / "inputs"],
+        watch=True,
+    )
 
 
 @pytest.fixture
@@ -44,6 +49,9 @@ def server(service: VideoService):
 def server_env(settings: Settings) -> dict[str, str]:
     """Environment for a `sora-mcp serve` subprocess using the same engine and data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_MCP_", "OPENAI_"))}
-    env.update(SORA_MCP_BASE_URL=settings.base_url or "", SORA_MCP_API_KEY=SECRET_KEY,
-               SORA_MCP_DATA_DIR=str(settings.data_dir))
+    env.update(
+        SORA_MCP_BASE_URL=settings.base_url or "",
+        SORA_MCP_API_KEY=SECRET_KEY,
+        SORA_MCP_DATA_DIR=str(settings.data_dir),
+    )
     return env

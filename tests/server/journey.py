@@ -48,8 +48,11 @@ def images(result: Any) -> list[Any]:
 
 def measure(result: Any) -> dict[str, int]:
     """Bytes the agent is sent: text, and images as base64 on the wire."""
-    return {"text": text_bytes(result), "images": sum(len(i.data) for i in images(result)),
-            "n_images": len(images(result))}
+    return {
+        "text": text_bytes(result),
+        "images": sum(len(i.data) for i in images(result)),
+        "n_images": len(images(result)),
+    }
 
 
 def assert_labelled_small_images(result: Any) -> None:
@@ -67,7 +70,9 @@ async def wait_done(client: Any, ids: list[str], on_progress: Any = None) -> Any
     """get_status with the suggested wait, again until all_done (the polling contract)."""
     args: dict[str, Any] = {"video_id": ids[0]} if len(ids) == 1 else {"video_ids": ids}
     for _ in range(10):
-        result = await client.call_tool("get_status", {**args, "wait_seconds": WAIT}, progress_callback=on_progress)
+        result = await client.call_tool(
+            "get_status", {**args, "wait_seconds": WAIT}, progress_callback=on_progress
+        )
         if structured(result)["all_done"]:
             return result
     raise AssertionError("jobs did not end after 10 waits")
@@ -82,13 +87,20 @@ async def journey(client: Any, *, data_dir: Path, dest_dir: Path | None = None) 
         progress.append((p, total, message))
 
     tools = (await client.list_tools()).tools
-    sizes["tools/list"] = {"text": len(_compact([t.model_dump(mode="json", exclude_none=True, by_alias=True)
-                                                  for t in tools])), "images": 0, "n_images": 0}
+    sizes["tools/list"] = {
+        "text": len(_compact([t.model_dump(mode="json", exclude_none=True, by_alias=True) for t in tools])),
+        "images": 0,
+        "n_images": 0,
+    }
 
     created = await client.call_tool(
         "create_video",
-        {"prompt": "A paper boat drifting down a rainy street gutter", "size": "720x1280", "seconds": "4",
-         "shot": {"camera": "slow push-in", "palette": "teal and amber"}},
+        {
+            "prompt": "A paper boat drifting down a rainy street gutter",
+            "size": "720x1280",
+            "seconds": "4",
+            "shot": {"camera": "slow push-in", "palette": "teal and amber"},
+        },
     )
     assert_no_secret(created)
     sizes["create"] = measure(created)
@@ -165,7 +177,9 @@ def check_budgets(sizes: dict[str, dict[str, int]], *, listed_jobs: int) -> None
     assert sizes["create"]["text"] <= BUDGET_CREATE and sizes["create"]["n_images"] == 0, sizes["create"]
     assert sizes["remix"]["text"] <= BUDGET_CREATE and sizes["remix"]["n_images"] == 0, sizes["remix"]
     assert sizes["get_status"]["text"] <= BUDGET_STATUS_DONE and sizes["get_status"]["n_images"] <= 1
-    assert sizes["get_status again"]["text"] <= BUDGET_STATUS_DONE and sizes["get_status again"]["n_images"] == 0
+    assert (
+        sizes["get_status again"]["text"] <= BUDGET_STATUS_DONE and sizes["get_status again"]["n_images"] == 0
+    )
     assert sizes["list_videos"]["text"] <= BUDGET_LIST_PER_JOB * max(listed_jobs, 1), sizes["list_videos"]
     for name in ("download", "get_spend", "delete"):
         assert sizes[name]["text"] <= BUDGET_SMALL and sizes[name]["n_images"] == 0, (name, sizes[name])

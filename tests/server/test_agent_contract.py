@@ -6,6 +6,7 @@ real clients, files where the user wants them, cost at hand and the prompt fixes
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -24,8 +25,14 @@ from tests.server.journey import assert_labelled_small_images, images, text_byte
 
 pytestmark = pytest.mark.anyio
 
-PYDANTIC_WORDS = ("validation error", "pydantic", "For further information", "[type=", "input_value",
-                  "Field required")
+PYDANTIC_WORDS = (
+    "validation error",
+    "pydantic",
+    "For further information",
+    "[type=",
+    "input_value",
+    "Field required",
+)
 
 
 def assert_sora_error(result: Any, *words: str) -> str:
@@ -50,7 +57,7 @@ async def _tools(client: Client) -> dict[str, dict[str, Any]]:
 UNKNOWN = [
     ("create_video", {"prompt": "a kite", "duration": 12}, ["'duration'", "seconds"]),
     ("create_video", {"prompt": "a kite", "resolution": "720x1280"}, ["'resolution'", "size", "720x1280"]),
-    ("create_video", {"prompt": "a kite", "aspect_ratio": "9:16"}, ["'aspect_ratio'", "size=\"720x1280\""]),
+    ("create_video", {"prompt": "a kite", "aspect_ratio": "9:16"}, ["'aspect_ratio'", 'size="720x1280"']),
     ("create_video", {"prompt": "a kite", "colour": "red"}, ["'colour'", "shot.palette"]),
     ("create_video", {"prompt": "a kite", "negative_prompt": "blur"}, ["'negative_prompt'", "shot.avoid"]),
     ("create_video", {"prompt": "a kite", "shot": {"color": "red"}}, ["'shot.color'", "shot.palette"]),
@@ -62,7 +69,9 @@ UNKNOWN = [
 
 
 @pytest.mark.parametrize(("tool", "args", "words"), UNKNOWN)
-async def test_unknown_arguments_are_refused_naming_the_real_one(server, keyed_engine, tool, args, words) -> None:
+async def test_unknown_arguments_are_refused_naming_the_real_one(
+    server, keyed_engine, tool, args, words
+) -> None:
     keyed_engine.stats.reset()
     async with Client(server) as client:
         result = await client.call_tool(tool, args)
@@ -75,7 +84,11 @@ VIOLATIONS = [
     ("create_video", {"prompt": "a kite", "seconds": [4]}, ["seconds must be"]),
     ("create_video", {"prompt": "a kite", "dry_run": "maybe"}, ["dry_run must be a boolean"]),
     ("get_status", {}, ["exactly one of video_id or video_ids"]),
-    ("get_status", {"video_id": "video_a", "video_ids": ["video_b"]}, ["exactly one of video_id or video_ids"]),
+    (
+        "get_status",
+        {"video_id": "video_a", "video_ids": ["video_b"]},
+        ["exactly one of video_id or video_ids"],
+    ),
     ("get_status", {"video_id": "video_a", "wait_seconds": 1000}, ["wait_seconds", "45", "same wait"]),
     ("get_status", {"video_ids": [f"video_{i}" for i in range(51)]}, ["video_ids", "50"]),
     ("list_videos", {"status": "done"}, ["status", "completed", "in_progress"]),
@@ -106,8 +119,13 @@ async def test_limits_live_in_the_schema(server) -> None:
 
 
 async def test_a_longer_wait_limit_is_a_setting(keyed_engine, data_dir, tmp_path) -> None:
-    settings = Settings(base_url=keyed_engine.base_url, api_key=SECRET_KEY, data_dir=data_dir, max_wait_s=120,
-                        tools=["create_video", "get_status", "get_spend"])
+    settings = Settings(
+        base_url=keyed_engine.base_url,
+        api_key=SECRET_KEY,
+        data_dir=data_dir,
+        max_wait_s=120,
+        tools=["create_video", "get_status", "get_spend"],
+    )
     async with VideoService(settings) as service, Client(build_server(service)) as client:
         tools = await _tools(client)
         assert set(tools) == {"create_video", "get_status", "get_spend"}  # SORA_MCP_TOOLS: a smaller set
@@ -119,15 +137,22 @@ async def test_a_longer_wait_limit_is_a_setting(keyed_engine, data_dir, tmp_path
 
 # ---- 2. dry_run = everything but the send -----------------------------------------------------
 
-BAD_REFERENCES = ["/etc/passwd", "../../x.png", "file:///etc/passwd", "https://169.254.169.254/latest/x.png",
-                  "https://127.0.0.1/x.png"]
+BAD_REFERENCES = [
+    "/etc/passwd",
+    "../../x.png",
+    "file:///etc/passwd",
+    "https://169.254.169.254/latest/x.png",
+    "https://127.0.0.1/x.png",
+]
 
 
 @pytest.mark.parametrize("ref", BAD_REFERENCES)
 async def test_dry_run_refuses_what_the_real_call_refuses(server, keyed_engine, ref) -> None:
     keyed_engine.stats.reset()
     async with Client(server) as client:
-        dry = await client.call_tool("create_video", {"prompt": "a kite", "input_reference": ref, "dry_run": True})
+        dry = await client.call_tool(
+            "create_video", {"prompt": "a kite", "input_reference": ref, "dry_run": True}
+        )
         real = await client.call_tool("create_video", {"prompt": "a kite", "input_reference": ref})
     assert_sora_error(dry, "input_reference")
     assert_sora_error(real, "input_reference")
@@ -137,7 +162,9 @@ async def test_dry_run_refuses_what_the_real_call_refuses(server, keyed_engine, 
 async def test_dry_run_checks_the_backends_model_list(server, keyed_engine) -> None:
     keyed_engine.stats.reset()
     async with Client(server) as client:
-        dry = await client.call_tool("create_video", {"prompt": "a kite", "model": "sora-3-ultra", "dry_run": True})
+        dry = await client.call_tool(
+            "create_video", {"prompt": "a kite", "model": "sora-3-ultra", "dry_run": True}
+        )
         real = await client.call_tool("create_video", {"prompt": "a kite", "model": "sora-3-ultra"})
         ok = await client.call_tool("create_video", {"prompt": "a kite", "dry_run": True})
     assert_sora_error(dry, "sora-3-ultra", "sora-2")
@@ -152,8 +179,10 @@ async def test_dry_run_names_the_budget_and_what_it_could_not_check(keyed_engine
     settings = Settings(base_url=keyed_engine.base_url, api_key=SECRET_KEY, data_dir=data_dir, budget_usd=0.5)
     async with VideoService(settings) as service, Client(build_server(service)) as client:
         over = await client.call_tool("create_video", {"prompt": "a kite", "seconds": 12, "dry_run": True})
-        url = await client.call_tool("create_video", {"prompt": "a kite", "dry_run": True,
-                                                      "input_reference": "https://example.com/kite.png"})
+        url = await client.call_tool(
+            "create_video",
+            {"prompt": "a kite", "dry_run": True, "input_reference": "https://example.com/kite.png"},
+        )
     assert "approve" in text(over) and "$1.20" in text(over)
     assert "Not checked" in text(url) and "fetch" in text(url)
     assert structured(url)["unchecked"]
@@ -190,12 +219,15 @@ async def test_results_are_short_summaries_not_json(server, data_dir: Path) -> N
 
 
 async def test_several_jobs_label_their_images_and_say_when_files_are_still_coming(
-        engine_factory, data_dir, tmp_path) -> None:
+    engine_factory, data_dir, tmp_path
+) -> None:
     slow_files = engine_factory(api_key=SECRET_KEY, latency_ms=150)  # archiving takes a few round trips
     settings = Settings(base_url=slow_files.base_url, api_key=SECRET_KEY, data_dir=data_dir)
     async with VideoService(settings) as service, Client(build_server(service)) as client:
-        ids = [structured(await client.call_tool("create_video", {"prompt": f"A kite, take {i}"}))["id"]
-               for i in range(3)]
+        ids = [
+            structured(await client.call_tool("create_video", {"prompt": f"A kite, take {i}"}))["id"]
+            for i in range(3)
+        ]
         done = await wait_done(client, ids)
     status = structured(done)
     said = done.content[0].text
@@ -211,7 +243,9 @@ async def test_several_jobs_label_their_images_and_say_when_files_are_still_comi
 async def test_list_videos_is_one_short_line_per_job(server) -> None:
     async with Client(server) as client:
         for i in range(5):
-            await client.call_tool("create_video", {"prompt": f"A paper boat number {i} " + "with rain " * 40})
+            await client.call_tool(
+                "create_video", {"prompt": f"A paper boat number {i} " + "with rain " * 40}
+            )
         listed = await client.call_tool("list_videos", {"limit": 5})
     page = structured(listed)
     assert len(page["data"]) == 5
@@ -227,8 +261,10 @@ async def test_suggested_waits_fit_clients(server) -> None:
     async with Client(server) as client:
         tools = await _tools(client)
         instructions = client.instructions or ""
-        prompts = [await client.get_prompt("cinematic_shot", {"subject": "a kite"}),
-                   await client.get_prompt("remix_invariants", {"video_id": "video_1", "change": "night"})]
+        prompts = [
+            await client.get_prompt("cinematic_shot", {"subject": "a kite"}),
+            await client.get_prompt("remix_invariants", {"video_id": "video_1", "change": "night"}),
+        ]
     texts = [t["description"] for t in tools.values()] + [p.messages[0].content.text for p in prompts]
     texts.append(instructions)
     waits = [int(w) for t in texts for w in re.findall(r"wait_seconds[=` ]+(\d+)", t)]
@@ -248,12 +284,13 @@ async def test_progress_arrives_at_least_every_ten_seconds(engine_factory, data_
     async with VideoService(settings) as service, Client(build_server(service)) as client:
         vid = structured(await client.call_tool("create_video", {"prompt": "A very long take"}))["id"]
         started = anyio.current_time()
-        result = await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 21},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "get_status", {"video_id": vid, "wait_seconds": 21}, progress_callback=on_progress
+        )
         ended = anyio.current_time()
     assert not result.is_error
     marks = [started, *stamps, ended]
-    gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(marks)]
     assert len(stamps) >= 3 and max(gaps) <= 10.0, gaps
 
 
@@ -265,10 +302,15 @@ async def test_download_to_a_destination_inside_the_allowed_folders(server, tmp_
     async with Client(server) as client:
         vid = structured(await client.call_tool("create_video", {"prompt": "A red kite"}))["id"]
         await wait_done(client, [vid])
-        saved = await client.call_tool("download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/"})
-        twice = await client.call_tool("download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/"})
-        forced = await client.call_tool("download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/",
-                                                           "overwrite": True})
+        saved = await client.call_tool(
+            "download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/"}
+        )
+        twice = await client.call_tool(
+            "download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/"}
+        )
+        forced = await client.call_tool(
+            "download_asset", {"video_id": vid, "destination": str(inputs / "clips") + "/", "overwrite": True}
+        )
         outside = await client.call_tool("download_asset", {"video_id": vid, "destination": "/etc/kite.mp4"})
         ref = await client.call_tool("create_video", {"prompt": "A kite", "input_reference": "/etc/hosts"})
     copy = inputs / "clips" / f"{vid}.mp4"
@@ -310,8 +352,12 @@ async def test_extend_quote_is_the_same_in_dry_run_and_real_call(server) -> None
 
 # ---- 8. prompt fixes --------------------------------------------------------------------------
 
-CHANGES = [("make the colour palette pastel", "colour palette"), ("make it night", "lighting"),
-           ("slow the action down", "timing"), ("turn it into an anime style", "style")]
+CHANGES = [
+    ("make the colour palette pastel", "colour palette"),
+    ("make it night", "lighting"),
+    ("slow the action down", "timing"),
+    ("turn it into an anime style", "style"),
+]
 
 
 @pytest.mark.parametrize(("change", "aspect"), CHANGES)
@@ -331,4 +377,3 @@ async def test_remix_and_edit_are_told_apart_in_one_line(server) -> None:
     edit = tools["edit_video"]["description"].splitlines()[0]
     assert remix.startswith("Remix:") and "new take" in remix and "full prompt" in remix
     assert edit.startswith("Edit:") and "instruction" in edit and "keep everything else" in edit
-

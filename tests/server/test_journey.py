@@ -26,7 +26,9 @@ async def test_journey_in_process(server, data_dir: Path, keyed_engine, mode: st
 
 
 async def test_journey_over_stdio(settings, data_dir: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "sora_mcp", "serve"], env=server_env(settings))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "sora_mcp", "serve"], env=server_env(settings)
+    )
     async with Client(params, mode="legacy") as client:
         await journey(client, data_dir=data_dir)
 
@@ -38,14 +40,27 @@ def _free_port() -> int:
 
 
 class _ServeProcess:
-    def __init__(self, settings, transport: str, extra_env: dict[str, str] | None = None,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, settings, transport: str, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.port = _free_port()
         env = server_env(settings) | (extra_env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sora_mcp", "serve", "--transport", transport, "--host", host,
-             "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "sora_mcp",
+                "serve",
+                "--transport",
+                transport,
+                "--host",
+                host,
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -49,7 +49,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
 }
 LINES = [
     json.dumps(INIT),
@@ -110,7 +114,9 @@ def _converse(proc: subprocess.Popen, lines: list[str], ids: set[int]) -> dict[i
     return answers
 
 
-def _spawn(args: list[str], stdin: object = subprocess.PIPE, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _spawn(
+    args: list[str], stdin: object = subprocess.PIPE, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, *args], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
@@ -130,8 +136,12 @@ def test_bad_lines_are_survived_and_end_of_input_ends_the_server(settings) -> No
 
 
 def test_a_message_of_several_megabytes_is_one_line_like_any_other(noisy_script: Path) -> None:
-    big = {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
-           "params": {"name": "noisy", "arguments": {}, "_meta": {"padding": "x" * (6 << 20)}}}
+    big = {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "method": "tools/call",
+        "params": {"name": "noisy", "arguments": {}, "_meta": {"padding": "x" * (6 << 20)}},
+    }
     proc = _spawn([str(noisy_script)])
     try:
         answers = _converse(proc, [*LINES, json.dumps(big), json.dumps(CALL)], {1, 2, 3, 4})

@@ -26,11 +26,20 @@ async def test_tools_list_snapshot(server) -> None:
     if os.environ.get("SORA_MCP_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-    assert SNAPSHOT.exists(), "no tools/list snapshot: review tools/list, then rerun with SORA_MCP_UPDATE_SNAPSHOTS=1"
+    assert SNAPSHOT.exists(), (
+        "no tools/list snapshot: review tools/list, then rerun with SORA_MCP_UPDATE_SNAPSHOTS=1"
+    )
     expected = json.loads(SNAPSHOT.read_text())
     assert current == expected, "tools/list changed: review, then rerun with SORA_MCP_UPDATE_SNAPSHOTS=1"
     names = {t["name"] for t in current}
-    assert {"create_video", "remix_video", "get_status", "list_videos", "download_asset", "delete_video"} <= names
+    assert {
+        "create_video",
+        "remix_video",
+        "get_status",
+        "list_videos",
+        "download_asset",
+        "delete_video",
+    } <= names
     by_name = {t["name"]: t for t in current}
     assert by_name["get_status"]["annotations"]["readOnlyHint"] is True
     assert by_name["list_videos"]["annotations"]["readOnlyHint"] is True
@@ -73,8 +82,9 @@ async def test_fake_png_refused_before_upload(server, keyed_engine, tmp_path: Pa
     (inputs / "notes.png").write_text("this is not an image")
     keyed_engine.stats.reset()
     async with Client(server) as client:
-        result = await client.call_tool("create_video", {"prompt": "a cat", "input_reference":
-                                                         str(inputs / "notes.png")})
+        result = await client.call_tool(
+            "create_video", {"prompt": "a cat", "input_reference": str(inputs / "notes.png")}
+        )
     assert result.is_error
     assert "png" in result.content[0].text.lower() or "image" in result.content[0].text.lower()
     assert keyed_engine.stats.count("POST", "/v1/videos") == 0
@@ -82,7 +92,9 @@ async def test_fake_png_refused_before_upload(server, keyed_engine, tmp_path: Pa
 
 async def test_download_before_completion_refused(server) -> None:
     async with Client(server) as client:
-        created = await client.call_tool("create_video", {"prompt": "A slow sunrise over hills", "size": "720x1280"})
+        created = await client.call_tool(
+            "create_video", {"prompt": "A slow sunrise over hills", "size": "720x1280"}
+        )
         vid = created.structured_content["id"]
         result = await client.call_tool("download_asset", {"video_id": vid})
         if not result.is_error:  # the engine may already be done on a fast machine
@@ -114,10 +126,14 @@ async def test_one_bad_id_among_several_in_a_wait_is_refused_plainly(server) -> 
     """Found by the long hardening run: the ids are polled together, and one job's refusal came out
     of the task group as a bare "Error executing tool get_status"."""
     async with Client(server) as client:
-        created = await client.call_tool("create_video", {"prompt": "A quiet harbour at dawn", "dry_run": False})
+        created = await client.call_tool(
+            "create_video", {"prompt": "A quiet harbour at dawn", "dry_run": False}
+        )
         vid = created.structured_content["id"]
-        for bad, words in (("video_does_not_exist", ["video_does_not_exist", "list_videos"]),
-                           ("video_" + "x" * 600, ["not a valid id"])):
+        for bad, words in (
+            ("video_does_not_exist", ["video_does_not_exist", "list_videos"]),
+            ("video_" + "x" * 600, ["not a valid id"]),
+        ):
             result = await client.call_tool("get_status", {"video_ids": [vid, bad], "wait_seconds": 1})
             text = result.content[0].text
             assert result.is_error and all(w in text for w in words), text
@@ -127,15 +143,25 @@ async def test_one_bad_id_among_several_in_a_wait_is_refused_plainly(server) -> 
 async def test_dry_run_makes_no_backend_call(server, keyed_engine) -> None:
     keyed_engine.stats.reset()
     async with Client(server) as client:
-        result = await client.call_tool("create_video", {"prompt": "A red kite", "dry_run": True,
-                                                         "model": "sora-2-pro", "size": "1792x1024", "seconds": 8})
+        result = await client.call_tool(
+            "create_video",
+            {
+                "prompt": "A red kite",
+                "dry_run": True,
+                "model": "sora-2-pro",
+                "size": "1792x1024",
+                "seconds": 8,
+            },
+        )
     job = result.structured_content
     assert not result.is_error and job["status"] == "dry_run"
     assert job["quote"]["usd"] == 4.0  # a configured backend: sora-2-pro at 1792x1024 is $0.50/s
     assert keyed_engine.stats.count("POST", "/v1/videos") == 0
 
 
-async def test_cancelling_a_wait_returns_promptly_and_the_job_goes_on(engine_factory, data_dir, tmp_path) -> None:
+async def test_cancelling_a_wait_returns_promptly_and_the_job_goes_on(
+    engine_factory, data_dir, tmp_path
+) -> None:
     from sora_mcp.config import Settings
     from sora_mcp.server import build_server
     from sora_mcp.service import VideoService
@@ -143,7 +169,7 @@ async def test_cancelling_a_wait_returns_promptly_and_the_job_goes_on(engine_fac
     slow = engine_factory(api_key=SECRET_KEY, render_slowdown=8.0, poll_after_ms=200)
     settings = Settings(base_url=slow.base_url, api_key=SECRET_KEY, data_dir=data_dir, watch=False)
     async with VideoService(settings) as service, Client(build_server(service)) as client:
-        job = (await client.call_tool("create_video", {"prompt": "A long tracking shot", "size": "720x1280"}))
+        job = await client.call_tool("create_video", {"prompt": "A long tracking shot", "size": "720x1280"})
         vid = job.structured_content["id"]
         got_progress = anyio.Event()
 
@@ -152,9 +178,11 @@ async def test_cancelling_a_wait_returns_promptly_and_the_job_goes_on(engine_fac
 
         cancelled_at = None
         async with anyio.create_task_group() as tg:
+
             async def waiter() -> None:
-                await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45},
-                                       progress_callback=on_progress)
+                await client.call_tool(
+                    "get_status", {"video_id": vid, "wait_seconds": 45}, progress_callback=on_progress
+                )
 
             tg.start_soon(waiter)
             with anyio.fail_after(30):
@@ -188,8 +216,9 @@ async def test_resources_and_prompts(server) -> None:
 
 async def test_video_resource_template(server) -> None:
     async with Client(server) as client:
-        vid = (await client.call_tool("create_video", {"prompt": "A lighthouse", "size": "720x1280"})
-               ).structured_content["id"]
+        vid = (
+            await client.call_tool("create_video", {"prompt": "A lighthouse", "size": "720x1280"})
+        ).structured_content["id"]
         body = json.loads((await client.read_resource(f"sora://videos/{vid}")).contents[0].text)
     assert body["id"] == vid and body["model"] == "sora-2"
 

@@ -43,7 +43,14 @@ from sora_mcp.engine.render.sources import (
 from sora_mcp.engine.render.spec import RenderError, RenderResult, RenderSpec, validate
 from sora_mcp.engine.render.stills import Stills
 
-__all__ = ["CONTAINER_OPTIONS", "ENCODER_OPTIONS", "ENCODER_THREADS", "ENCODER_THREAD_TYPE", "open_output", "render"]
+__all__ = [
+    "CONTAINER_OPTIONS",
+    "ENCODER_OPTIONS",
+    "ENCODER_THREADS",
+    "ENCODER_THREAD_TYPE",
+    "open_output",
+    "render",
+]
 
 # Chosen by measurement (bench/bench_render.py): on 2 cores "ultrafast" keeps encoding of moving
 # content close to the cost of static content; slower presets spend their time on motion search
