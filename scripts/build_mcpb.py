@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def tools_list() -> list[dict[str, str]]:
     """The tools as the server lists them (default settings), each with its first description line."""
     from sora_mcp.config import Settings
+    from sora_mcp.server.tools import build_tools
     from sora_mcp.service import VideoService
-    from sora_mcp.tools import build_tools
 
     with (
         tempfile.TemporaryDirectory() as tmp

@@ -52,7 +52,7 @@ async def test_manifest_lists_the_same_tools_as_the_server(tmp_path: Path) -> No
         for t, s in zip(manifest["tools"], listed, strict=True)
     )
     assert manifest["server"]["type"] == "uv" and "serve" in manifest["server"]["mcp_config"]["args"]
-    assert (folder / "pyproject.toml").is_file() and (folder / "sora_mcp" / "server.py").is_file()
+    assert (folder / "pyproject.toml").is_file() and (folder / "sora_mcp" / "server" / "build.py").is_file()
     assert not list(folder.rglob("__pycache__"))
 
 
@@ -72,7 +72,12 @@ def test_the_official_cli_validates_and_packs_the_bundle(tmp_path: Path) -> None
     with zipfile.ZipFile(out) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
-    assert {"manifest.json", "pyproject.toml", "sora_mcp/server.py", "sora_mcp/content/catalog.json"} <= names
+    assert {
+        "manifest.json",
+        "pyproject.toml",
+        "sora_mcp/server/build.py",
+        "sora_mcp/content/catalog.json",
+    } <= names
     assert manifest["name"] == "sora-mcp"
     info = subprocess.run([mcpb, "info", str(out)], capture_output=True, text=True, timeout=120, check=False)
     assert info.returncode == 0 and "sora-mcp" in info.stdout

@@ -27,15 +27,15 @@ def add_parser(sub: Any) -> None:
 
 
 def configure_logging(level: str) -> None:
-    from sora_mcp.cli.log_limit import install
+    from sora_mcp.server.http.log_limit import install
 
     install(level)
 
 
 def check_http_auth(settings: Any, host: str) -> None:
     """A token must be long enough to resist guessing; a non-loopback bind must have one."""
-    from sora_mcp.cli.http_guards import MAKE_TOKEN, MIN_TOKEN_CHARS
     from sora_mcp.cli.usage import UsageError
+    from sora_mcp.server.http.guards import MAKE_TOKEN, MIN_TOKEN_CHARS
 
     token = settings.auth_token.get_secret_value() if settings.auth_token is not None else None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
@@ -75,7 +75,7 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
             # the SDK's transport diverts fds 0 and 1 while serving: stray output goes to stderr
             await mcp.run_stdio_async()
             return
-        from sora_mcp.cli.http import serve_http
+        from sora_mcp.server.http import serve_http
 
         await serve_http(
             mcp,

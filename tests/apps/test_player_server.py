@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
-from sora_mcp.apps import PLAYER_URI
+from sora_mcp.server.apps import PLAYER_URI
 from sora_mcp.service.media import MAX_CHUNK, read_chunk
 from tests.apps.conftest import apps_client, clip_info, make_clip
 

@@ -23,9 +23,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from sora_mcp.cli.http import build_http_app
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
+from sora_mcp.server.http import build_http_app
 from sora_mcp.service import VideoService
 from sora_mcp.service.requests import CreateRequest
 from tests.backends.fake_hosted import FakeOpenRouter
@@ -107,7 +107,7 @@ async def test_openrouter_webhook_archives_without_polling(
             body = json.dumps(event).encode()
             polls = _polls(fake, job.id)
 
-            caplog.set_level(logging.INFO, logger="sora_mcp.webhooks")
+            caplog.set_level(logging.INFO, logger="sora_mcp.server.webhooks")
             bad = await http.post(
                 "/webhooks/video", content=body, headers=_openrouter_headers(body, "wrong-secret")
             )

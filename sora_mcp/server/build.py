@@ -9,12 +9,12 @@ from typing import Any
 from mcp.server import MCPServer
 
 from sora_mcp import __version__
-from sora_mcp.apps import build_apps, hide_app_tools, player_link
-from sora_mcp.prompts import register_prompts
-from sora_mcp.resources import register_resources
+from sora_mcp.server.apps import build_apps, hide_app_tools, player_link
+from sora_mcp.server.check import ArgumentCheck
+from sora_mcp.server.prompts import register_prompts
+from sora_mcp.server.resources import register_resources
+from sora_mcp.server.tools import build_tools
 from sora_mcp.service import VideoService
-from sora_mcp.tool_check import ArgumentCheck
-from sora_mcp.tools import build_tools
 
 PLAYER_TOOLS = ("create_video", "get_status", "download_asset", "list_videos")
 INSTRUCTIONS = """\
@@ -56,7 +56,7 @@ def build_server(
         lifespan=lifespan,
         log_level="WARNING",
         tools=tools,
-        # MCP Apps: the in-chat player and its app-only tools (see sora_mcp.apps).
+        # MCP Apps: the in-chat player and its app-only tools (see sora_mcp.server.apps).
         extensions=[build_apps(service)],
         middleware=[hide_app_tools, check],
     )

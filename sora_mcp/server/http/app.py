@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from sora_mcp.cli.http_conns import ConnectionGuard, raise_open_file_limit
-from sora_mcp.cli.http_guards import BearerAuth, HostGuard, StreamCap, allowed_hosts
-from sora_mcp.cli.http_sessions import SessionGuard
+from sora_mcp.server.http.conns import ConnectionGuard, raise_open_file_limit
+from sora_mcp.server.http.guards import BearerAuth, HostGuard, StreamCap, allowed_hosts
+from sora_mcp.server.http.sessions import SessionGuard
 
 
 @dataclass
@@ -51,7 +51,7 @@ def build_http_app(
     if settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
     if service is not None and settings.webhook_secret is not None:
-        from sora_mcp.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
+        from sora_mcp.server.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
 
         verifier = Verifier(
             settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s

@@ -7,6 +7,6 @@ tools and results as before: the link is one `_meta` key, and the app-only tools
 of their `tools/list` (`hide_app_tools`).
 """
 
-from sora_mcp.apps.player import PLAYER_URI, build_apps, hide_app_tools, player_link
+from sora_mcp.server.apps.player import PLAYER_URI, build_apps, hide_app_tools, player_link
 
 __all__ = ["PLAYER_URI", "build_apps", "hide_app_tools", "player_link"]

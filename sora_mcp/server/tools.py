@@ -19,12 +19,12 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from sora_mcp import tool_text
+import sora_mcp.server.text as tool_text
 from sora_mcp.errors import ConfigError, InvalidInput
 from sora_mcp.models import TERMINAL_STATUSES, Job
 from sora_mcp.prompting import AugmentFields
-from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
-from sora_mcp.tool_args import (
+from sora_mcp.server.check import close_schema, compact_schema
+from sora_mcp.server.params import (
     ApprovalAnswer,
     Augment,
     BackendName,
@@ -45,7 +45,7 @@ from sora_mcp.tool_args import (
     disk_guard,
     needs_approval,
 )
-from sora_mcp.tool_check import close_schema, compact_schema
+from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
 
 SHOWN_MAX = 10_000  # jobs whose thumbnail was shown, remembered so it is not sent again
 Status = Literal["queued", "in_progress", "completed", "failed", "cancelled", "expired", "deleted"]

@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-log = logging.getLogger("sora_mcp.webhooks")
+log = logging.getLogger("sora_mcp.server.webhooks")
 
 PATH = "/webhooks/video"
 MAX_BODY = 256 * 1024

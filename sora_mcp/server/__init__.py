@@ -1,0 +1,7 @@
+"""The MCP front end: the server (`build`), its tools and their parameters (`tools`, `params`,
+`check`, `text`), resources, prompts, the in-chat player (`apps`), webhooks and the HTTP app
+(`http`). It calls the service layer and nothing below it but models, errors and config."""
+
+from sora_mcp.server.build import build_server
+
+__all__ = ["build_server"]
