@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -23,13 +24,27 @@ def add_parser(sub: Any) -> None:
         "the machine's names too when binding 0.0.0.0 or ::)",
     )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("SORA_MCP_LOG_FORMAT", "text").strip().lower() or "text",
+        help="stderr log lines as text, or one JSON object per line with the request id "
+        "(default: SORA_MCP_LOG_FORMAT, else text)",
+    )
+    p.add_argument(
+        "--stateless",
+        action="store_true",
+        help="HTTP only: serve 2025-* clients without sessions too, so any instance behind a load "
+        "balancer answers any request (2026-07-28 clients need no sessions anyway). Those clients then "
+        "lose elicitation: a paid request that needs approval is refused instead of asked about",
+    )
     p.set_defaults(func=run)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     from sora_mcp.server.http.log_limit import install
 
-    install(level)
+    install(level, log_format)
 
 
 def check_http_auth(settings: Any, host: str) -> None:
@@ -53,9 +68,15 @@ def check_http_auth(settings: Any, host: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sora_mcp.cli.usage import UsageError
     from sora_mcp.config import Settings
 
-    configure_logging(args.log_level)
+    log_format = getattr(args, "log_format", "text")
+    if log_format not in ("text", "json"):
+        raise UsageError(f"SORA_MCP_LOG_FORMAT is {log_format[:20]!r}; use text or json.")
+    configure_logging(args.log_level, log_format)
+    if getattr(args, "stateless", False) and args.transport != "http":
+        raise UsageError("--stateless applies to --transport http only (SSE needs a session per client).")
     settings = Settings()
     if args.transport != "stdio":
         check_http_auth(settings, args.host)
@@ -86,4 +107,5 @@ async def _serve(settings: Any, args: argparse.Namespace) -> None:
             log_level=args.log_level,
             extra_hosts=tuple(args.allowed_hosts),
             service=service,
+            stateless=getattr(args, "stateless", False),
         )

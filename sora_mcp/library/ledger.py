@@ -11,7 +11,8 @@ open (`migrations.py`).
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
 outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
 mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary,
-claim / renew / release (work done once across instances, `claims.py`), close.
+claim / renew / release / lease_expiry / remember_once / sweep_claims (work done once across
+instances, `claims.py`), ping, close.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ class Ledger(LedgerClaims, LedgerReports):
 
     def _rows(self, sql: str, params: tuple[Any, ...] | builtins.list[Any] = ()) -> builtins.list[Row]:
         return self._db.rows(sql, params)
+
+    def ping(self) -> None:
+        """One trivial query: raises when the database cannot be reached (readiness probes)."""
+        self._rows("SELECT 1 AS one")
 
     def close(self) -> None:
         self._db.close()

@@ -112,7 +112,20 @@ _V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# Version 4: the per-user step (issue #23, item 1) lands here from its own branch; until it is
+# merged this placeholder only moves the version on. Version 5 does not depend on its content.
+_V4: list[str] = []
+
+# Version 5: webhook deliveries already accepted, shared by every instance (replays refused
+# wherever they land); expires_at as in claims.
+_V5 = [
+    """CREATE TABLE deliveries_seen (
+        key TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 LATEST = len(MIGRATIONS)
 
 

@@ -11,7 +11,7 @@ Two signed formats are accepted, told apart by their headers:
   SDK's own `webhooks.verify_signature` (constant time, timestamp tolerance).
 
 Every delivery must be signed with `SORA_MCP_WEBHOOK_SECRET`, be within the tolerance, and not be
-a replay (its id or signature seen before). A refused delivery changes nothing and is logged
+a replay (its id or signature seen before, on any instance: kept in the ledger). A refused delivery changes nothing and is logged
 without the secret or the signature. The route sits outside the bearer-token check (a provider
 cannot send our token); its signature is its authentication. Polling stays the fallback.
 """
@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -42,15 +43,28 @@ class Refused(Exception):
 
 
 class Verifier:
-    """Checks signatures and remembers what it has accepted, to refuse replays."""
+    """Checks signatures and remembers what it has accepted, to refuse replays.
 
-    def __init__(self, secret: str, *, tolerance_s: int = 300) -> None:
+    `remember(key, keep_s) -> bool` (False: seen before) keeps the accepted ids where every
+    instance sees them (the service's ledger), so a replay is refused on whichever instance it
+    lands; without it they are kept in this process's memory.
+    """
+
+    def __init__(
+        self, secret: str, *, tolerance_s: int = 300, remember: Callable[[str, float], bool] | None = None
+    ) -> None:
         self._secret = secret
         self.tolerance_s = tolerance_s
         self._seen: OrderedDict[str, float] = OrderedDict()
+        self._shared = remember
         self._sdk: Any = None  # the openai client whose webhooks.verify_signature checks Standard Webhooks
 
     def _remember(self, key: str) -> None:
+        if self._shared is not None:
+            # Past twice the tolerance the timestamp check refuses a replay anyway.
+            if not self._shared(hashlib.sha256(key.encode()).hexdigest(), 2.0 * self.tolerance_s):
+                raise Refused("replayed delivery (already accepted once)")
+            return
         now = time.time()
         while self._seen and (len(self._seen) >= _REPLAY_MEMORY or next(iter(self._seen.values())) < now):
             self._seen.popitem(last=False)  # older than the tolerance: their timestamps refuse them anyway

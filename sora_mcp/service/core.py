@@ -412,6 +412,10 @@ class VideoService(Generating):
             self.archive_soon(remote)
         return True
 
+    def remember_delivery(self, key: str, keep_s: float) -> bool:
+        """[cluster] Note a webhook delivery id in the ledger; False when any instance noted it already."""
+        return self._ledger().remember_once("webhook:" + key, keep_s)
+
     # ---- summaries (resources) -------------------------------------------------------------
     async def backend_models(self) -> list[str] | None:
         try:

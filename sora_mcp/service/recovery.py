@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sora_mcp.recovery")
 PENDING_MAX_AGE_S = 24 * 3600
+PENDING_CLAIM_TTL_S = 600.0
 # A create's job may carry a created_at a little before our send time (clock skew).
 CLOCK_SLACK_S = 120
 BACKOFF_START_S = 1.0
@@ -80,17 +81,25 @@ async def follow(svc: VideoService, video_id: str) -> None:
 
 
 async def resume(svc: VideoService) -> None:
-    """The start-up pass: find lost creates, then watch unfinished and unarchived jobs."""
+    """The start-up pass: find lost creates, then watch unfinished and unarchived jobs; then keep
+    looking for jobs other instances on the same ledger made or left (`shared.keep_watching`)."""
     ledger = svc._ledger()
     try:
         await reconcile_pending(svc)
     except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the backend says
         log.info("could not look for unrecorded creates: %s", getattr(exc, "message", type(exc).__name__))
+    handed: set[str] = set()
     for record in ledger.unfinished():
         if record.kind != "external":
+            handed.add(record.id)
             svc._watch(record.id)
     for record in ledger.unarchived():
+        handed.add(record.id)
         svc._watch(record.id)
+    # [cluster] the sweep: jobs of other instances (and of one that died) are followed here too
+    from sora_mcp.service.shared import keep_watching
+
+    await keep_watching(svc, handed)
 
 
 async def reconcile_pending(svc: VideoService) -> int:
@@ -102,6 +111,9 @@ async def reconcile_pending(svc: VideoService) -> int:
     found = 0
     pages: dict[str | None, Any] = {}
     for entry in pending:
+        # [cluster] one instance reconciles each lost create (others starting at once skip it)
+        if not ledger.claim("pending", entry["key"], svc.instance_id, PENDING_CLAIM_TTL_S):
+            continue
         meta = entry["meta"]
         name = meta.get("backend") if meta.get("backend") in svc.backend_names() else None
         backend = await svc.backend(name)  # the backend the create went to

@@ -9,7 +9,7 @@ made a job. Before anything else it is reconciled:
   the backend hands back the job the first send made, if it made one;
 - otherwise the backend's recent jobs (last 10 minutes) are searched for one with the same
   prompt, model, size and duration (and source, for a remix) that neither the ledger nor another
-  reconciliation has claimed.
+  reconciliation (here, or on another instance sharing the ledger: a claim) has claimed.
 
 Outcomes: the job found is returned; an answered error with no job found is re-raised as it was
 (the backend finished with the request, so nothing was made and a retry is safe); an unanswered
@@ -38,6 +38,7 @@ WINDOW_S = 600
 PAUSES_S = (0.0, 0.5, 1.0, 2.0)  # between looks: a slow backend may show the job late
 PAGES = 4
 PAGE_SIZE = 100
+RECONCILE_CLAIM_TTL_S = 3600.0  # the job is in the ledger long before: then nobody can take it
 
 Send = Callable[[], Awaitable[RemoteVideo]]
 
@@ -149,6 +150,9 @@ def _claim(svc: VideoService, items: list[RemoteVideo], match: Match) -> RemoteV
     ledger = svc._ledger()
     for item in items:
         if item.id in svc._claimed or not match.fits(item) or ledger.get(item.id) is not None:
+            continue
+        # [cluster] claimed in the ledger too: a reconciliation on another instance skips it
+        if not ledger.claim("reconcile", item.id, svc.instance_id, RECONCILE_CLAIM_TTL_S):
             continue
         svc._claimed.add(item.id)
         return item

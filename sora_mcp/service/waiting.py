@@ -6,6 +6,8 @@ sends one, otherwise backing off 2 s, 4 s, 8 s, then every 15 s. Several waiters
 multiplying them, the last one included: the poll that sees a job end answers every waiter that
 was already waiting, so none of them asks again (a wait that starts later asks the backend).
 That poll starts the job's archive in the background rather than downloading before it answers.
+Across instances sharing a ledger, each poll is taken as a turn in the ledger (`shared.py`): an
+instance whose turn it is not answers from the ledger instead of asking the backend.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import anyio
 
 from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited, SoraError
 from sora_mcp.models import TERMINAL_STATUSES, Job
+from sora_mcp.service import shared
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
@@ -43,6 +46,7 @@ class _Schedule:
     job: Job | None = None
     due: float = 0.0
     backoff: float = BACKOFF_START_S
+    interval: float = BACKOFF_START_S  # the last interval: how long a poll turn is taken for
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
@@ -88,6 +92,13 @@ class Poller:
                 return s.job
             if (ended := self._ending_seen_since(video_id, since)) is not None:
                 return ended  # it ended while we waited for the lock
+            # [cluster] another instance's turn to poll: answer from the shared ledger (shared.py)
+            if (theirs := shared.take_poll_turn(self._svc, video_id, s.interval)) is not None:
+                s.job, wait = theirs
+                s.due = anyio.current_time() + wait
+                if s.job.status in TERMINAL_STATUSES:
+                    self._end(video_id, s.job)
+                return s.job
             for attempt in range(FIRST_POLL_TRIES):
                 try:
                     # archived in the background: a poll answers when it sees the job end, so
@@ -106,12 +117,17 @@ class Poller:
                 interval = min(max(poll_after_ms / 1000.0, POLL_AFTER_MIN_S), POLL_AFTER_MAX_S)
             else:
                 interval = self._next_backoff(s)
-            s.job, s.due = job, anyio.current_time() + interval
+            s.job, s.due, s.interval = job, anyio.current_time() + interval, interval
+            # [cluster] hold the poll turn until the next poll is due (shared.py)
+            shared.next_poll_in(self._svc, video_id, interval, ended=job.status in TERMINAL_STATUSES)
             if job.status in TERMINAL_STATUSES:
-                self._schedules.pop(video_id, None)
-                self._ended.pop(video_id, None)  # re-inserted at the end: the dict stays oldest first
-                self._ended[video_id] = (job, anyio.current_time())
+                self._end(video_id, job)
             return job
+
+    def _end(self, video_id: str, job: Job) -> None:
+        self._schedules.pop(video_id, None)
+        self._ended.pop(video_id, None)  # re-inserted at the end: the dict stays oldest first
+        self._ended[video_id] = (job, anyio.current_time())
 
     @staticmethod
     def _next_backoff(s: _Schedule) -> float:

@@ -92,3 +92,38 @@ def test_two_instances_racing_for_50_jobs_claim_each_exactly_once(location: Path
         assert instances[1].renew("archive", key, owner, ttl_s=300) is True
     for led in instances:
         led.close()
+
+
+def test_lease_expiry_and_the_sweep_of_long_expired_leases(location: Path | str) -> None:
+    clock = Clock(5_000.0)
+    ledger = Ledger(location, clock=clock)
+    try:
+        assert ledger.lease_expiry("poll", "v1") is None
+        assert ledger.claim("poll", "v1", "A", ttl_s=2.5) is True
+        assert ledger.lease_expiry("poll", "v1") == 5_002.5
+        assert ledger.renew("poll", "v1", "A", ttl_s=75) is True
+        assert ledger.lease_expiry("poll", "v1") == 5_075.0
+        assert ledger.claim("poll", "v2", "A", ttl_s=1) is True
+        clock.t += 100  # v2 expired 99 s ago, v1 25 s ago
+        assert ledger.sweep_claims(older_than_s=50) == 1
+        assert ledger.lease_expiry("poll", "v2") is None and ledger.lease_expiry("poll", "v1") == 5_075.0
+    finally:
+        ledger.close()
+
+
+def test_a_delivery_is_remembered_once_across_instances_until_it_expires(location: Path | str) -> None:
+    clock = Clock(9_000.0)
+    a, b = Ledger(location, clock=clock), Ledger(location, clock=clock)
+    try:
+        assert a.remember_once("webhook:abc", keep_s=600) is True
+        assert b.remember_once("webhook:abc", keep_s=600) is False  # the replay, on the other instance
+        assert a.remember_once("webhook:abc", keep_s=600) is False  # and on the first one
+        assert b.remember_once("webhook:def", keep_s=600) is True
+        clock.t += 601  # past the tolerance the timestamp refuses it; the id may be noted again
+        assert b.remember_once("webhook:abc", keep_s=600) is True
+        clock.t += 5_000
+        a.sweep_claims(older_than_s=60)
+        assert b.remember_once("webhook:def", keep_s=600) is True  # swept, so new again
+    finally:
+        a.close()
+        b.close()

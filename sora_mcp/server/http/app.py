@@ -1,8 +1,15 @@
 """Serving the MCP server over HTTP (Streamable HTTP at /mcp, or SSE at /sse), bounded and authenticated.
 
 Layers, outermost first: the connection guard (header/body deadline, connection cap; see
-http_conns), Host/Origin, the bearer token, the held-stream cap, the session guard (/mcp only;
-see http_sessions), then the SDK's app (its 4 MiB body limit included).
+http_conns), the request id (ops.py), Host/Origin, the health probes (/healthz, /readyz) and the
+signed webhook route, the bearer token, the held-stream cap, the session guard (/mcp only; see
+http_sessions), then the SDK's app (its 4 MiB body limit included).
+
+`stateless=True` (`serve --stateless`) serves 2025-* clients without sessions too, so any
+instance behind a load balancer answers any request with no sticky sessions. 2026-07-28 clients
+are served without sessions either way. Stateless 2025-* clients lose what needs the server to
+call them back in a session: elicitation (the approval question before a paid request is
+refused instead) and the standalone GET stream.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from starlette.types import ASGIApp
 
 from sora_mcp.server.http.conns import ConnectionGuard, raise_open_file_limit
 from sora_mcp.server.http.guards import BearerAuth, HostGuard, StreamCap, allowed_hosts
+from sora_mcp.server.http.ops import Probes, RequestIds
 from sora_mcp.server.http.sessions import SessionGuard
 
 
@@ -32,6 +40,7 @@ def build_http_app(
     host: str,
     extra_hosts: tuple[str, ...] = (),
     service: Any = None,
+    stateless: bool = False,
 ) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -40,6 +49,8 @@ def build_http_app(
     sessions = None
     if transport == "sse":
         app: ASGIApp = mcp.sse_app(host=host, transport_security=sdk_security)
+    elif stateless:
+        app = mcp.streamable_http_app(host=host, transport_security=sdk_security, stateless_http=True)
     else:
         sdk_app = mcp.streamable_http_app(
             host=host,
@@ -54,10 +65,17 @@ def build_http_app(
         from sora_mcp.server.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
 
         verifier = Verifier(
-            settings.webhook_secret.get_secret_value(), tolerance_s=settings.webhook_tolerance_s
+            settings.webhook_secret.get_secret_value(),
+            tolerance_s=settings.webhook_tolerance_s,
+            remember=service.remember_delivery,  # replays refused on every instance of one ledger
         )
         app = WebhookRoute(app, service, verifier)
+    if service is not None:
+        from sora_mcp.service.health import failing_parts
+
+        app = Probes(app, lambda: failing_parts(service))  # a prober has no token: outside the bearer check
     app = HostGuard(app, allowed_hosts(host, [*settings.allowed_hosts, *extra_hosts]))
+    app = RequestIds(app)
     connections = ConnectionGuard(
         header_timeout_s=settings.http_header_timeout_s, max_connections=settings.http_max_connections
     )
@@ -74,13 +92,20 @@ async def serve_http(
     log_level: str,
     extra_hosts: tuple[str, ...] = (),
     service: Any = None,
+    stateless: bool = False,
 ) -> None:
     import anyio
     import uvicorn
 
     raise_open_file_limit()
     built = build_http_app(
-        mcp, settings, transport=transport, host=host, extra_hosts=extra_hosts, service=service
+        mcp,
+        settings,
+        transport=transport,
+        host=host,
+        extra_hosts=extra_hosts,
+        service=service,
+        stateless=stateless,
     )
     # log_config=None: uvicorn's records go to our rate-limited stderr handler (see log_limit).
     config = uvicorn.Config(

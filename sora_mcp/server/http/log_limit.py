@@ -46,13 +46,31 @@ class RateLimit(logging.Filter):
         record.msg = text + str(record.msg)
 
 
-def install(level: str) -> RateLimit:
-    """Route every logger (uvicorn's and asyncio's included) to stderr through one rate limit."""
+class _TextFormatter(logging.Formatter):
+    """The plain line, with `[request-id]` when written while an HTTP request is handled."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from sora_mcp.server.http.ops import request_id
+
+        line = super().format(record)
+        rid = request_id.get()
+        return line if rid is None else f"{line} [{rid}]"
+
+
+def install(level: str, log_format: str = "text") -> RateLimit:
+    """Route every logger (uvicorn's and asyncio's included) to stderr through one rate limit,
+    as text lines or one JSON object per line (`log_format="json"`)."""
     import sys
+
+    from sora_mcp.server.http.ops import JsonFormatter
 
     limit = RateLimit()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(limit)
     root = logging.getLogger()
     for old in root.handlers[:]:
