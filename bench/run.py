@@ -2,7 +2,7 @@
 
     python bench/run.py [--reps N] [--smoke] [--only NAME[,NAME]] [--out bench/RESULTS.md]
 
-Rows (names for --only): startup, latency, download, polls, batch, render, memory, agent. Every process
+Rows (names for --only): startup, latency, download, polls, batch, render, memory, agent, cluster. Every process
 binds 127.0.0.1 only; all state lives in one temp folder removed at the end. `--smoke` runs one
 repetition at tiny sizes (CI: under a minute, times never asserted). The default (3 repetitions)
 finishes in a few minutes on 2 cores.
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules im
 
 import bench_agent
 import bench_batch
+import bench_cluster
 import bench_download
 import bench_engine
 import bench_latency
@@ -35,7 +36,7 @@ import bench_startup
 import report
 from common import Row
 
-NAMES = ("startup", "latency", "download", "polls", "batch", "render", "memory", "agent")
+NAMES = ("startup", "latency", "download", "polls", "batch", "render", "memory", "agent", "cluster")
 FIGURES = {
     "startup": "stdio cold start, spawn → `tools/list` answered",
     "latency": "`get_status` round trip over stdio, and over Streamable HTTP",
@@ -45,6 +46,8 @@ FIGURES = {
     "render": "engine render + encode of a 4 s 1280x720 clip",
     "memory": "memory of an idle server, and with 20 jobs in flight",
     "agent": "agent bytes: `tools/list`, and per journey (create → wait → download → list of 5 → spend)",
+    "cluster": "`list_videos` text filter on a 100,000-job ledger (SQLite, PostgreSQL), and jobs per minute "
+    "through 1 vs 2 instances",
 }
 
 
@@ -79,6 +82,12 @@ def steps(p: Plan, root: Path) -> dict[str, Callable[[], Awaitable[Row]]]:
         "render": render,
         "memory": lambda: bench_memory.run(p.reps if p.smoke else 2, p.memory_jobs, root),
         "agent": lambda: bench_agent.run(root),  # bytes are deterministic: one run
+        "cluster": lambda: bench_cluster.run(
+            root / "cluster",
+            ledger_jobs=10_000 if p.smoke else 100_000,
+            queries=20 if p.smoke else 200,
+            jobs=10 if p.smoke else 100,
+        ),
     }
 
 

@@ -5,9 +5,11 @@ next poll is due. The instance that takes it asks the backend and sets the lease
 interval the answer asked for (a job that ended keeps it for `ENDED_HOLD_S`, so the others read
 the ending instead of asking again). Another instance that finds the lease held answers from
 the ledger, which the holder has just written, and looks again a little after the lease ends
-(`LOSER_LAG_S`): so the instance that polled keeps its turn while it lives, and when it dies
-its lease lapses within one interval and another takes over. On a single instance (SQLite)
-the lease is always its own and polling is as before, at one small write per poll.
+(`LOSER_LAG_S`; at least once an interval, as a lease also covers the poll in flight): so the instance that polled keeps its turn while it lives, and when it dies
+its lease lapses within one interval and another takes over. A turn is taken only when the
+lease ran out (its own: within a few ms of it), so an instance that polled a job and then
+forgot it (it ended; a later wait asks) reads the ledger too. On a single instance (SQLite)
+polling is as before, at two small writes per poll.
 
 A job whose completion another instance recorded is archived here too if need be:
 `archive_soon` claims the archive, so it waits while the other instance archives and takes
@@ -36,6 +38,7 @@ log = logging.getLogger("sora_mcp.shared")
 POLL = "poll"
 LOSER_LAG_S = 0.25  # after the lease ends: the holder polls at its end, the others read just after
 MIN_TURN_S = 0.1
+IN_FLIGHT_S = 10.0  # how long a poll may take before another instance may poll the job instead
 ENDED_HOLD_S = 75.0  # as waiting.ENDED_KEEP_S: waiters elsewhere read the ending, not the backend
 SWEEP_S = 5.0
 CLAIMS_KEPT_S = 3600.0  # expired leases older than this are deleted by the sweep
@@ -45,7 +48,10 @@ def take_poll_turn(svc: VideoService, video_id: str, expect_s: float) -> tuple[J
     """None when this instance polls the job now (its lease, for `expect_s`); otherwise the job
     as the ledger has it and how long until the next look (another instance holds the turn)."""
     ledger = svc._ledger()
-    if ledger.claim(POLL, video_id, svc.instance_id, max(expect_s, MIN_TURN_S)):
+    expect_s = max(expect_s, MIN_TURN_S)
+    # Held while the poll is in flight too (a loaded instance may take seconds to send it); set
+    # to the real interval once it is answered (`next_poll_in`).
+    if ledger.take_turn(POLL, video_id, svc.instance_id, expect_s + IN_FLIGHT_S):
         return None
     record = ledger.get(video_id)
     if record is None:  # nothing shared to answer from (a job the ledger never saw): ask
@@ -54,7 +60,9 @@ def take_poll_turn(svc: VideoService, video_id: str, expect_s: float) -> tuple[J
     if record.status == "completed" and not svc._fully_archived(record):
         # Claimed by `archive_job`: waits while the instance that saw it end archives it.
         svc.archive_soon(RemoteVideo(id=record.id, status="completed", expires_at=record.expires_at))
-    return job_from_record(record, svc.settings.data_dir), max(0.0, expiry - time.time()) + LOSER_LAG_S
+    # Look again when the lease ends, but at least once an interval: a poll in flight holds it longer.
+    wait = min(max(0.0, expiry - time.time()), expect_s)
+    return job_from_record(record, svc.settings.data_dir), wait + LOSER_LAG_S
 
 
 def next_poll_in(svc: VideoService, video_id: str, interval_s: float, *, ended: bool) -> None:

@@ -110,16 +110,19 @@ class Poller:
                         raise
                     wait = getattr(exc, "retry_after", None)
                     if s.job is not None:
-                        s.due = anyio.current_time() + (wait if wait is not None else self._next_backoff(s))
+                        delay = wait if wait is not None else self._next_backoff(s)
+                        shared.next_poll_in(self._svc, video_id, delay, ended=False)  # [cluster]
+                        s.due = anyio.current_time() + delay
                         return s.job
                     await anyio.sleep(min(wait if wait is not None else 0.5 * (attempt + 1), 5.0))
             if poll_after_ms:
                 interval = min(max(poll_after_ms / 1000.0, POLL_AFTER_MIN_S), POLL_AFTER_MAX_S)
             else:
                 interval = self._next_backoff(s)
-            s.job, s.due, s.interval = job, anyio.current_time() + interval, interval
-            # [cluster] hold the poll turn until the next poll is due (shared.py)
+            # [cluster] hold the poll turn until the next poll is due (shared.py); first, so the
+            # lease ends just before this schedule's next poll
             shared.next_poll_in(self._svc, video_id, interval, ended=job.status in TERMINAL_STATUSES)
+            s.job, s.due, s.interval = job, anyio.current_time() + interval, interval
             if job.status in TERMINAL_STATUSES:
                 self._end(video_id, job)
             return job

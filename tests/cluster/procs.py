@@ -8,8 +8,11 @@ and a key) is what the tests count: creates, polls and downloads per job.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -141,3 +144,51 @@ def poll_bound(job: dict[str, Any]) -> int:
 def lifetime(job: dict[str, Any]) -> int:
     """Seconds from create to completion on the engine (whole seconds, so +1)."""
     return int(job["completed_at"]) - int(job["created_at"]) + 1
+
+
+SAMPLE_S = 0.2
+
+
+class PollClock:
+    """Reads the engine's request log every SAMPLE_S in a thread, so each poll gets a time window:
+    it was answered after the previous read of the log began and before this read ended. The
+    spacing of a job's polls can then be bounded from above, whatever the load delays."""
+
+    def __init__(self, c: Cluster) -> None:
+        self.c = c
+        self.seen: list[tuple[float, float, tuple[str, str, int]]] = []  # (earliest, latest, request)
+        self._last_start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.sample()
+
+    def sample(self) -> None:
+        start = time.monotonic()
+        log = self.c.requests()
+        end = time.monotonic()
+        self.seen += [(self._last_start, end, r) for r in log[len(self.seen) :]]
+        self._last_start = start
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.sample()
+
+    def gaps(self) -> dict[str, list[float]]:
+        """Per job, the most time there can have been between consecutive polls."""
+        times: dict[str, list[tuple[float, float]]] = {}
+        for lo, hi, (method, path, _) in self.seen:
+            parts = path.strip("/").split("/")
+            if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "videos"]:
+                times.setdefault(parts[2], []).append((lo, hi))
+        return {v: [b[1] - a[0] for a, b in itertools.pairwise(t)] for v, t in times.items()}
+
+
+def min_gap_s() -> float:
+    """Polls of one job are a turn apart (POLL_AFTER_MS) whoever makes them; the holder may take its
+    next turn up to 50 ms early (`Ledger.take_turn`), and 50 ms more for the clocks' jitter."""
+    return POLL_AFTER_MS / 1000 - 0.1

@@ -7,9 +7,11 @@ instance and wait on the other. Counted on the engine's request log and in the d
   sha256 as recorded), and each job's files downloaded from the engine once (len(VARIANTS) GETs
   of its content);
 - 0 duplicate creates: exactly as many `POST /v1/videos` as jobs;
-- no poll beyond the schedule: per job, at most `procs.poll_bound` GETs (one per poll-after
-  interval of its lifetime on the engine, +2), and in sum well under what two instances polling
-  on their own would make;
+- no poll beyond the schedule: consecutive polls of a job (whichever instance makes them) are at
+  least one poll-after interval apart (`procs.min_gap_s`; the most time there can have been
+  between them, from reading the engine's log every 0.2 s, is checked),
+  and per job at most `procs.poll_bound` GETs (one per interval of its lifetime on the engine,
+  +2). Two instances polling on their own fail the first check (tried: 2026-12-07);
 - `kill -9` one instance while waits run on it: the other finishes every job (0 lost), and only
   archives the dead one had under way are downloaded a second time.
 
@@ -35,10 +37,12 @@ from tests.cluster.procs import (
     USERS,
     VARIANTS,
     Cluster,
+    PollClock,
     client,
     cluster,
     counts,
     lifetime,
+    min_gap_s,
     poll_bound,
 )
 from tests.pg import PostgresCluster
@@ -103,6 +107,7 @@ async def test_two_instances_share_the_work_once(
     postgres_cluster: PostgresCluster, database_url: str, tmp_path: Path
 ) -> None:
     with cluster(tmp_path, database_url) as c:
+        clock = PollClock(c)
         urls = [inst.url for inst in c.instances]
         ids: list[str | None] = [None] * JOBS
         owner: dict[str, str] = {}
@@ -142,9 +147,13 @@ async def test_two_instances_share_the_work_once(
         with anyio.fail_after(120):
             while db_rows(database_url, "SELECT count(*) FROM assets")[0][0] < want:
                 await anyio.sleep(0.2)
+        clock.stop()
         log = c.requests()
         creates, polls, downloads = counts(log)
         assert creates == JOBS, f"{creates} creates for {JOBS} jobs"
+        close = {v: [round(g, 2) for g in gs if g < min_gap_s()] for v, gs in clock.gaps().items()}
+        close = {v: gs for v, gs in close.items() if gs}
+        assert not close, f"polls closer than {min_gap_s():.2f} s: {list(close.items())[:5]}"
         assert {downloads[v] for v in all_ids} == {len(VARIANTS)}, downloads.most_common(3)
         check_archived_once(c, all_ids)
         engine_jobs = {v: c.engine_job(v) for v in all_ids}

@@ -24,6 +24,8 @@ from sora_mcp.server.http.guards import BearerAuth, HostGuard, StreamCap, allowe
 from sora_mcp.server.http.ops import Probes, RequestIds
 from sora_mcp.server.http.sessions import SessionGuard
 
+KEEP_ALIVE_S = 8
+
 
 @dataclass
 class HttpApp:
@@ -119,6 +121,10 @@ async def serve_http(
         access_log=False,
         # One accepted burst stays within twice the cap (the guard trims it back).
         backlog=settings.http_max_connections,
+        # Idle keep-alive connections outlast clients' own expiry (httpx: 5 s), so a client never
+        # reuses one the server is closing at that instant ("Server disconnected" on a create);
+        # the connection guard still closes them at its header deadline.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     async with anyio.create_task_group() as tg:
         if built.sessions is not None:

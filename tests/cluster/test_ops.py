@@ -1,0 +1,139 @@
+"""Operator pieces of the HTTP app: /healthz and /readyz, request ids, JSON log lines, --stateless checks.
+
+The app is the one `sora-mcp serve --transport http` builds (bearer token on), reached through
+httpx's ASGI transport; the JSON logs are read from a real `serve` subprocess's stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx2
+import psycopg
+import pytest
+
+from sora_mcp.config import Settings
+from sora_mcp.engine import EngineServer
+from sora_mcp.server import build_server
+from sora_mcp.server.http import build_http_app
+from sora_mcp.service import VideoService
+from tests.hardening.serve_proc import ServeProcess
+from tests.pg import PostgresCluster
+
+pytestmark = pytest.mark.anyio
+TOKEN = "ops-test-token-" + "y" * 24
+KEY = "sk-ops-test"
+
+
+def _settings(engine: EngineServer, data_dir: Path, **more: object) -> Settings:
+    return Settings(
+        base_url=engine.base_url, api_key=KEY, data_dir=data_dir, auth_token=TOKEN, watch=False, **more
+    )
+
+
+@asynccontextmanager
+async def _http(settings: Settings) -> AsyncIterator[tuple[VideoService, httpx2.AsyncClient]]:
+    async with VideoService(settings) as service:
+        app = build_http_app(
+            build_server(service), settings, transport="http", host="127.0.0.1", service=service
+        ).app
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http:
+            yield service, http
+
+
+async def test_probes_answer_without_the_token_but_behind_the_host_guard(
+    engine_factory: object, data_dir: Path
+) -> None:
+    engine = engine_factory(api_key=KEY)  # type: ignore[operator]
+    async with _http(_settings(engine, data_dir)) as (_, http):
+        health = await http.get("/healthz")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        assert (await http.head("/readyz")).status_code == 200
+        assert (await http.post("/healthz")).status_code == 405
+        assert (await http.post("/mcp", json={})).status_code == 401  # the rest still needs the token
+        assert (await http.get("/healthz", headers={"host": "evil.example"})).status_code == 421
+        # The store (the local library) gone: 503 naming it, and no host path in the answer.
+        shutil.rmtree(data_dir / "library")
+        broken = await http.get("/readyz")
+        assert broken.status_code == 503
+        assert broken.json()["failing"] == ["asset store: the library folder is missing or not writable"]
+        assert str(data_dir) not in broken.text
+
+
+async def test_readyz_names_an_unreachable_database_without_its_url(
+    postgres_cluster: PostgresCluster, database_url: str, engine_factory: object, data_dir: Path
+) -> None:
+    engine = engine_factory(api_key=KEY)  # type: ignore[operator]
+    async with _http(_settings(engine, data_dir, database_url=database_url)) as (_, http):
+        assert (await http.get("/readyz")).status_code == 200
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # the ledger's database goes away
+        broken = await http.get("/readyz")
+        assert broken.status_code == 503
+        (failing,) = broken.json()["failing"]
+        assert failing.startswith("database: unreachable")
+        assert postgres_cluster.password not in broken.text and "postgresql://" not in broken.text
+
+
+async def test_request_ids_are_echoed_or_made(engine_factory: object, data_dir: Path) -> None:
+    engine = engine_factory(api_key=KEY)  # type: ignore[operator]
+    async with _http(_settings(engine, data_dir)) as (_, http):
+        given = await http.get("/healthz", headers={"x-request-id": "trace-42.a:b"})
+        assert given.headers["x-request-id"] == "trace-42.a:b"
+        made = await http.get("/healthz", headers={"x-request-id": "no spaces allowed"})
+        assert len(made.headers["x-request-id"]) == 16 and made.headers["x-request-id"] != "trace-42.a:b"
+        refused = await http.post("/mcp", json={})  # refusals carry one too
+        assert refused.status_code == 401 and len(refused.headers["x-request-id"]) == 16
+
+
+def test_json_logs_carry_the_request_id(engine: EngineServer, data_dir: Path) -> None:
+    settings = Settings(base_url=engine.base_url, data_dir=data_dir)
+    server = ServeProcess(settings, "http", log_level="INFO", args=("--log-format", "json"))
+    try:
+        shutil.rmtree(data_dir / "library")  # so /readyz logs why it is not ready
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/readyz", headers={"X-Request-Id": "req-json-7"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=15)
+        assert err.value.code == 503 and err.value.headers["x-request-id"] == "req-json-7"
+    finally:
+        stderr = server.close()
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]  # every line is JSON
+    mine = [x for x in lines if x.get("request_id") == "req-json-7"]
+    assert mine and mine[0]["level"] == "WARNING" and "not ready: asset store" in mine[0]["msg"]
+    assert {"ts", "level", "logger", "msg"} <= set(mine[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--transport", "sse", "--stateless"], {}, "--stateless applies to --transport http only"),
+        (["--transport", "http"], {"SORA_MCP_LOG_FORMAT": "xml"}, "SORA_MCP_LOG_FORMAT"),
+    ],
+)
+def test_serve_refuses_stateless_sse_and_an_unknown_log_format(
+    data_dir: Path, args: list[str], env: dict[str, str], says: str
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "serve", *args],
+        env={"PATH": "/usr/bin:/bin", "SORA_MCP_DATA_DIR": str(data_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2 and says in run.stderr, run.stderr
