@@ -94,8 +94,8 @@ class Poller:
                 return ended  # it ended while we waited for the lock
             # [cluster] another instance's turn to poll: answer from the shared ledger (shared.py)
             if (theirs := shared.take_poll_turn(self._svc, video_id, s.interval)) is not None:
-                s.job, wait = theirs
-                s.due = anyio.current_time() + wait
+                s.job, look_again_s = theirs
+                s.due = anyio.current_time() + look_again_s
                 if s.job.status in TERMINAL_STATUSES:
                     self._end(video_id, s.job)
                 return s.job
