@@ -49,22 +49,6 @@ class LedgerClaims:
             )
             return cur.rowcount == 1
 
-    def take_turn(self, kind: str, key: str, owner: str, ttl_s: float, *, early_s: float = 0.05) -> bool:
-        """Take a turn (a poll): only when nobody holds `(kind, key)`, its lease ran out, or it is
-        `owner`'s own and ends within `early_s` (a holder is never early twice: an owner that
-        forgot its turn, e.g. a job that ended and was asked about again, does not take another)."""
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
-        now = self._clock()
-        with self._tx() as c:
-            cur = c.execute(
-                "INSERT INTO claims(kind, key, owner, expires_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
-                "WHERE claims.expires_at <= ? OR (claims.owner = excluded.owner AND claims.expires_at <= ?)",
-                (kind, key, owner, now + ttl_s, now, now + early_s),
-            )
-            return cur.rowcount == 1
-
     def renew(self, kind: str, key: str, owner: str, ttl_s: float) -> bool:
         """Extend a lease still held by `owner`; False when it was taken over (stop the work)."""
         with self._tx() as c:

@@ -332,6 +332,10 @@ class VideoService(Generating):
 
         self._tg.start_soon(run)
 
+    def following(self, video_id: str) -> bool:
+        """[cluster] Whether the watcher here follows the job now (the sweep leaves it alone)."""
+        return video_id in self._watching
+
     def archiving(self, video_id: str) -> bool:
         """Whether a background archive of the job is running now (its files are not all saved yet)."""
         return video_id in self._archiving

@@ -189,6 +189,6 @@ class PollClock:
 
 
 def min_gap_s() -> float:
-    """Polls of one job are a turn apart (POLL_AFTER_MS) whoever makes them; the holder may take its
-    next turn up to 50 ms early (`Ledger.take_turn`), and 50 ms more for the clocks' jitter."""
+    """Polls of one job are a turn apart (POLL_AFTER_MS) whoever makes them; 0.1 s for the jitter
+    between the schedule's clock and the lease's."""
     return POLL_AFTER_MS / 1000 - 0.1

@@ -137,3 +137,26 @@ def test_serve_refuses_stateless_sse_and_an_unknown_log_format(
         check=False,
     )
     assert run.returncode == 2 and says in run.stderr, run.stderr
+
+
+async def test_a_webhook_replayed_to_the_other_instance_is_refused(
+    database_url: str, engine_factory: object, tmp_path: Path
+) -> None:
+    """Two instances on one PostgreSQL ledger: a delivery accepted by one is a replay on the other."""
+    from tests.server.test_webhooks import STANDARD_SECRET, _standard_headers
+
+    engine = engine_factory(api_key=KEY)  # type: ignore[operator]
+    made = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        made.append(
+            _settings(engine, tmp_path / name, database_url=database_url, webhook_secret=STANDARD_SECRET)
+        )
+    body = json.dumps({"type": "video.completed", "data": {"id": "video_" + "0" * 32}}).encode()
+    headers = _standard_headers(body, "msg_cluster_1")
+    async with _http(made[0]) as (_, http_a), _http(made[1]) as (_, http_b):
+        assert (await http_a.post("/webhooks/video", content=body, headers=headers)).status_code == 204
+        assert (await http_b.post("/webhooks/video", content=body, headers=headers)).status_code == 401
+        assert (await http_a.post("/webhooks/video", content=body, headers=headers)).status_code == 401
+        other = _standard_headers(body, "msg_cluster_2")  # a new delivery id is accepted anywhere
+        assert (await http_b.post("/webhooks/video", content=body, headers=other)).status_code == 204

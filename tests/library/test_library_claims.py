@@ -127,21 +127,3 @@ def test_a_delivery_is_remembered_once_across_instances_until_it_expires(locatio
     finally:
         a.close()
         b.close()
-
-
-def test_a_turn_is_taken_only_when_the_lease_ran_out(location: Path | str) -> None:
-    clock = Clock(7_000.0)
-    a, b = Ledger(location, clock=clock), Ledger(location, clock=clock)
-    try:
-        assert a.take_turn("poll", "v1", "A", ttl_s=2) is True  # nobody held it
-        assert b.take_turn("poll", "v1", "B", ttl_s=2) is False
-        assert a.take_turn("poll", "v1", "A", ttl_s=2) is False  # its own, but not due: no second poll
-        clock.t += 1.97  # 30 ms before the end: the holder's next turn
-        assert a.take_turn("poll", "v1", "A", ttl_s=2) is True
-        assert b.take_turn("poll", "v1", "B", ttl_s=2) is False
-        clock.t += 2.0  # ran out: anyone's
-        assert b.take_turn("poll", "v1", "B", ttl_s=2) is True
-        assert a.take_turn("poll", "v1", "A", ttl_s=2) is False
-    finally:
-        a.close()
-        b.close()
