@@ -108,9 +108,10 @@ def cluster(root: Path, database_url: str, **kwargs: Any) -> Iterator[Cluster]:
         c.close()
 
 
-def client(url: str, token: str, mode: str) -> Client:
+def client(url: str, token: str, mode: str, **options: Any) -> Client:
+    """The official MCP Client over Streamable HTTP with a bearer token (`options`: e.g. elicitation_callback)."""
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    return Client(streamable_http_client(url, http_client=http), mode=mode)
+    return Client(streamable_http_client(url, http_client=http), mode=mode, **options)
 
 
 def counts(requests: list[tuple[str, str, int]]) -> tuple[int, Counter[str], Counter[str]]:

@@ -160,3 +160,38 @@ async def test_a_webhook_replayed_to_the_other_instance_is_refused(
         assert (await http_a.post("/webhooks/video", content=body, headers=headers)).status_code == 401
         other = _standard_headers(body, "msg_cluster_2")  # a new delivery id is accepted anywhere
         assert (await http_b.post("/webhooks/video", content=body, headers=other)).status_code == 204
+
+
+@pytest.mark.parametrize(("mode", "asks"), [("legacy", False), ("auto", True)])
+async def test_stateless_serving_keeps_approval_for_2026_clients_only(
+    engine_factory: object, data_dir: Path, mode: str, asks: bool
+) -> None:
+    """`serve --stateless`: a 2025-11-25 client cannot be asked mid-call (no session), so a spend over
+    the budget is refused with the fix; a 2026-07-28 client is asked (input_required rounds)."""
+    from tests.cluster.procs import client
+    from tests.hardening.common import SECRET_KEY
+    from tests.long_jobs.conftest import answering
+
+    engine = engine_factory(api_key=SECRET_KEY)  # type: ignore[operator]
+    settings = Settings(base_url=engine.base_url, data_dir=data_dir)
+    server = ServeProcess(
+        settings,
+        "http",
+        env={"SORA_MCP_AUTH_TOKEN": TOKEN, "SORA_MCP_BUDGET_USD": "0.5"},
+        args=("--stateless",),
+    )
+    asked: list[str] = []
+    try:
+        async with client(server.url, TOKEN, mode, elicitation_callback=answering(True, asked)) as c:
+            result = await c.call_tool(
+                "create_video", {"prompt": "A lighthouse beam sweeping through fog", "seconds": "8"}
+            )
+    finally:
+        server.close()
+    message = " ".join(getattr(x, "text", "") for x in result.content)
+    if asks:
+        assert not result.is_error and len(asked) == 1, message
+        assert engine.stats.count("POST", "/v1/videos") == 1
+    else:
+        assert result.is_error and asked == [] and "SORA_MCP_BUDGET_USD" in message, message
+        assert engine.stats.count("POST", "/v1/videos") == 0
