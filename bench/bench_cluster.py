@@ -36,7 +36,7 @@ WORDS = ["lantern", "harbor", "meadow", "glacier", "comet", "orchard", "canyon",
 
 
 def _rows(n: int) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for i in range(n):
         a, b = WORDS[i % 10], WORDS[(i * 7 + 3) % 10]
         prompt = f"A {a} near a {b} at dusk, take {i}"

@@ -23,6 +23,7 @@ from typing import Any
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from pydantic import SecretStr
 
 from sora_mcp.config import Settings
 from tests.engine.engine_helpers import EngineCommand
@@ -63,7 +64,9 @@ class Cluster:
             SORA_ENGINE_RENDER_WORKERS=str(render_workers),
             SORA_ENGINE_POLL_AFTER_MS=str(POLL_AFTER_MS),
         )
-        self.settings = Settings(base_url=self.base_url, data_dir=self.data_dir, api_key=ENGINE_KEY)
+        self.settings = Settings(
+            base_url=self.base_url, data_dir=self.data_dir, api_key=SecretStr(ENGINE_KEY)
+        )
         self.instances: list[ServeProcess] = []
         try:
             for _ in range(instances):
@@ -87,7 +90,7 @@ class Cluster:
 
     def requests(self) -> list[tuple[str, str, int]]:
         """The engine's request log: (method, path, status)."""
-        return [tuple(r) for r in self._engine_get("/_engine/stats")["requests"]]  # type: ignore[misc]
+        return [tuple(r) for r in self._engine_get("/_engine/stats")["requests"]]
 
     def engine_job(self, video_id: str) -> dict[str, Any]:
         """Read straight from the engine (shows in its request log: read the log first)."""
