@@ -288,7 +288,7 @@ class VideoService(Generating):
     ) -> list[Job]:
         return await waiting.wait_for(self, video_ids, wait_seconds, on_progress)
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         limit: int = 20,

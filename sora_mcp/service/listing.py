@@ -102,7 +102,7 @@ async def list_jobs(
         note = f"The backend's list failed ({exc.message}); showing the local library only."
     ledger = svc._ledger()
     try:
-        records, next_after = ledger.list(
+        records, next_after = ledger.list_jobs(
             status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=order
         )
     except KeyError:

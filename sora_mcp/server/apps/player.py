@@ -182,7 +182,7 @@ def build_apps(service: VideoService) -> Apps:
         limit: Annotated[int, Field(ge=1, le=48)] = 24,
     ) -> CallToolResult:
         """Gallery page: jobs with thumbnails."""
-        page = await service.list(limit=limit, after=after, text=text or None, status=status or None)
+        page = await service.list_jobs(limit=limit, after=after, text=text or None, status=status or None)
         items = await anyio.to_thread.run_sync(gallery_items, service, page.data)
         return _result(f"{len(items)} videos", {"items": items, "next_after": page.next_after})
 

@@ -16,7 +16,7 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     engine_bytes,
     engine_wait,
     file_sha256,
