@@ -54,9 +54,7 @@ async def test_journey_on_the_embedded_engine_with_a_postgres_ledger(
         assert record is not None and record.kind == "create" and record.polls >= 1
         assert {a.variant for a in record.assets} == set(VARIANTS)
         video = record.asset("video")
-        assert (
-            file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service._engine, vid))
-        )
+        assert file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service.engine, vid))
         assert [h.status for h in record.history][-1] == "completed"
         listed = structured(await client.call_tool("list_videos", {"text": "windy beach"}))
         assert [j["id"] for j in listed["data"]] == [vid]

@@ -9,7 +9,7 @@ import json
 import pytest
 from mcp import Client
 
-from sora_mcp.service.batch import BatchSpec, parse_jsonl
+from sora_mcp.service.batch_input import BatchSpec, parse_jsonl
 from tests.service.long_jobs.conftest import priced_settings, served, structured, text
 
 pytestmark = pytest.mark.anyio
