@@ -210,13 +210,13 @@ def batch_gate(service: Any) -> Gate:
         augment: Any,
         dry_run: Any,
     ) -> Elicit[Approval] | None:
-        from sora_mcp.service.batch import batch_quote, plan_batch
+        from sora_mcp.service.batch import batch_quote
 
         if dry_run or not can_elicit(ctx):
             return None
         defaults = batch_defaults(model, size, seconds, augment)
         try:
-            lines = await plan_batch(service, jobs, jsonl_path, defaults)
+            lines = await service.plan_batch(jobs, jsonl_path, defaults)
         except SoraError:
             return None
         return approval_message(await _over(service, batch_quote(lines)))

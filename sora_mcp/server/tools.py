@@ -371,7 +371,7 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         """List jobs, newest first: the backend's and the local library's, merged (where: remote, local or both).
         One line each; the full record is in structuredContent and sora://videos/{id}. text finds "the sunset clip".
         """
-        page = await service.list(
+        page = await service.list_jobs(
             limit=limit, after=after, order=order, status=status, model=model, since=created_since, text=text
         )
         return _result(tool_text.list_text(page), page)

@@ -108,8 +108,8 @@ async def test_generated_key_never_reaches_an_answer_log_or_file(
         async with Client(build_server(service)) as mcp:
             seen = await exercise(mcp)
             # Read-only look at the engine this service started: the test needs the key to search for it.
-            key = service._engine.config.api_key
-            port = service._engine.port
+            key = service.engine.config.api_key
+            port = service.engine.port
             assert key and len(key) >= 32
             # The key is the only way in, and it works.
             assert exact(port, "GET", "/v1/videos").status == 401

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from sora_mcp.engine import EngineServer
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     archived,
     engine_bytes,
     engine_wait,

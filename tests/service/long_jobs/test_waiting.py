@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
-from tests.long_jobs.conftest import priced_settings, served, structured
+from tests.service.long_jobs.conftest import priced_settings, served, structured
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 from sora_mcp.engine import EngineServer
 from sora_mcp.library import asset_path
 from tests.conditions import eventually
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     archived,
     engine_bytes,
     engine_create,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.engine import EngineServer
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     engine_create,
     engine_wait,
     make_settings,
@@ -59,7 +59,7 @@ async def test_list_merges_remote_local_only_and_both(fast_engine: EngineServer,
 
 
 async def test_filters_status_model_since_and_text(engine_factory, data_dir: Path) -> None:
-    from tests.library_service.conftest import API_KEY
+    from tests.service.library.conftest import API_KEY
 
     engine = engine_factory(api_key=API_KEY, poll_after_ms=100, denylist=["forbidden lantern"])
     async with open_client(make_settings(engine, data_dir)) as (client, _):

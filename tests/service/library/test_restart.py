@@ -22,7 +22,7 @@ from mcp import Client
 from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.library.migrations import _V1, LATEST
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     API_KEY,
     archived,
     engine_bytes,

@@ -16,7 +16,7 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.library import Ledger
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     engine_bytes,
     engine_wait,
     file_sha256,
@@ -54,9 +54,7 @@ async def test_journey_on_the_embedded_engine_with_a_postgres_ledger(
         assert record is not None and record.kind == "create" and record.polls >= 1
         assert {a.variant for a in record.assets} == set(VARIANTS)
         video = record.asset("video")
-        assert (
-            file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service._engine, vid))
-        )
+        assert file_sha256(data_dir / video.path) == video.sha256 == sha256(engine_bytes(service.engine, vid))
         assert [h.status for h in record.history][-1] == "completed"
         listed = structured(await client.call_tool("list_videos", {"text": "windy beach"}))
         assert [j["id"] for j in listed["data"]] == [vid]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from tests.long_jobs.conftest import answering, priced_settings, served, structured, text
+from tests.service.long_jobs.conftest import answering, priced_settings, served, structured, text
 
 pytestmark = pytest.mark.anyio
 MODES = ["legacy", "auto"]

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from sora_mcp.engine import EngineServer
-from tests.library_service.conftest import (
+from tests.service.library.conftest import (
     API_KEY,
     archived,
     engine_bytes,

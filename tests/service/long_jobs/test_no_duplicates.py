@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from tests.conditions import eventually
-from tests.long_jobs.conftest import priced_settings, served, structured, text
+from tests.service.long_jobs.conftest import priced_settings, served, structured, text
 
 pytestmark = pytest.mark.anyio
 PROMPT = "A slow pan across a foggy harbour at dawn"

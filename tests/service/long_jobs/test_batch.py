@@ -9,8 +9,8 @@ import json
 import pytest
 from mcp import Client
 
-from sora_mcp.service.batch import BatchSpec, parse_jsonl
-from tests.long_jobs.conftest import priced_settings, served, structured, text
+from sora_mcp.service.batch_input import BatchSpec, parse_jsonl
+from tests.service.long_jobs.conftest import priced_settings, served, structured, text
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +49,7 @@ async def test_twenty_line_batch_with_429s_and_5xx_makes_one_job_per_valid_line(
                 progress_callback=on_progress,
             )
         )
-        recorded, _ = service.ledger.list(limit=100)
+        recorded, _ = service.ledger.list_jobs(limit=100)
     ok = [r for r in result["results"] if r["ok"]]
     ids = [r["job"]["id"] for r in ok]
     assert result["created"] == valid == len(set(ids)) and result["failed"] == 1
