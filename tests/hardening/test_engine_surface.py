@@ -20,10 +20,10 @@ from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 from tests.engine.engine_helpers import exact
-from tests.hardening.embedded_engine import attacks, listening_ports
-from tests.hardening.http_run import client
-from tests.hardening.secrets_run import exercise, files_containing
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.embedded_engine import attacks, listening_ports
+from tests.hardening.runs.http_run import client
+from tests.hardening.runs.secrets_run import exercise, files_containing
+from tests.hardening.runs.serve_proc import ServeProcess
 
 pytestmark = pytest.mark.anyio
 REFUSED = {401, 403, 404, 413, 415, 421}

@@ -29,8 +29,8 @@ def delay_lifted_once_accepted(engine: Any, delay_ms: int = 1500) -> Iterator[No
 
     def lift() -> None:
         while not stop.is_set():
-            if engine.jobs_count() >= 1:
-                time.sleep(0.1)  # the create's own answer is already being held back by now
+            # the engine logs an answer, then holds it back: logged means the create is being delayed
+            if engine.stats.count("POST", "/v1/videos") >= 1:
                 engine.set_faults(response_delay_ms=0)
                 return
             time.sleep(0.01)

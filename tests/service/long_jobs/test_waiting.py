@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
+from tests.conditions import eventually
 from tests.service.long_jobs.conftest import priced_settings, served, structured
 
 pytestmark = pytest.mark.anyio
@@ -120,11 +121,13 @@ class _HeldDownloads(FakeVideos):
         super().__init__()
         self.use_mp4(real_mp4())
         self.release = threading.Event()
+        self.held = threading.Event()  # a download has arrived and is being held
 
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "openai-poll-after-ms": "100"}
 
     async def content(self, request):  # type: ignore[no-untyped-def]
+        self.held.set()
         while not self.release.is_set():
             await asyncio.sleep(0.02)
         return await super().content(request)
@@ -168,10 +171,9 @@ async def test_a_wait_on_one_job_answers_with_its_files(tmp_path) -> None:
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wait)
-                with anyio.fail_after(30):
-                    while fake.jobs[vid]["status"] != "completed":
-                        await anyio.sleep(0.05)
-                await anyio.sleep(0.5)
+                # the job ended and its archive download is being held: the wait must not answer yet
+                await eventually(fake.held.is_set, what="the archive download to be held")
+                await anyio.sleep(0.5)  # a window for a wrong early answer to show (an absence)
                 assert answer == {}, "the wait answered before the job's files were archived"
                 fake.release.set()
             [job] = answer["jobs"]

@@ -21,10 +21,10 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from tests.hardening.common import SECRET_KEY, engine_sha256, file_sha256
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.common import SECRET_KEY, engine_sha256, file_sha256
+from tests.hardening.runs.serve_proc import ServeProcess
 
-log = logging.getLogger("tests.hardening.crash")
+log = logging.getLogger("tests.hardening.runs.crash")
 POINTS = ("create", "wait", "download")
 
 

@@ -1,7 +1,7 @@
 """The long run's "HTTP floods" section: `sora-mcp serve` subprocesses (embedded engine, 1024 open files)
 under an idle-connection horde, an `initialize` flood and an event-stream hoard, with real journeys beside.
 
-`python -m tests.hardening.flood_run [--quick]` runs this section alone and prints its figure.
+`python -m tests.hardening.runs.flood_run [--quick]` runs this section alone and prints its figure.
 Bounded: at most `inits` POSTs within `limit_s`, `idle` connections, `streams` stream attempts.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from sora_mcp.config import Settings
-from tests.hardening.flood import (
+from tests.hardening.runs.flood import (
     FloodReport,
     IdleHorde,
     initialize_flood,
@@ -27,7 +27,7 @@ from tests.hardening.flood import (
     quick_call,
     rss_mb,
 )
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.serve_proc import ServeProcess
 
 NOFILE = 1024  # a common default: the flood in issue 18 hit EMFILE here
 RSS_GROWTH_MB = 150
@@ -140,7 +140,7 @@ async def run(root: Path, *, inits: int, idle: int, streams: int, limit_s: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.hardening.flood_run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.hardening.runs.flood_run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke test")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.hardening.common import SECRET_KEY
+from tests.hardening.runs.common import SECRET_KEY
 
 LISTEN = "0A"
 

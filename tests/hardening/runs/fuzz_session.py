@@ -12,8 +12,8 @@ from typing import Any
 
 from anyio.from_thread import start_blocking_portal
 
-from tests.hardening.common import Stack, Tally, stack
-from tests.hardening.fuzz import run_fuzz
+from tests.hardening.runs.common import Stack, Tally, stack
+from tests.hardening.runs.fuzz import run_fuzz
 
 SANITY = ("list_videos", {"limit": 1})
 

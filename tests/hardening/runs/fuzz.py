@@ -17,7 +17,7 @@ import anyio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hardening.common import Tally
+from tests.hardening.runs.common import Tally
 
 CALL_TIMEOUT_S = 60.0
 

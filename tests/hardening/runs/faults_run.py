@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from sora_mcp.engine import EngineServer
-from tests.hardening.common import Stack, engine_sha256, file_sha256, input_forms, leaks, text_of
+from tests.hardening.runs.common import Stack, engine_sha256, file_sha256, input_forms, leaks, text_of
 
 CLEAR = {
     "latency_ms": 0,

@@ -1,4 +1,4 @@
-"""The long hardening run: `python -m tests.hardening.long_run` prints figures and writes RESULTS.md.
+"""The long hardening run: `python -m tests.hardening.runs.long_run` prints figures and writes RESULTS.md.
 
 Fuzzed calls (>= 10,000), hostile paths, secrets, engine faults, 20 SIGKILLs, 50 concurrent
 HTTP clients and the memory budgets (memory_run.py), each summarised as "N ..., 0 lost, 0 leaked"
@@ -21,17 +21,17 @@ from typing import Any
 
 import anyio
 
-from tests.hardening import faults_run, flood_run, memory_run
-from tests.hardening.common import REPO, SECRET_KEY, stack, top_level, tree
-from tests.hardening.crash import crash_cycles
-from tests.hardening.engine_surface_run import engine_surface as engine_surface_run
-from tests.hardening.fuzz_session import fuzz_session
-from tests.hardening.hostile_files import make_hostile
-from tests.hardening.http_run import load, raw_post, summary
-from tests.hardening.secrets_run import exercise, files_containing
-from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
+from tests.hardening.runs import faults_run, flood_run, memory_run
+from tests.hardening.runs.common import REPO, SECRET_KEY, stack, top_level, tree
+from tests.hardening.runs.crash import crash_cycles
+from tests.hardening.runs.engine_surface_run import engine_surface as engine_surface_run
+from tests.hardening.runs.fuzz_session import fuzz_session
+from tests.hardening.runs.hostile_files import make_hostile
+from tests.hardening.runs.http_run import load, raw_post, summary
+from tests.hardening.runs.secrets_run import exercise, files_containing
+from tests.hardening.runs.serve_proc import ServeProcess, free_port, serve_env
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+RESULTS = Path(__file__).parents[1] / "RESULTS.md"  # tests/hardening/RESULTS.md, beside the tests
 HTTP_TOKEN = "tok-long-run-0123456789abcdef-0123456789"  # the server refuses tokens under 32 characters
 
 
@@ -61,7 +61,7 @@ def fuzz(root: Path, n: int, seed: int) -> Section:
 
 
 async def paths(root: Path) -> Section:
-    from tests.hardening.test_paths import refuse_all
+    from tests.hardening.runs.paths_run import refuse_all
 
     sec = Section("Hostile paths")
     cases = make_hostile(root / "inputs", root / "outside")
@@ -112,7 +112,7 @@ async def secrets(root: Path) -> Section:
         async with stack(root / "http") as s:
             proc = ServeProcess(s.settings, "http", log_level="DEBUG")
             try:
-                from tests.hardening.http_run import client
+                from tests.hardening.runs.http_run import client
 
                 async with client(proc.url) as c:
                     seen += await exercise(c, journey=False)
@@ -261,7 +261,7 @@ async def floods(root: Path, sizes: dict[str, Any]) -> Section:
 
 
 async def memory(root: Path, quick: bool) -> Section:
-    sec = Section("Memory budgets")  # tests/hardening/memory_run.py
+    sec = Section("Memory budgets")  # tests/hardening/runs/memory_run.py
     sec.figure, sec.problems = await memory_run.run(root, quick=quick)
     return sec
 
@@ -288,7 +288,7 @@ def write_results(sections: list[Section], argv: list[str], total_s: float) -> N
         "# Hardening results",
         "",
         (
-            f"Latest run of `python -m tests.hardening.long_run{' ' + ' '.join(argv) if argv else ''}` on "
+            f"Latest run of `python -m tests.hardening.runs.long_run{' ' + ' '.join(argv) if argv else ''}` on "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({platform.system()} {platform.machine()}, "
             f"Python {platform.python_version()}, {_cpus()} CPUs), {total_s / 60:.1f} minutes."
         ),
@@ -312,7 +312,7 @@ def _cpus() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.hardening.long_run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.hardening.runs.long_run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke test of this script")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)

@@ -34,10 +34,10 @@ from tests.engine.engine_helpers import (
     exact,
     stream_until_answer,
 )
-from tests.hardening.common import leaks
-from tests.hardening.embedded_engine import attacks, listening_ports
-from tests.hardening.http_run import client
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.common import leaks
+from tests.hardening.runs.embedded_engine import attacks, listening_ports
+from tests.hardening.runs.http_run import client
+from tests.hardening.runs.serve_proc import ServeProcess
 
 REFUSED = {401, 403, 404, 413, 415, 421}
 KEY = "engine-surface-long-run-key-0123456789abcdef"

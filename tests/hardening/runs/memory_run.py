@@ -6,7 +6,7 @@ peak RSS (VmHWM) through 20 concurrent creates with a 16-bit 6320x6320 PNG and a
 answer; an endless download stopped at the asset cap leaving nothing; a 1-byte-per-3-s drip ended
 at the request deadline. Bounded: at most ~25 tool calls, every call under a time limit.
 
-Run alone: `python -m tests.hardening.memory_run` (prints the figures, writes nothing).
+Run alone: `python -m tests.hardening.runs.memory_run` (prints the figures, writes nothing).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mcp.client.stdio import StdioServerParameters
 from tests.bounds.conftest import SECRET_KEY, child_servers, make_settings, peak_rss_mb, serve_env, text_of
 from tests.bounds.hostile import hostile
 from tests.bounds.images import png16
-from tests.hardening.common import input_forms, leaks
+from tests.hardening.runs.common import input_forms, leaks
 
 PNG_PEAK_LIMIT_MB = 650  # as tests/bounds/test_memory.py states
 JSON_PEAK_RISE_LIMIT_MB = 64

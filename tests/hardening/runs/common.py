@@ -1,6 +1,6 @@
 """Shared hardening helpers: the engine+service+client stack, leak scanning, result checks.
 
-Used by the fast pytest part and by `python -m tests.hardening.long_run`, so both hold the
+Used by the fast pytest part and by `python -m tests.hardening.runs.long_run`, so both hold the
 server to the same rules: a readable answer to every call, and no traceback, host path
 outside the data directory, or API key in anything the agent (or the disk) gets.
 """
@@ -28,7 +28,7 @@ from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 
 SECRET_KEY = "sk-hardening-SECRET-0xC0FFEE-7d1e"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # Path-looking runs in answers: absolute POSIX paths under the usual host roots.
 _ABS_PATH = re.compile(
     r"(?<![\w.])/(?:root|tmp|home|usr|etc|work|proc|dev|var|opt|srv|mnt|sys)(?:/[^\s'\"\\,;)\]}]*)?"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.hardening.common import SECRET_KEY
+from tests.hardening.runs.common import SECRET_KEY
 
 # `python -c _WITH_NOFILE N serve ...`: `sora-mcp serve ...` with at most N open files (soft and hard).
 _WITH_NOFILE = (
