@@ -95,6 +95,10 @@ def test_openrouter_signed_urls_and_endings_through_the_cli(
         cli = Cli(tmp_path, f"{server.origin}/api/v1", SORA_MCP_DIALECT="openrouter")
         args = ("--prompt", "dunes", "--model", "alibaba/wan-2.6", "--size", "720x720", "--seconds", "10")
         poll = ("--poll-interval", "0.2")
+        # A size the model does not list is refused from its catalog, naming what it can do.
+        wrong = cli("create", "--prompt", "dunes", "--model", "alibaba/wan-2.6", "--size", "1920x1080")
+        assert wrong.code == 1 and "1920x1080 is not available for alibaba/wan-2.6" in wrong.stderr
+        assert "854x480" in wrong.stderr and "720x720" in wrong.stderr and _posts(fake) == 0
         done = cli("create-and-poll", *args, *poll, "--download", "--out", "out/dunes.mp4")
         assert done.code == 0, done.stderr
         assert (fake.bodies[-1]["resolution"], fake.bodies[-1]["aspect_ratio"]) == ("720p", "1:1")

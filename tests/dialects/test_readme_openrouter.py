@@ -105,3 +105,23 @@ def test_the_readme_flow_end_to_end(tmp_path: Path, mp4: bytes, key_var: str) ->
     assert sent == {f"Bearer {KEY}"}
     for result in results:
         assert KEY not in result.stdout + result.stderr
+
+
+def test_the_readme_doctor_rows_are_what_doctor_reports(tmp_path: Path) -> None:
+    """The README's example of doctor's model table (against this fake) matches `doctor --json`."""
+    text = README.read_text(encoding="utf-8").split("What `sora-mcp doctor` prints", 1)[1]
+    rows = {}
+    for line in text.split("**Together AI**", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    assert rows.keys() == {"google/veo-3.1", "alibaba/wan-2.6"}
+    with FakeServer(FakeOpenRouter(api_key=KEY)) as server:
+        cli = Cli(tmp_path, f"{server.origin}/api/v1", SORA_MCP_DIALECT="openrouter", SORA_MCP_API_KEY=KEY)
+        result = cli("doctor", "--json")
+    assert result.code == 0, result.stderr
+    models = {m["id"]: m for m in result.json()[0]["models"]}
+    for model, (_, sizes, seconds, _, prices) in rows.items():
+        assert sizes == ", ".join(models[model]["sizes"]) and seconds == models[model]["seconds"]
+        listed = {f"{p:.2f}" for p in models[model]["usd_per_second"].values()}
+        assert listed == set(re.findall(r"\d+\.\d\d", prices))
