@@ -109,7 +109,7 @@ def test_the_readme_flow_end_to_end(tmp_path: Path, mp4: bytes, key_var: str) ->
 
 def test_the_readme_doctor_rows_are_what_doctor_reports(tmp_path: Path) -> None:
     """The README's example of doctor's model table (against this fake) matches `doctor --json`."""
-    text = README.read_text(encoding="utf-8").split("What `sora-mcp doctor` prints", 1)[1]
+    text = README.read_text(encoding="utf-8").split("What `sora-mcp doctor` reports", 1)[1]
     rows = {}
     for line in text.split("**Together AI**", 1)[0].splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
