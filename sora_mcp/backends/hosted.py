@@ -127,6 +127,24 @@ def _price(skus: Mapping[str, Any], resolution: str | None) -> float | None:
     return None
 
 
+def _reported(item: Mapping[str, Any]) -> str:
+    """The provider's own words for a model's limits (its labels, not our sizes), for `sora://models`."""
+    parts = [
+        f"{what} {', '.join(_strings(item.get(key))) or 'none listed'}"
+        for what, key in (
+            ("resolutions", "supported_resolutions"),
+            ("aspect ratios", "supported_aspect_ratios"),
+            ("durations", "supported_durations"),
+            ("frame images", "supported_frame_images"),
+        )
+    ]
+    parts += [
+        f"{what} {'yes' if item.get(key) else 'no'}"
+        for what, key in (("audio", "generate_audio"), ("seed", "seed"))
+    ]
+    return "; ".join(parts)
+
+
 def catalog_entry(
     item: Mapping[str, Any], *, label: str, source: str
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | None:
@@ -157,7 +175,8 @@ def catalog_entry(
     durations = [
         str(int(d)) for d in item.get("supported_durations") or [] if isinstance(d, int | float) and d > 0
     ]
-    skus = item.get("pricing_skus") if isinstance(item.get("pricing_skus"), dict) else {}
+    raw_skus = item.get("pricing_skus")
+    skus: Mapping[str, Any] = raw_skus if isinstance(raw_skus, dict) else {}
     prices = {s: p for s in sizes if (p := _price(skus, labels.get(s, (None,))[0])) is not None}
     frames = _strings(item.get("supported_frame_images"))
     short = model_id.rsplit("/", 1)[-1]
@@ -170,7 +189,7 @@ def catalog_entry(
         "sizes": sizes,
         "supports": {"input_reference": "first_frame" in frames, "audio": bool(item.get("generate_audio"))},
         "price_usd_per_second": prices,
-        "source": source,
+        "source": f"{source}: {_reported(item)}",
     }
     if durations:
         entry["seconds"] = sorted(set(durations), key=int)

@@ -12,7 +12,8 @@
   the docs say. There is no list, remix, extension, edit or DELETE route (Starlette answers 405).
 - `FakeTogether` — docs.together.ai/reference/create-videos and get-videos-id: JSON with
   integer `width`/`height` and `seconds` as text, statuses in_progress|completed|failed (no
-  queued), `outputs: {cost, video_url}` on completion; the video_url is a signed URL on another host.
+  queued), `outputs: {cost, video_url}` on completion, `error: {code, message}` on failure; the
+  video_url is a signed URL on another host.
 - `FakeMillisGateway` — a `/v1/videos` gateway that reports `created_at`/`completed_at` in
   milliseconds (as some OpenAI-compatible gateways do).
 - `SignedStore` — the storage host a signed URL points at; it records every request's headers
@@ -190,6 +191,15 @@ class FakeTogether(FakeVideos):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.store: SignedStore | None = None
+        self.outcome = "completed"  # what the next created job ends as
+
+    def add_job(self, fields: dict[str, Any], **more: Any) -> dict[str, Any]:
+        return super().add_job(fields, outcome=self.outcome, **more)
+
+    def advance(self, job: dict[str, Any]) -> None:
+        super().advance(job)
+        if job["status"] == "completed":
+            job["status"] = job["outcome"]
 
     async def parse_create(self, request: Request) -> dict[str, Any] | Response:
         body = await request.json()
@@ -216,6 +226,8 @@ class FakeTogether(FakeVideos):
             body["completed_at"] = job["created_at"] + 30
             url = self.store.sign(job["id"]) if self.store else f"{self.origin}/nowhere"
             body["outputs"] = {"cost": 0.35, "video_url": url}
+        elif job["status"] == "failed":
+            body["error"] = {"code": "generation_failed", "message": "The model could not render this prompt"}
         return body
 
     def routes(self) -> list[Route]:

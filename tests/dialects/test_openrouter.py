@@ -155,6 +155,18 @@ async def test_validation_uses_the_providers_model_list(openrouter: FakeServer, 
         assert "1280x720, 1920x1080, 720x1280, 1080x1920" in veo and "| 4, 6, 8 |" in veo
         assert "no / no / no / yes / yes" in veo and "1920x1080: 0.60" in veo
         assert "sora-2 " not in models  # the built-in catalog describes other backends
+        # Every model the provider lists, with its limits, and the provider's own words for them.
+        wan = next(line for line in models.splitlines() if line.startswith("| alibaba/wan-2.6"))
+        assert "| 854x480, 480x480, 1280x720, 720x720 | 5, 10 | no / no / no / no / no |" in wan
+        assert "720x720: 0.04" in wan
+        assert (
+            "reported by OpenRouter (GET /videos/models): resolutions 720p, 1080p; aspect ratios 16:9, 9:16; "
+            "durations 4, 6, 8; frame images first_frame, last_frame; audio yes; seed yes"
+        ) in models
+        assert (
+            "resolutions 480p, 720p; aspect ratios 16:9, 1:1; durations 5, 10; frame images none listed"
+            in models
+        )
 
 
 async def test_the_model_list_is_cached_then_read_again(openrouter: FakeServer, data_dir: Path) -> None:
