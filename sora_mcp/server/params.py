@@ -9,7 +9,6 @@ that a resolver fills with the user's budget approval before the tool runs.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -19,8 +18,9 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from sora_mcp.errors import SoraError, as_disk_full
+from sora_mcp.errors import InvalidInput, SoraError, as_disk_full
 from sora_mcp.prompting import AugmentFields
+from sora_mcp.server.signature import replace_annotations
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
@@ -57,7 +57,68 @@ BackendName = Annotated[
     Field(description="A backend named in the backends file; only needed when several serve the model."),
 ]
 
+BATCH_JOB_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string"},
+        "model": {"type": "string"},
+        "size": {"type": "string"},
+        "seconds": {"type": ["string", "integer"]},
+        "input_reference": {"type": "string"},
+        "augment": {"type": "boolean"},
+        "shot": {"type": "object"},
+        "extra": {"type": "object"},
+        "backend": {"type": "string"},
+    },
+    # Not closed: a job may also give the shot fields flat (as a JSONL line does); unknown keys are
+    # refused per job by the batch, naming the allowed ones.
+}
+BatchJobs = Annotated[
+    list[dict[str, Any]] | None,
+    WithJsonSchema(
+        {
+            "type": "array",
+            "maxItems": 100,
+            "items": BATCH_JOB_SCHEMA,
+            "description": "The jobs: each like create_video's arguments.",
+        }
+    ),
+]
+JsonlPath = Annotated[
+    str | None,
+    Field(
+        description="Or a .jsonl file in the allowed folders: one job (JSON object or plain prompt) per line."
+    ),
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shot_fields(shot: AugmentFields | dict[str, Any] | None) -> AugmentFields:
+    return AugmentFields.model_validate(shot or {})
+
+
+def flat_jobs(jobs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Batch jobs as the service reads them: each job's `shot` details beside its other keys."""
+    if jobs is None:
+        return None
+    out = []
+    for job in jobs:
+        flat = {k: v for k, v in job.items() if k != "shot" and v is not None}
+        flat.update({k: v for k, v in (job.get("shot") or {}).items() if v is not None})
+        out.append(flat)
+    return out
+
+
+def one_or_many(video_id: str | None, video_ids: list[str] | None) -> list[str]:
+    """get_status's job ids (duplicates dropped, order kept): exactly one of the two must be given."""
+    if (video_id is None) == (video_ids is None) or not (video_id or video_ids):
+        # The argument check refuses this first; kept for callers that bypass it (MCPServer.call_tool).
+        raise InvalidInput(
+            "get_status needs exactly one of video_id or video_ids",
+            fix="Pass video_id for one job, or video_ids (a list) for several, not both.",
+        )
+    return list(dict.fromkeys([video_id] if video_id else list(video_ids or [])))
 
 
 def disk_guard(fn: F) -> F:
@@ -106,16 +167,9 @@ def needs_approval(gate: Gate) -> Callable[[F], F]:
     """
 
     def wrap(fn: F) -> F:
-        sig = inspect.signature(fn, eval_str=True)
         # The tool declares `approval: ApprovalAnswer` (keyword-only); the gate is attached here
         # because it closes over the service, which a string annotation could not name.
-        annotation = Annotated[ApprovalAnswer, Resolve(gate)]
-        params = [
-            p.replace(annotation=annotation) if p.name == "approval" else p for p in sig.parameters.values()
-        ]
-        fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-        fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
-        return fn
+        return replace_annotations(fn, {"approval": Annotated[ApprovalAnswer, Resolve(gate)]})
 
     return wrap
 
