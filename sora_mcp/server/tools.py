@@ -2,7 +2,7 @@
 
 Each tool body checks its arguments, calls one service method and hands the answer to
 `results`, which shapes it: a short text for the agent (`text`) plus the full record as
-`structuredContent`. Argument types and budget gates live in `params`.
+`structuredContent`. Argument types live in `params`, budget approval in `approval`.
 
 Each tool is built with the SDK's public `Tool.from_function`, then its input schema is
 compacted and closed (see `check`): the agent reads every byte of tools/list, so titles, null
@@ -24,9 +24,16 @@ from pydantic import Field
 import sora_mcp.server.text as tool_text
 from sora_mcp.errors import ConfigError
 from sora_mcp.server import results
+from sora_mcp.server.approval import (
+    ApprovalAnswer,
+    approver_for,
+    batch_gate,
+    create_gate,
+    derive_gate,
+    needs_approval,
+)
 from sora_mcp.server.check import close_schema, compact_schema
 from sora_mcp.server.params import (
-    ApprovalAnswer,
     Augment,
     BackendName,
     BatchJobs,
@@ -40,14 +47,9 @@ from sora_mcp.server.params import (
     Shot,
     Size,
     VideoId,
-    approver_for,
     batch_defaults,
-    batch_gate,
-    create_gate,
-    derive_gate,
     disk_guard,
     flat_jobs,
-    needs_approval,
     one_or_many,
     shot_fields,
 )

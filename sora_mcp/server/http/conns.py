@@ -53,7 +53,7 @@ class ConnectionGuard:
 
         class GuardedProtocol(asyncio.Protocol):
             def __init__(self, **kwargs: Any) -> None:
-                self.inner = AutoHTTPProtocol(**kwargs)  # type: ignore[call-arg]
+                self.inner = AutoHTTPProtocol(**kwargs)
                 self.conn: _Conn | None = None
 
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,7 +64,7 @@ class ConnectionGuard:
             def data_received(self, data: bytes) -> None:
                 if self.conn is not None:
                     self.conn.got_bytes = True
-                    self.inner.data_received(data)  # type: ignore[attr-defined]
+                    self.inner.data_received(data)
 
             def eof_received(self) -> bool | None:
                 return self.inner.eof_received() if self.conn is not None else None
