@@ -132,6 +132,7 @@ def disk_guard(fn: F) -> F:
                 raise full from None
             raise
 
+    # functools.wraps keeps fn's name, doc and signature (the SDK reads them); mypy cannot see it is F.
     return guarded  # type: ignore[return-value]
 
 

@@ -97,6 +97,8 @@ class ConnectionGuard:
                 len(self.open),
                 busy,
             )
+            # A TCP connection's transport is a full asyncio.Transport (abort included); the
+            # Protocol interface only promises BaseTransport.
             transport.abort()  # type: ignore[attr-defined]
             return None
         conn = _Conn(self, (str(peer[0]), int(peer[1])), transport)
@@ -209,7 +211,7 @@ class _Conn:
         self.stop_waiting()
         if self.guard.open.get(self.peer) is self:
             del self.guard.open[self.peer]
-        self.transport.abort()  # type: ignore[attr-defined]
+        self.transport.abort()  # type: ignore[attr-defined]  # a TCP transport: see _admit
 
 
 def raise_open_file_limit() -> None:
