@@ -32,6 +32,14 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("sora-mcp", appauthor=False))
 
 
+ArchiveVariant = Literal["video", "thumbnail", "spritesheet"]
+
+
+def _every_variant() -> list[ArchiveVariant]:
+    """What is archived by default: every variant (a typed list, for the field's default factory)."""
+    return ["video", "thumbnail", "spritesheet"]
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused value (a database URL, a key) may hold a secret.
     model_config = SettingsConfigDict(
@@ -64,9 +72,7 @@ class Settings(BaseSettings):
     denylist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra words/phrases refused in prompts."
     )
-    archive_variants: Annotated[list[Literal["video", "thumbnail", "spritesheet"]], NoDecode] = Field(
-        default_factory=lambda: ["video", "thumbnail", "spritesheet"]
-    )
+    archive_variants: Annotated[list[ArchiveVariant], NoDecode] = Field(default_factory=_every_variant)
     watch: bool = Field(
         default=True, description="Follow unfinished jobs in the background and archive them."
     )

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
+from mcp.server.apps import Apps, ResourceCsp, Visibility, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 from pydantic import Field
@@ -28,8 +28,8 @@ from sora_mcp.service.media import MAX_CHUNK, LibraryFile, read_small, sprite_gr
 PLAYER_URI = "ui://sora-mcp/player.html"
 INLINE_IMAGE_MAX = 256 * 1024  # posters and gallery thumbnails travel inline up to this size
 GALLERY_INLINE_BUDGET = 2 * 1024 * 1024  # thumbnail bytes inlined in one gallery page, at most
-APP_ONLY = ["app"]
-_READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True)
+APP_ONLY: list[Visibility] = ["app"]
+_READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 
 
 def player_link() -> dict[str, Any]:
