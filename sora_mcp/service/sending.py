@@ -66,10 +66,7 @@ class Match:
 
 def honours_idempotency(backend: Any) -> bool:
     """Only a backend known to replay `Idempotency-Key` may be resent a request of unknown outcome."""
-    explicit = getattr(backend, "honours_idempotency", None)
-    if isinstance(explicit, bool):
-        return explicit
-    return getattr(backend, "dialect", None) == "engine"
+    return getattr(backend, "honours_idempotency", None) is True  # from the backend's dialect record
 
 
 def _answered(exc: BackendError) -> bool:

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sora_mcp.backends.dialects import (
+from sora_mcp.backends.dialects import normalize_status, normalize_video
+from sora_mcp.backends.known import (
     detect_dialect,
     dialect_from_answer,
     litellm_provider_from_id,
     litellm_sibling_id,
-    normalize_status,
-    normalize_video,
 )
 from sora_mcp.errors import NotFound, Unsupported
 from sora_mcp.prompting.reference import PreparedReference

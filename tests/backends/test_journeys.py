@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from sora_mcp.backends import Backend, VariantUnavailable
-from sora_mcp.errors import Unsupported
+from sora_mcp.backends import Backend
+from sora_mcp.errors import Unsupported, VariantUnavailable
 from sora_mcp.models import RemoteVideo
 
 from .conftest import make_backend
