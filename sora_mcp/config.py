@@ -38,6 +38,13 @@ HOSTED: dict[DialectName, Hosted] = {
 }
 
 
+ArchiveVariant = Literal["video", "thumbnail", "spritesheet"]
+
+
+def _every_variant() -> list[ArchiveVariant]:
+    return ["video", "thumbnail", "spritesheet"]
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -76,9 +83,7 @@ class Settings(BaseSettings):
     denylist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra words/phrases refused in prompts."
     )
-    archive_variants: Annotated[list[Literal["video", "thumbnail", "spritesheet"]], NoDecode] = Field(
-        default_factory=lambda: ["video", "thumbnail", "spritesheet"]
-    )
+    archive_variants: Annotated[list[ArchiveVariant], NoDecode] = Field(default_factory=_every_variant)
     watch: bool = Field(
         default=True, description="Follow unfinished jobs in the background and archive them."
     )

@@ -9,6 +9,7 @@ and a `Known` (known.py: the dialect record in use, detection, what answers taug
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
@@ -363,7 +364,7 @@ class Backend:
             "backend will expire the job itself.",
         )
 
-    async def model_catalog(self) -> list[dict[str, Any]] | None:
+    async def model_catalog(self) -> builtins.list[dict[str, Any]] | None:
         """The provider's models as catalog entries (sizes, durations, features, prices), from the
         dialect's video-models endpoint; None when the dialect has none."""
         dialect = await self._resolve()
@@ -376,7 +377,7 @@ class Backend:
         )
         return entries
 
-    async def list_models(self) -> list[str] | None:
+    async def list_models(self) -> builtins.list[str] | None:
         """Model ids the backend offers, or None when it has no `GET /models`."""
         try:
             response = await self.transport.raw("GET", "/models")

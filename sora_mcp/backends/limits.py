@@ -195,7 +195,7 @@ class EnvProxyTransport(httpx2.AsyncBaseTransport):
 
     def _route(self, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-        if not proxy or urllib.request.proxy_bypass(url.host):  # type: ignore[attr-defined]
+        if not proxy or urllib.request.proxy_bypass(url.host):
             return self._direct
         if proxy not in self._via:
             self._via[proxy] = httpx2.AsyncHTTPTransport(limits=self._limits, proxy=proxy)
