@@ -1,7 +1,7 @@
 """Small stand-ins for other vendors' `/v1/videos` servers, served by uvicorn on 127.0.0.1.
 
 `FakeVideos` holds the shared part (an in-memory job store, a request log, scripted faults,
-a Range-aware streamed MP4); each dialect in `fake_dialects.py` overrides only what its
+a Range-aware streamed MP4); each dialect in `tests/dialects/fake_dialects.py` overrides only what its
 real server does differently, as read from that project's source. A job advances one step
 (queued → running → done) each time it is retrieved, so journeys are fast and deterministic.
 """
@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # An MP4 file head (ftyp box) followed by filler: enough for magic-byte sniffing and Ranges.
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
@@ -84,6 +85,7 @@ class FakeVideos:
         self.api_key = api_key
         self.jobs: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[str, str, dict[str, str]]] = []  # (method, raw path, headers)
+        self.seen: list[tuple[str, str]] = []  # (method, path) of every request, routed or not
         self.bodies: list[dict[str, Any]] = []  # parsed create/remix bodies
         self.faults: list[Fault] = []
         self.create_delay_s = 0.0
@@ -273,8 +275,16 @@ class FakeVideos:
             Route("/v1/videos/{video_id}/content", self.content, methods=["GET"]),
         ]
 
-    def app(self) -> Starlette:
-        return Starlette(routes=self.routes())
+    def app(self) -> ASGIApp:
+        """The fake's routes, with every request recorded in `seen` (even one no route answers)."""
+        inner = Starlette(routes=self.routes())
+
+        async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                self.seen.append((scope["method"], scope["path"]))
+            await inner(scope, receive, send)
+
+        return recorded
 
 
 class FakeServer:
