@@ -22,7 +22,7 @@ from sora_mcp.backends.content import ContentStream
 from sora_mcp.backends.dialects import Dialect, normalize_video
 from sora_mcp.backends.download import open_stream
 from sora_mcp.backends.hosted import catalog_entries
-from sora_mcp.backends.known import Known
+from sora_mcp.backends.known import Known, model_ids
 from sora_mcp.backends.requests import PreparedReference, create_fields, post_job, seconds_value
 from sora_mcp.backends.transport import DEFAULT_MAX_ANSWER_BYTES, Transport, read_json, segment
 from sora_mcp.config import DialectChoice, Settings
@@ -388,15 +388,9 @@ class Backend:
         except (openai.APIError, httpx2.HTTPError) as exc:
             raise self.transport.fail(exc, "list models") from None
         try:
-            body = response.json()
+            return model_ids(response.json())
         except ValueError:
             return None
-        if isinstance(body, dict) and isinstance(body.get("model_path"), str):
-            return [body["model_path"]]  # SGLang diffusion describes its one model
-        items = body.get("data") if isinstance(body, dict) else body
-        if not isinstance(items, list):
-            return None
-        return [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")]
 
     def open_content(
         self, video_id: str, variant: Variant = "video", offset: int = 0

@@ -99,6 +99,16 @@ def litellm_sibling_id(own_id: str, raw_id: str) -> str | None:
     return "video_" + base64.b64encode(";".join(swapped).encode("utf-8")).decode("ascii")
 
 
+def model_ids(body: object) -> list[str] | None:
+    """The model ids of a `GET /models` answer (OpenAI's list, or SGLang's one-model description)."""
+    if isinstance(body, dict) and isinstance(body.get("model_path"), str):
+        return [body["model_path"]]  # SGLang diffusion describes its one model
+    items = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        return None
+    return [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")]
+
+
 class Known:
     """The dialect in use and the facts learned from the backend's answers."""
 
