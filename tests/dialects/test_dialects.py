@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from PIL import Image
 
-from sora_mcp.backends.dialects import normalize_status, normalize_video
+from sora_mcp.backends.dialects import DIALECTS, normalize_status, normalize_video
 from sora_mcp.backends.known import (
     detect_dialect,
     dialect_from_answer,
     litellm_provider_from_id,
     litellm_sibling_id,
 )
+from sora_mcp.config import DialectChoice, DialectName
 from sora_mcp.errors import NotFound, Unsupported
 from sora_mcp.prompting.reference import PreparedReference
 from tests.backends.mock import asgi_backend
@@ -180,3 +182,10 @@ async def test_a_configured_litellm_provider_selects_the_litellm_dialect() -> No
     await backend.list()
     assert fake.log[-1][2]["custom-llm-provider"] == "vertex_ai"
     await backend.aclose()
+
+
+def test_every_dialect_name_has_exactly_one_record() -> None:
+    names = get_args(DialectName)
+    assert sorted(DIALECTS) == sorted(names) and len(DIALECTS) == len(names)
+    assert all(name == record.name for name, record in DIALECTS.items())
+    assert get_args(DialectChoice) == ("auto", *names)  # the setting: a name, or detected
