@@ -16,10 +16,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
-from sora_mcp.errors import InvalidInput
-
 _PIXELS = re.compile(r"^(\d+)p$")
 
 
@@ -90,23 +86,6 @@ def image_data_url(raw: bytes, mime_type: str | None) -> str:
 def frame_image(url: str) -> list[dict[str, Any]]:
     """OpenRouter's `frame_images` entry that makes an image the clip's first frame."""
     return [{"type": "image_url", "image_url": {"url": url}, "frame_type": "first_frame"}]
-
-
-async def json_reference(dialect: Any, ref: Any) -> dict[str, Any]:
-    """A first-frame image for a JSON-only API (`dialect.reference` says how, or that it takes none):
-    an image URL as is, a local file as a data: URL."""
-    if dialect.reference == "none" or ref.kind == "file_id":
-        what = "a file_id" if dialect.reference != "none" else "an input_reference"
-        raise InvalidInput(
-            f"This backend ({dialect.label}) cannot take {what} as the first frame",
-            fix="Pass a local image path or an https image URL"
-            if dialect.reference != "none"
-            else "Leave input_reference out, or pass the provider's own image fields in `extra`.",
-        )
-    if ref.kind == "image_url" and ref.image_url:
-        return {"frame_images": frame_image(ref.image_url)}
-    raw = await anyio.Path(ref.path).read_bytes()
-    return {"frame_images": frame_image(image_data_url(raw, ref.mime_type))}
 
 
 # -- a provider's video-models answer → catalog entries -----------------------------------------

@@ -24,7 +24,7 @@ from typing import cast
 import anyio
 
 from sora_mcp.config import Settings
-from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
+from sora_mcp.errors import AssetExpired, DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
 from sora_mcp.library.records import JobRecord
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo, Variant
@@ -35,12 +35,6 @@ log = logging.getLogger("sora_mcp.archive")
 ARCHIVE_CLAIM_TTL_S = 20.0
 RENEW_EVERY_S = 5.0
 CLAIM_RETRY_S = 1.0
-
-
-class AssetExpired(NotFound):
-    """The backend deleted the job's files (its link expired) before sora-mcp archived them."""
-
-    code = "expired"
 
 
 def expired_error(video_id: str, variant: str, expires_at: int | None) -> AssetExpired:

@@ -122,9 +122,7 @@ async def create(
                     valid.model,
                     size,
                     seconds,
-                    # backends' PreparedReference protocol declares a mutable `kind: str`, which the
-                    # pydantic model's Literal cannot match (invariant); read-only members would fix it there
-                    input_reference=ref,  # type: ignore[arg-type]
+                    input_reference=ref,
                     extra=extra or None,
                     idempotency_key=key,
                 )

@@ -79,11 +79,12 @@ class BackendPool:
             )
         if name not in self._others:
             entry = self.named[name]
-            self._others[name] = Backend(
+            self._others[name] = Backend.from_entry(
+                self.settings,
                 base_url=entry.url,
                 api_key=entry.api_key(),
                 dialect=entry.dialect,
-                timeout_s=self.settings.request_timeout_s,
+                key_source=entry.key_source,
             )
         return self._others[name]
 

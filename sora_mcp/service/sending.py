@@ -67,10 +67,7 @@ class Match:
 
 def honours_idempotency(backend: Backend) -> bool:
     """Only a backend known to replay `Idempotency-Key` may be resent a request of unknown outcome."""
-    explicit = getattr(backend, "honours_idempotency", None)
-    if isinstance(explicit, bool):
-        return explicit
-    return getattr(backend, "dialect", None) == "engine"
+    return getattr(backend, "honours_idempotency", None) is True  # from the backend's dialect record
 
 
 def _answered(exc: BackendError) -> bool:

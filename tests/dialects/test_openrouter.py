@@ -1,5 +1,5 @@
 """OpenRouter's video API end to end through the official MCP client, against a fake built from
-OpenRouter's docs (tests/backends/fake_hosted.py): sizes and seconds mapped to its fields, the
+OpenRouter's docs (tests/dialects/fake_hosted.py): sizes and seconds mapped to its fields, the
 model list read from its video-models endpoint, every status, the billed cost, downloads with the
 key only where it belongs, and what OpenRouter lacks refused with the alternative named.
 """
@@ -17,8 +17,8 @@ from sora_mcp.backends import Backend
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured, text_of
 
@@ -212,6 +212,7 @@ async def test_what_openrouter_lacks_is_refused_with_the_alternative(
         assert "cannot list videos" in listed["note"] and "local library" in listed["note"]
         deleted = structured(await client.call_tool("delete_video", {"video_id": vid}))
         assert deleted["deleted"] is False and "This backend (OpenRouter) cannot delete" in deleted["note"]
+        assert not [m for m, _ in fake.seen if m == "DELETE"]  # refused from its record: nothing sent
         thumb = await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
         assert not thumb.is_error and "made locally by sora-mcp" in text_of(thumb)
         assert not [p for _, p, _ in fake.log if "variant=" in p]  # named variants never asked of it

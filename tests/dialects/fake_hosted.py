@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .fakes import FakeVideos
+from tests.backends.fakes import FakeVideos
 
 OPENROUTER_MODELS: list[dict[str, Any]] = [
     {

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .fakes import FakeVideos
+from tests.backends.fakes import FakeVideos
 
 
 class FakeVllmOmni(FakeVideos):

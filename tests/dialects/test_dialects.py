@@ -1,28 +1,29 @@
-"""Normalisation of every dialect's job objects, detection, and request encoding details."""
+"""Normalisation of every dialect's job objects, detection, and request encoding details.
+
+The encoding tests run the dialect fakes in-process (`httpx2.ASGITransport` under the backend's
+bounded client); the journeys over real sockets are in tests/backends/test_journeys.py."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from PIL import Image
 
-from sora_mcp.backends.dialects import (
+from sora_mcp.backends.dialects import DIALECTS, normalize_status, normalize_video
+from sora_mcp.backends.known import (
     detect_dialect,
     dialect_from_answer,
     litellm_provider_from_id,
     litellm_sibling_id,
-    normalize_status,
-    normalize_video,
 )
+from sora_mcp.config import DialectChoice, DialectName
 from sora_mcp.errors import NotFound, Unsupported
 from sora_mcp.prompting.reference import PreparedReference
-
-from .conftest import make_backend
-from .fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
-from .fakes import FakeServer
+from tests.backends.mock import asgi_backend
+from tests.dialects.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
 
 
 @pytest.mark.parametrize(
@@ -103,9 +104,9 @@ def png(tmp_path: Path) -> Path:
 
 
 @pytest.mark.anyio
-async def test_sglang_upload_goes_multipart(serve: Callable[..., FakeServer], tmp_path: Path) -> None:
+async def test_sglang_upload_goes_multipart(tmp_path: Path) -> None:
     fake = FakeSglang()
-    backend = make_backend(serve(fake).base_url, dialect="sglang")
+    backend = asgi_backend(fake, dialect="sglang")
     ref = PreparedReference(kind="file", path=png(tmp_path), filename="ref.png", mime_type="image/png")
     video = await backend.create("animate this", None, "640x360", 4, input_reference=ref, extra={"fps": 8})
     assert fake.bodies[0]["input_reference"] == {"upload": "ref.png"}
@@ -115,11 +116,11 @@ async def test_sglang_upload_goes_multipart(serve: Callable[..., FakeServer], tm
 
 
 @pytest.mark.anyio
-async def test_url_references_per_dialect(serve: Callable[..., FakeServer]) -> None:
+async def test_url_references_per_dialect() -> None:
     ref = PreparedReference(kind="image_url", image_url="https://example.com/a.png")
     vllm, gateway = FakeVllmOmni(), FakeGateway()
     for fake, dialect in ((vllm, "vllm-omni"), (gateway, "generic")):
-        backend = make_backend(serve(fake).base_url, dialect=dialect)
+        backend = asgi_backend(fake, dialect=dialect)
         await backend.create("move", None, None, None, input_reference=ref)
         await backend.aclose()
     assert vllm.bodies[0]["image_reference"] == '{"image_url": "https://example.com/a.png"}'
@@ -127,10 +128,10 @@ async def test_url_references_per_dialect(serve: Callable[..., FakeServer]) -> N
 
 
 @pytest.mark.anyio
-async def test_litellm_provider_setting_wins(serve: Callable[..., FakeServer], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_litellm_provider_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SORA_MCP_LITELLM_PROVIDER", "gemini")
     fake = FakeLiteLLM()
-    backend = make_backend(serve(fake).base_url)
+    backend = asgi_backend(fake)
     await backend.list()
     assert fake.log[-1][2]["custom-llm-provider"] == "gemini"
     await backend.aclose()
@@ -159,11 +160,9 @@ def test_litellm_sibling_id_is_what_litellm_would_issue() -> None:
 
 
 @pytest.mark.anyio
-async def test_missing_remix_route_is_unsupported_but_a_missing_video_is_not_found(
-    serve: Callable[..., FakeServer],
-) -> None:
+async def test_missing_remix_route_is_unsupported_but_a_missing_video_is_not_found() -> None:
     fake = FakeGateway()  # has no remix route at all
-    backend = make_backend(serve(fake).base_url)
+    backend = asgi_backend(fake)
     video = await backend.create("a boat", None, None, None)
     with pytest.raises(
         Unsupported, match=r"generic /v1/videos\) cannot remix videos \(it has no remix route"
@@ -176,12 +175,17 @@ async def test_missing_remix_route_is_unsupported_but_a_missing_video_is_not_fou
 
 
 @pytest.mark.anyio
-async def test_a_configured_litellm_provider_selects_the_litellm_dialect(
-    serve: Callable[..., FakeServer],
-) -> None:
+async def test_a_configured_litellm_provider_selects_the_litellm_dialect() -> None:
     fake = FakeLiteLLM()
-    backend = make_backend(serve(fake).base_url, litellm_provider="vertex_ai")
+    backend = asgi_backend(fake, litellm_provider="vertex_ai")
     assert backend.dialect == "litellm"
     await backend.list()
     assert fake.log[-1][2]["custom-llm-provider"] == "vertex_ai"
     await backend.aclose()
+
+
+def test_every_dialect_name_has_exactly_one_record() -> None:
+    names = get_args(DialectName)
+    assert sorted(DIALECTS) == sorted(names) and len(DIALECTS) == len(names)
+    assert all(name == record.name for name, record in DIALECTS.items())
+    assert get_args(DialectChoice) == ("auto", *names)  # the setting: a name, or detected
