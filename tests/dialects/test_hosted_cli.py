@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.fake_hosted import FakeOpenRouter, FakeTogether, SignedStore
 from tests.backends.fakes import FakeServer
 from tests.cli.conftest import API_KEY, Cli
+from tests.dialects.fake_hosted import FakeOpenRouter, FakeTogether, SignedStore
 
 from .conftest import SECRET_KEY, mcp_client, settings_for, structured
 

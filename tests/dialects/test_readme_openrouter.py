@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.config import Settings
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
 from tests.cli.conftest import Cli
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 KEY = "sk-or-v1-readme-test-0123456789"
