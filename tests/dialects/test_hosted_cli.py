@@ -2,7 +2,7 @@
 journeys do not reach: Together end to end (create with size/seconds, poll, download from its
 signed URL without the key, billed cost, refusals, a failed job), OpenRouter's signed `urls` and
 its failed and cancelled jobs from a terminal, and Together's failure through the MCP client.
-The fakes are tests/backends/fake_hosted.py, built from each provider's published docs.
+The fakes are tests/dialects/fake_hosted.py, built from each provider's published docs.
 """
 
 from __future__ import annotations
