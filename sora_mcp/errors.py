@@ -100,6 +100,12 @@ class OutcomeUnknown(BackendError):
     code = "outcome_unknown"
 
 
+class AssetTooLarge(BackendError):
+    """The file is larger than the configured maximum (SORA_MCP_MAX_ASSET_MB); nothing was kept."""
+
+    code = "too_large"
+
+
 class BudgetExceeded(SoraError):
     """The call's cost estimate would cross the configured budget."""
 

@@ -4,7 +4,7 @@ The version lives in `PRAGMA user_version` on SQLite and in the table `sora_mcp_
 PostgreSQL (`sql.py`/`pg.py`). Each step runs in one transaction together with the version
 bump, under the store's write (or schema) lock, so a crash mid-migration leaves the previous
 version intact and two processes opening the same ledger never migrate it twice. Steps are
-written in SQLite's types; `Dialect.schema` translates them for PostgreSQL. Append new steps;
+written in SQLite's types; `SqlDialect.schema` translates them for PostgreSQL. Append new steps;
 never edit a released one.
 """
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaError
 from mcp.types import CallToolResult, TextContent
 
 from sora_mcp.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # jsonschema costs ~80 ms to import: it loads on the first checked `tools/call`, not at start-up.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError as SchemaError
 
 # Keys an agent commonly reaches for, and the real parameter they mean. "shot.x" targets a field
 # of the `shot` object; a target the tool lacks is skipped (then the closest spelling is offered).
@@ -274,18 +277,26 @@ class ArgumentCheck:
     def __init__(
         self, schemas: Mapping[str, dict[str, Any]], *, size_hint: SizeHint, max_wait: Callable[[], float]
     ) -> None:
-        self._validators = {
-            name: Draft202012Validator(s)
-            for name, s in schemas.items()
-            if s.get("additionalProperties") is False
-        }
         self._schemas = dict(schemas)
+        # Only closed schemas are checked; each validator is built on its tool's first call and kept,
+        # so start-up (spawn -> tools/list) neither imports jsonschema nor compiles schemas.
+        self._closed = frozenset(
+            name for name, s in schemas.items() if s.get("additionalProperties") is False
+        )
+        self._validators: dict[str, Draft202012Validator] = {}
         self._size_hint, self._max_wait = size_hint, max_wait
+
+    def _validator(self, tool: str) -> Draft202012Validator:
+        validator = self._validators.get(tool)
+        if validator is None:
+            from jsonschema import Draft202012Validator
+
+            validator = self._validators[tool] = Draft202012Validator(self._schemas[tool])
+        return validator
 
     def check(self, tool: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
         """The arguments as the tool should receive them; raises InvalidInput when they break the schema."""
-        validator = self._validators.get(tool)
-        if validator is None:
+        if tool not in self._closed:
             return dict(arguments or {})
         if arguments is not None and not isinstance(arguments, Mapping):
             raise InvalidInput(
@@ -293,7 +304,7 @@ class ArgumentCheck:
             )
         schema = self._schemas[tool]
         args = _prepare(arguments or {}, schema)
-        errors = sorted(validator.iter_errors(args), key=_priority)
+        errors = sorted(self._validator(tool).iter_errors(args), key=_priority)
         if errors:
             raise _explain(errors[0], tool, schema, args, self._size_hint, self._max_wait())
         return args
@@ -307,7 +318,7 @@ class ArgumentCheck:
         except InvalidInput as exc:
             text = f"Error executing tool {name}: {exc}"
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        if name in self._validators:
+        if name in self._closed:
             import dataclasses
 
             ctx = dataclasses.replace(ctx, params={**ctx.params, "arguments": args})

@@ -21,7 +21,7 @@ from sora_mcp.library import Ledger, sweep_temp
 from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage, Quote, RemoteVideo
 from sora_mcp.prompting import Catalog, ValidatedRequest
-from sora_mcp.service import archive, batch, doctor, generating, listing, media, quoting, reading, recovery
+from sora_mcp.service import archive, generating, listing, media, quoting, reading, recovery
 from sora_mcp.service.budget import Approver, remaining_budget
 from sora_mcp.service.catalogs import Catalogs
 from sora_mcp.service.context import ServiceContext
@@ -34,6 +34,9 @@ from sora_mcp.service.waiting import ProgressFn, wait_for
 if TYPE_CHECKING:
     from sora_mcp.backends import Backend
     from sora_mcp.engine import EngineServer
+
+    # batch and doctor load on first use: neither is needed to start serving (cold start).
+    from sora_mcp.service import batch, doctor
 
 
 class VideoService:
@@ -150,6 +153,8 @@ class VideoService:
 
     async def diagnose(self) -> list[doctor.BackendReport]:
         """`doctor`: every configured backend checked with reads only."""
+        from sora_mcp.service import doctor
+
         return await doctor.diagnose_all(self.ctx)
 
     # ---- generating ------------------------------------------------------------------------
@@ -190,6 +195,8 @@ class VideoService:
     async def plan_batch(
         self, specs: list[Any] | None, jsonl_path: str | None, defaults: dict[str, Any] | None
     ) -> list[batch.BatchLine]:
+        from sora_mcp.service import batch
+
         return await batch.plan_batch(self.ctx, specs, jsonl_path, defaults)
 
     async def create_batch(
@@ -206,6 +213,8 @@ class VideoService:
         on_progress: ProgressFn | None = None,
     ) -> batch.BatchResult:
         """Create many jobs (see `service.batch`): one result per line, never two jobs for one line."""
+        from sora_mcp.service import batch
+
         return await batch.run_batch(
             self.ctx,
             specs,

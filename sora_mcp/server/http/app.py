@@ -8,13 +8,19 @@ see http_sessions), then the SDK's app (its 4 MiB body limit included).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
 from sora_mcp.server.http.conns import ConnectionGuard, raise_open_file_limit
 from sora_mcp.server.http.guards import BearerAuth, HostGuard, StreamCap, allowed_hosts
 from sora_mcp.server.http.sessions import SessionGuard
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from sora_mcp.config import Settings
+    from sora_mcp.service import VideoService
 
 
 @dataclass
@@ -25,13 +31,13 @@ class HttpApp:
 
 
 def build_http_app(
-    mcp: Any,
-    settings: Any,
+    mcp: MCPServer,
+    settings: Settings,
     *,
     transport: str,
     host: str,
     extra_hosts: tuple[str, ...] = (),
-    service: Any = None,
+    service: VideoService | None = None,
 ) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -65,15 +71,15 @@ def build_http_app(
 
 
 async def serve_http(
-    mcp: Any,
-    settings: Any,
+    mcp: MCPServer,
+    settings: Settings,
     *,
     transport: str,
     host: str,
     port: int,
     log_level: str,
     extra_hosts: tuple[str, ...] = (),
-    service: Any = None,
+    service: VideoService | None = None,
 ) -> None:
     import anyio
     import uvicorn

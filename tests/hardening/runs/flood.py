@@ -19,7 +19,8 @@ import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.hardening.runs.http_run import mcp_http_client
 
 INIT = {
     "jsonrpc": "2.0",
@@ -158,7 +159,7 @@ async def initialize_flood(
 
 def client(url: str, token: str | None, mode: str) -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    return Client(streamable_http_client(url, http_client=create_mcp_http_client(headers=headers)), mode=mode)
+    return Client(streamable_http_client(url, http_client=mcp_http_client(headers)), mode=mode)
 
 
 async def journey(url: str, token: str | None, mode: str, data_dir: Path, limit_s: float = 120) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 INIT = {
     "jsonrpc": "2.0",
@@ -38,9 +38,15 @@ def raw_post(url: str, headers: dict[str, str]) -> tuple[int, str]:
         return exc.code, exc.read().decode(errors="replace")
 
 
+def mcp_http_client(headers: dict[str, str] | None) -> httpx2.AsyncClient:
+    """An httpx client with the MCP SDK's own transport defaults (30 s, 300 s to read a held stream),
+    built here because the SDK's factory lives in a private module."""
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+
+
 def client(url: str, token: str | None = None) -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    return Client(streamable_http_client(url, http_client=create_mcp_http_client(headers=headers)))
+    return Client(streamable_http_client(url, http_client=mcp_http_client(headers)))
 
 
 @dataclass
