@@ -20,7 +20,9 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from sora_mcp.errors import SoraError, as_disk_full
+from sora_mcp.models import Quote
 from sora_mcp.prompting import AugmentFields
+from sora_mcp.service import VideoService
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
@@ -148,11 +150,11 @@ def approver_for(ctx: Any, answer: ApprovalAnswer | None = None) -> Approver:
 # ---- budget gates: one per paid tool, each taking the tool's own arguments by name ----------
 
 
-async def _over(service: Any, quote: Any) -> str | None:
+async def _over(service: VideoService, quote: Quote) -> str | None:
     return service.over_budget(quote)
 
 
-def create_gate(service: Any) -> Gate:
+def create_gate(service: VideoService) -> Gate:
     async def approve_create(
         ctx: Context, prompt: Any, model: Any, size: Any, seconds: Any, dry_run: Any
     ) -> Elicit[Approval] | None:
@@ -170,7 +172,7 @@ def create_gate(service: Any) -> Gate:
     return approve_create
 
 
-def derive_gate(service: Any, kind: str) -> Gate:
+def derive_gate(service: VideoService, kind: str) -> Gate:
     async def approve_derive(
         ctx: Context, video_id: Any, prompt: Any, dry_run: Any
     ) -> Elicit[Approval] | None:
@@ -199,7 +201,7 @@ def derive_gate(service: Any, kind: str) -> Gate:
     return approve_extend if kind == "extend" else approve_derive
 
 
-def batch_gate(service: Any) -> Gate:
+def batch_gate(service: VideoService) -> Gate:
     async def approve_batch(
         ctx: Context,
         jobs: Any,
