@@ -55,7 +55,7 @@ class ServiceContext:
     archive_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     archiving: dict[str, anyio.Event] = field(default_factory=dict)  # background archives, by job
     waiting_for_space: set[str] = field(default_factory=set)
-    _reference_slots: anyio.CapacityLimiter | None = None
+    _reference_slots: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
 
     @property
     def ledger(self) -> Ledger:
