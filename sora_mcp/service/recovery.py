@@ -2,9 +2,9 @@
 
 At start-up the server follows every job it made that has not ended, archives completed jobs
 whose MP4 never reached the library (the previous process died mid-download), and looks for
-creates that were sent but never recorded (killed between the POST and its answer). The
-watcher outlives a backend outage: transient errors back off and retry instead of dropping
-the job.
+creates that were sent but never recorded (killed between the POST and its answer). `watch`
+starts the background watcher for a job (once per job, in the service's task group); it
+outlives a backend outage: transient errors back off and retry instead of dropping the job.
 """
 
 from __future__ import annotations
