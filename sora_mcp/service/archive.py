@@ -24,6 +24,7 @@ import anyio
 
 from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
+from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
     if cached is not None:
         return cached
     backend = await svc.backend(svc.job_backend(video_id))
-    dest = asset_path(svc.settings.library_dir, video_id, variant)
+    dest = asset_path(private_dir(svc.job_library(video_id)), video_id, variant)  # the owner's folder
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(

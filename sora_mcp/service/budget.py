@@ -5,6 +5,11 @@ today's), counting money already reserved by calls still in flight. `check_budge
 the front end's `approve(quote, reason)`: True = approved once, False = the user declined,
 None = nobody could be asked (a client without elicitation, the CLI). Anything but True is
 refused with the quote, the remaining budget and how to raise it.
+
+Budgets are per user (`sora_mcp.principal`): the spend counted is the current user's own, and
+the caps are the user's own when the tokens file gives them one, else the server's
+SORA_MCP_BUDGET_* settings (which then hold for each user separately). stdio and the CLI act
+for the local owner, whose jobs are all the jobs a single-user ledger has.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sora_mcp import principal
 from sora_mcp.config import Settings
 from sora_mcp.errors import BudgetExceeded
 from sora_mcp.models import Quote
@@ -22,18 +28,34 @@ Approver = Callable[[Quote, str], Awaitable[bool | None]]
 
 _TOTAL = ("total budget", "SORA_MCP_BUDGET_USD")
 _DAILY = ("daily budget", "SORA_MCP_BUDGET_DAILY_USD")
+_YOURS = "set for your account in the tokens file"
 
 
 def remaining_budget(settings: Settings, ledger: Any, reserved: float = 0.0) -> tuple[float | None, str]:
-    """The smallest remaining allowance (total or today's) and which one it is, e.g.
-    `(0.35, "total budget (SORA_MCP_BUDGET_USD)")`; `(None, "")` when no budget is set."""
-    left: list[tuple[float, str]] = []
-    if settings.budget_usd is not None:
-        left.append((settings.budget_usd - ledger.spent_since(0) - reserved, f"{_TOTAL[0]} ({_TOTAL[1]})"))
-    if settings.budget_daily_usd is not None:
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        spent = ledger.spent_since(int(midnight.timestamp()))
-        left.append((settings.budget_daily_usd - spent - reserved, f"{_DAILY[0]} ({_DAILY[1]})"))
+    """The current user's smallest remaining allowance (total, this month's or today's) and which
+    one it is, e.g. `(0.35, "total budget (SORA_MCP_BUDGET_USD)")`; `(None, "")` when no budget is set."""
+    who = principal.current()
+    now = datetime.now(UTC)
+    midnight = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    month = int(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp())
+    own = who.budget if who.budget is not None and not who.budget.empty else None
+    caps: list[tuple[float | None, int, str]] = (
+        [
+            (own.total_usd, 0, f"total budget ({_YOURS})"),
+            (own.monthly_usd, month, f"monthly budget ({_YOURS})"),
+            (own.daily_usd, midnight, f"daily budget ({_YOURS})"),
+        ]
+        if own is not None
+        else [
+            (settings.budget_usd, 0, f"{_TOTAL[0]} ({_TOTAL[1]})"),
+            (settings.budget_daily_usd, midnight, f"{_DAILY[0]} ({_DAILY[1]})"),
+        ]
+    )
+    left = [
+        (cap - ledger.spent_since(since, owner=who.user_id) - reserved, which)
+        for cap, since, which in caps
+        if cap is not None
+    ]
     if not left:
         return None, ""
     return min(left)
@@ -53,6 +75,12 @@ def over_budget(settings: Settings, ledger: Any, quote: Quote, reserved: float =
 
 
 def budget_fix(settings: Settings, reason: str) -> str:
+    if _YOURS in reason:
+        return (
+            "Ask the server's operator to raise your budget (your entry in the tokens file), "
+            "or wait for the next day or month (UTC); or make it cheaper (fewer seconds, a smaller size or "
+            "model); dry_run=true quotes without spending."
+        )
     limit, var = _DAILY if _DAILY[1] in reason else _TOTAL
     current = settings.budget_daily_usd if var == _DAILY[1] else settings.budget_usd
     later = " or wait until tomorrow (UTC)" if var == _DAILY[1] else ""

@@ -19,6 +19,7 @@ from typing import Any, Literal, Self
 
 import anyio
 
+from sora_mcp import principal
 from sora_mcp.config import Settings
 from sora_mcp.errors import InvalidInput, NotFound, NotReady, SoraError
 from sora_mcp.library import Ledger, sweep_temp
@@ -29,6 +30,7 @@ from sora_mcp.service import archive, waiting
 from sora_mcp.service.generating import Generating
 from sora_mcp.service.jobs import SUGGESTED_WAIT_S, job_from_record, job_from_remote, next_step, record_assets
 from sora_mcp.service.requests import check_id as _check_id
+from sora_mcp.service.requests import unknown_video
 
 log = logging.getLogger("sora_mcp.service")
 MODELS_TTL_S = 300.0
@@ -56,7 +58,9 @@ class VideoService(Generating):
         self._claimed: set[str] = set()  # backend jobs a reconciliation already took
         # Names this instance in the ledger's claims (work done once across instances on one database).
         self.instance_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._reserved_usd = 0.0  # quotes of paid requests in flight, counted against the budget
+        self._reserved: dict[
+            str, float
+        ] = {}  # quotes of paid requests in flight, by user (see _reserved_usd)
         self.poller = waiting.Poller(self)
         self._reference_slots: anyio.CapacityLimiter | None = None
         self.waiting_for_space: set[str] = set()  # jobs whose background archive a full disk stopped
@@ -99,6 +103,37 @@ class VideoService(Generating):
         if self._reference_slots is None:
             self._reference_slots = anyio.CapacityLimiter(self.settings.max_concurrent_references)
         return self._reference_slots
+
+    @property
+    def _reserved_usd(self) -> float:
+        """Quotes of the current user's paid requests in flight, counted against their budget:
+        budgets are per user, so one user's reservations never hold back another's creates."""
+        return self._reserved.get(principal.current().user_id, 0.0)
+
+    @_reserved_usd.setter
+    def _reserved_usd(self, usd: float) -> None:
+        user = principal.current().user_id
+        if abs(usd) < 1e-9:
+            self._reserved.pop(user, None)
+        else:
+            self._reserved[user] = usd
+
+    def check_visible(self, video_id: str) -> None:
+        """Users see only their own jobs (an admin sees all): another user's id, and an id the
+        ledger does not know, answer exactly like an unknown id, before any backend call."""
+        who = principal.current()
+        if who.admin:
+            return
+        _check_id(video_id)
+        if self._ledger().owner_of(video_id) != who.user_id:
+            raise unknown_video(video_id)
+
+    def job_library(self, video_id: str) -> Path:
+        """The library folder of the job's owner (the library itself for the local owner)."""
+        from sora_mcp.library import owner_library
+
+        owner = self._ledger().owner_of(video_id) or principal.LOCAL_OWNER
+        return owner_library(self.settings.library_dir, owner)
 
     @property
     def started(self) -> bool:
@@ -252,6 +287,7 @@ class VideoService(Generating):
         """Ask the backend for the job now; update the ledger; archive it when completed: before
         answering ("now"), or in the background ("later": `archived(video_id)` waits for it)."""
         _check_id(video_id)
+        self.check_visible(video_id)
         ledger = self._ledger()
         backend = await self.backend(self.job_backend(video_id))
         try:
@@ -259,10 +295,7 @@ class VideoService(Generating):
         except NotFound:
             record = ledger.get(video_id)
             if record is None:
-                raise NotFound(
-                    f"No video with id '{video_id}' on the backend or in the library",
-                    fix="Check the id with list_videos.",
-                ) from None
+                raise unknown_video(video_id) from None
             if not record.terminal:
                 # It vanished before it ended: no watcher should wait on it forever.
                 ledger.mark_deleted(video_id, local_files_deleted=False)
@@ -286,6 +319,8 @@ class VideoService(Generating):
     async def wait(
         self, video_ids: list[str], wait_seconds: float, on_progress: waiting.ProgressFn | None = None
     ) -> list[Job]:
+        for video_id in video_ids:
+            self.check_visible(video_id)
         return await waiting.wait_for(self, video_ids, wait_seconds, on_progress)
 
     async def list(
@@ -352,6 +387,7 @@ class VideoService(Generating):
 
     async def download(self, video_id: str, variant: str = "video") -> Asset:
         _check_id(video_id)
+        self.check_visible(video_id)
         if variant not in ("video", "thumbnail", "spritesheet"):
             raise InvalidInput(f"Unknown variant '{variant}'", fix="Use video, thumbnail or spritesheet.")
         ledger = self._ledger()
@@ -392,6 +428,7 @@ class VideoService(Generating):
         from sora_mcp.service.listing import delete_job
 
         _check_id(video_id)
+        self.check_visible(video_id)
         try:
             return await delete_job(self, video_id, delete_local_files=delete_local_files)
         finally:
@@ -433,12 +470,12 @@ class VideoService(Generating):
         return self._served[1]
 
     def library_summary(self) -> dict[str, Any]:
-        return self._ledger().summary()
+        return self._ledger().summary(owner=principal.current().owner_filter)
 
     def spend_summary(self) -> dict[str, Any]:
         from sora_mcp.service.budget import remaining_budget
 
-        summary = dict(self._ledger().spend_summary())
+        summary = dict(self._ledger().spend_summary(owner=principal.current().owner_filter))
         remaining, which = remaining_budget(self.settings, self._ledger())
         summary["budget_remaining_usd"] = None if remaining is None else round(remaining, 4)
         summary["budget_limit"] = which or "no budget set (SORA_MCP_BUDGET_USD / SORA_MCP_BUDGET_DAILY_USD)"

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sora_mcp import principal
 from sora_mcp.errors import InvalidInput, OutcomeUnknown, SoraError
 from sora_mcp.models import Job, Quote, RemoteVideo
 from sora_mcp.prompting import augment, check_prompt
@@ -149,7 +150,9 @@ class Generating:
                     "seconds": valid.seconds,
                 }
                 ledger.record_pending(
-                    key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint, "backend": name}
+                    key,
+                    _fingerprint(fingerprint, ref),
+                    {"kind": "create", **fingerprint, "backend": name, "owner": principal.current().user_id},
                 )
 
                 extra = dict(req.extra or {})
@@ -184,6 +187,7 @@ class Generating:
                 cost_note=quote.note,
                 idempotency_key=key,
                 base_url_host=backend.base_url if name else None,  # which backend to follow it to
+                owner=principal.current().user_id,
             )
         self._watch(remote.id)
         job = job_from_remote(
@@ -197,6 +201,7 @@ class Generating:
         """Validate, augment and price a remix/extend/edit. The source's model, size and length come
         from the ledger, else from the backend (a read) unless `offline`."""
         _check_id(req.video_id)  # a huge or control-character id must not reach the URL builder
+        self.check_visible(req.video_id)  # only one's own jobs can be a source
         source = self._ledger().get(req.video_id)
         name = self.job_backend(req.video_id)  # a derived job is made where its source lives
         catalog = self.catalog_for(name)
@@ -304,6 +309,7 @@ class Generating:
                 cost_note=quote.note,
                 idempotency_key=key,
                 base_url_host=backend.base_url if name else None,
+                owner=principal.current().user_id,
             )
         self._watch(remote.id)
         return job_from_remote(

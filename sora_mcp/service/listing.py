@@ -12,9 +12,11 @@ import logging
 import shutil
 from typing import TYPE_CHECKING
 
+from sora_mcp import principal
 from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
 from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.jobs import job_from_record, next_step
+from sora_mcp.service.requests import unknown_video
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
@@ -103,7 +105,14 @@ async def list_jobs(
     ledger = svc._ledger()
     try:
         records, next_after = ledger.list(
-            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=order
+            status=status,
+            model=model,
+            since=since,
+            text=text,
+            limit=int(limit),
+            after=after,
+            order=order,
+            owner=principal.current().owner_filter,  # a user lists only their own jobs
         )
     except KeyError:
         raise InvalidInput(
@@ -147,10 +156,7 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
         note = f"{exc.message}; the local record is marked deleted (the backend keeps it until it expires)."
     except NotFound:
         if record is None:
-            raise NotFound(
-                f"No video with id '{video_id}' on the backend or in the library",
-                fix="Check the id with list_videos.",
-            ) from None
+            raise unknown_video(video_id) from None
         note = "The backend no longer had this video; the local record is marked deleted."
     if record is None and not deleted:
         return DeleteResult(id=video_id, deleted=False, note=note)
@@ -174,6 +180,7 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
 def _asset_folder(svc: VideoService, video_id: str):
     from sora_mcp.library import asset_path
 
-    folder = asset_path(svc.settings.library_dir, video_id, "video").parent
-    lib = svc.settings.library_dir.resolve()
+    library = svc.job_library(video_id)
+    folder = asset_path(library, video_id, "video").parent
+    lib = library.resolve()
     return folder if folder.resolve().parent == lib else None
