@@ -43,6 +43,9 @@ class DerivePlan(NamedTuple):
 class Generating:
     """The paid operations of VideoService."""
 
+    def check_visible(self, video_id: str) -> None:  # VideoService's (core.py): users see their own jobs
+        raise NotImplementedError
+
     def _prepare_prompt(self, prompt: str, req: CreateRequest | DeriveRequest) -> str:
         sent = augment(prompt, req.fields, enabled=req.augment)
         check_prompt(sent, self.settings.denylist)

@@ -29,8 +29,10 @@ def free_port() -> int:
 class Serve:
     """`sora-mcp serve --transport http` on a free loopback port, with extra args and env."""
 
-    def __init__(self, settings: Any, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, settings: Any, args: list[str], env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [
                 sys.executable,
