@@ -230,7 +230,7 @@ async def plan_batch(
             fix="Pass the jobs inline as a list, or the path of a JSONL file, not both.",
         )
     if jsonl_path is not None:
-        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, svc.settings.roots())
+        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, svc.roots())
         parsed = parse_jsonl(text)
     else:
         parsed = [(i, to_spec(s, f"job {i}")) for i, s in enumerate(specs or [], start=1)]

@@ -128,6 +128,17 @@ class VideoService(Generating):
         if self._ledger().owner_of(video_id) != who.user_id:
             raise unknown_video(video_id)
 
+    def roots(self) -> list[Path]:
+        """Folders a caller's paths may name (input references, JSONL files, export destinations).
+        A user who is not an admin gets only their own library folder: the server's folders, and
+        other users' files in the data directory, are not theirs to read or overwrite."""
+        who = principal.current()
+        if who.admin:
+            return self.settings.roots()
+        from sora_mcp.library import owner_library
+
+        return [private_dir(owner_library(self.settings.library_dir, who.user_id)).resolve()]
+
     def job_library(self, video_id: str) -> Path:
         """The library folder of the job's owner (the library itself for the local owner)."""
         from sora_mcp.library import owner_library
@@ -419,7 +430,7 @@ class VideoService(Generating):
         """Copy an archived asset to `destination`, inside the allowed folders (see `service.export`)."""
         from sora_mcp.service.export import copy_asset
 
-        roots = self.settings.roots()
+        roots = self.roots()
         return await anyio.to_thread.run_sync(
             lambda: copy_asset(asset, destination, roots, overwrite=overwrite)
         )

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sora_mcp import principal
@@ -44,6 +45,9 @@ class Generating:
     """The paid operations of VideoService."""
 
     def check_visible(self, video_id: str) -> None:  # VideoService's (core.py): users see their own jobs
+        raise NotImplementedError
+
+    def roots(self) -> list[Path]:  # VideoService's (core.py): the folders the current user may name
         raise NotImplementedError
 
     def _prepare_prompt(self, prompt: str, req: CreateRequest | DeriveRequest) -> str:
@@ -97,7 +101,7 @@ class Generating:
             if req.input_reference:
                 async with prepare_reference(
                     req.input_reference,
-                    roots=self.settings.roots(),
+                    roots=self.roots(),
                     target_size=valid.size,
                     tmp_dir=self.settings.tmp_dir,
                 ):
@@ -135,7 +139,7 @@ class Generating:
             reference = (
                 prepare_reference(
                     req.input_reference,
-                    roots=self.settings.roots(),
+                    roots=self.roots(),
                     target_size=valid.size,
                     tmp_dir=self.settings.tmp_dir,
                     limiter=self.reference_slots,

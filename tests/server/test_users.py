@@ -105,6 +105,24 @@ async def test_each_user_sees_and_touches_only_their_own_jobs(
                 assert "forbidden" not in text(other).lower() and "bob" not in text(other)
             assert _engine_calls_about(engine, bob_id) == before, "alice's probes reached the backend"
 
+            # Paths reach no other user's files: not as an input image, not as a download destination.
+            bobs_video = library / "bob" / bob_id / "video.mp4"
+            bobs_bytes = bobs_video.read_bytes()
+            thumb = str(library / "bob" / bob_id / "thumbnail.webp")
+            peek = await alice.call_tool("create_video", {"prompt": PROMPT, "input_reference": thumb})
+            assert peek.is_error and "outside the folders" in text(peek), text(peek)
+            clobber = await alice.call_tool(
+                "download_asset", {"video_id": alice_id, "destination": str(bobs_video), "overwrite": True}
+            )
+            assert clobber.is_error and "outside the folders" in text(clobber), text(clobber)
+            assert bobs_video.read_bytes() == bobs_bytes
+            own = library / "alice" / "copy.mp4"
+            saved = await alice.call_tool("download_asset", {"video_id": alice_id, "destination": str(own)})
+            assert (
+                not saved.is_error
+                and own.read_bytes() == (library / "alice" / alice_id / "video.mp4").read_bytes()
+            )
+
             # The resource template, likewise.
             errors = []
             for vid in (bob_id, UNKNOWN):
