@@ -201,6 +201,33 @@ async def test_per_user_budget_holds_under_concurrent_creates(
     assert engine.stats.count("POST", "/v1/videos") == 4
 
 
+async def test_users_over_sse(engine_factory, data_dir: Path, tmp_path: Path) -> None:
+    """The legacy SSE transport carries the user too: each sees only their own jobs."""
+    from mcp import Client
+    from mcp.client.sse import sse_client
+
+    engine = engine_factory(api_key=SECRET_KEY)
+    settings = Settings(base_url=engine.base_url, api_key=SECRET_KEY, data_dir=data_dir)
+    tokens_file = tmp_path / "tokens.toml"
+    token = {name: add_user(tokens_file, name) for name in ("alice", "bob")}
+    with Serve(settings, ["--tokens-file", str(tokens_file)], transport="sse") as server:
+        url = f"http://127.0.0.1:{server.port}/sse"
+
+        def client(user: str) -> Client:
+            return Client(sse_client(url, headers={"Authorization": f"Bearer {token[user]}"}), mode="legacy")
+
+        async with client("alice") as alice:
+            made = structured(await alice.call_tool("create_video", {"prompt": PROMPT, "dry_run": False}))
+            assert [j["id"] for j in structured(await alice.call_tool("list_videos", {}))["data"]] == [
+                made["id"]
+            ]
+        async with client("bob") as bob:
+            assert structured(await bob.call_tool("list_videos", {}))["data"] == []
+            probe = await bob.call_tool("get_status", {"video_id": made["id"]})
+            assert probe.is_error and "No video with id" in text(probe)
+        assert (await raw_post(url.replace("/sse", "/messages/"), None)).status_code == 401
+
+
 def test_users_add_stores_only_the_hash(tmp_path: Path, data_dir: Path) -> None:
     tokens_file = tmp_path / "conf" / "tokens.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_MCP_")}

@@ -30,7 +30,12 @@ class Serve:
     """`sora-mcp serve --transport http` on a free loopback port, with extra args and env."""
 
     def __init__(
-        self, settings: Any, args: list[str], env: dict[str, str] | None = None, port: int | None = None
+        self,
+        settings: Any,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        transport: str = "http",
     ) -> None:
         self.port = port or free_port()
         self.proc = subprocess.Popen(
@@ -40,7 +45,7 @@ class Serve:
                 "sora_mcp",
                 "serve",
                 "--transport",
-                "http",
+                transport,
                 "--port",
                 str(self.port),
                 *args,
