@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
         "--tokens-file",
         type=Path,
         default=None,
-        help="the tokens file (default: SORA_MCP_TOKENS_FILE, else tokens.toml in the data dir)",
+        help="the tokens file serve reads (default: SORA_MCP_TOKENS_FILE)",
     )
     add.add_argument("--admin", action="store_true", help="may see and manage every user's jobs")
     for key, what in (("daily", "per UTC day"), ("monthly", "per UTC month"), ("total", "in all")):
@@ -40,13 +40,15 @@ def add_parser(sub: Any) -> None:
 
 
 def tokens_path(given: Path | None) -> Path:
+    """The file named on the command line, else SORA_MCP_TOKENS_FILE: the one `serve` reads."""
     if given is not None:
         return given
     if os.environ.get("SORA_MCP_TOKENS_FILE"):
         return Path(os.environ["SORA_MCP_TOKENS_FILE"])
-    from sora_mcp.config import Settings
-
-    return Settings().data_dir / "tokens.toml"
+    raise UsageError(
+        "Which tokens file? Pass --tokens-file PATH (the same file as serve --tokens-file), "
+        "or set SORA_MCP_TOKENS_FILE."
+    )
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -102,6 +102,7 @@ async def test_each_user_sees_and_touches_only_their_own_jobs(
                 unknown = await alice.call_tool(tool.name, _args(tool, UNKNOWN))
                 assert other.is_error and unknown.is_error, (tool.name, text(other))
                 assert _same(text(other), bob_id) == _same(text(unknown), UNKNOWN), tool.name
+                assert f"No video with id '{bob_id}'" in text(other), (tool.name, text(other))
                 assert "forbidden" not in text(other).lower() and "bob" not in text(other)
             assert _engine_calls_about(engine, bob_id) == before, "alice's probes reached the backend"
 
