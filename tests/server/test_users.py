@@ -283,7 +283,10 @@ async def test_unknown_and_revoked_tokens_get_a_bare_401(
     tokens_file = tmp_path / "tokens.toml"
     alice = add_user(tokens_file, "alice")
     bob = add_user(tokens_file, "bob")
-    with Serve(settings, [], env={"SORA_MCP_TOKENS_FILE": str(tokens_file)}) as server:
+    single = "s" * 40  # the one SORA_MCP_AUTH_TOKEN keeps working beside the file (the local owner)
+    env = {"SORA_MCP_TOKENS_FILE": str(tokens_file), "SORA_MCP_AUTH_TOKEN": single}
+    with Serve(settings, [], env=env) as server:
+        assert (await raw_post(server.url, single)).status_code == 200
         assert (await raw_post(server.url, alice)).status_code == 200
         assert (await raw_post(server.url, bob)).status_code == 200
         # Revoke bob: his entry leaves the file; the server reads it again at the next request.
