@@ -9,13 +9,13 @@ across threads under a lock; several `Ledger` objects or processes may open the 
 open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
-outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
+outcome is unknown), record_job, update_status, get, list_jobs, unfinished, unarchived,
 mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary, owner_of,
 claim / renew / release (work done once across instances, `claims.py`), close.
 
 Users (HTTP mode): each job has an `owner` (schema v4). `record_job` stores the owner it is
 given; a job first seen on the backend (`update_status`) belongs to the local owner. Reads that
-answer a user (`list`, `spend_summary`, `spent_since`, `summary`) take `owner=` to see only that
+answer a user (`list_jobs`, `spend_summary`, `spent_since`, `summary`) take `owner=` to see only that
 user's jobs (None: every job); `owner_of` tells the service whose a job is. Writes by job id are
 not scoped: the service decides who may touch a job before it writes.
 """
@@ -306,7 +306,7 @@ class Ledger(LedgerClaims, LedgerReports):
         rows = self._rows("SELECT owner FROM jobs WHERE id = ?", (video_id,))
         return str(rows[0]["owner"]) if rows else None
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,

@@ -1,6 +1,6 @@
 """Money and overview queries over the ledger: spend by UTC day/month, and the library summary.
 
-A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list`.
+A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list_jobs`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class LedgerReports:
     def _now(self) -> int:
         raise NotImplementedError
 
-    def list(
+    def list_jobs(
         self, *, limit: int = 20, include_deleted: bool = False, owner: str | None = None
     ) -> tuple[builtins.list[Any], str | None]:
         raise NotImplementedError
@@ -75,7 +75,7 @@ class LedgerReports:
             + ("" if owner is None else " WHERE video_id IN (SELECT id FROM jobs WHERE owner = ?)"),
             params,
         )[0]
-        recent, _ = self.list(limit=5, include_deleted=True, owner=owner)
+        recent, _ = self.list_jobs(limit=5, include_deleted=True, owner=owner)
         return {
             "jobs": sum(by_status.values()),
             "by_status": by_status,
