@@ -118,6 +118,28 @@ class Settings(BaseSettings):
     auth_token: SecretStr | None = Field(
         default=None, description="Bearer token for serve --transport http|sse; at least 32 characters."
     )
+    # Users in HTTP mode: a tokens file (only sha256 hashes of tokens) and/or OIDC access tokens.
+    tokens_file: Path | None = Field(
+        default=None,
+        description="TOML file of users: token hash -> user id, admin flag, own budget (sora-mcp users add).",
+    )
+    oidc_issuer: str | None = Field(default=None, description="OIDC: the `iss` access tokens must carry.")
+    oidc_audience: str | None = Field(default=None, description="OIDC: the `aud` access tokens must carry.")
+    oidc_jwks_url: str | None = Field(default=None, description="OIDC: the issuer's JWKS URL (signing keys).")
+    oidc_admin_scope: str | None = Field(
+        default=None, description="OIDC: a scope (in `scope`/`scp`) that makes its holder an admin."
+    )
+    oidc_admin_claim: str | None = Field(
+        default=None, description="OIDC: NAME=VALUE, a claim (or list claim) value that makes an admin."
+    )
+    oidc_resource_url: str | None = Field(
+        default=None,
+        description="OIDC: this server's public /mcp URL, advertised as protected resource metadata.",
+    )
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256", "PS256", "EdDSA"],
+        description="OIDC: signature algorithms accepted (never 'none' or HMAC).",
+    )
     # HTTP transports (serve --transport http|sse): every resource a client can hold is bounded.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra Host names the HTTP server answers to (besides loopback)."
@@ -150,7 +172,15 @@ class Settings(BaseSettings):
     # The variable the key was read from when it is not SORA_MCP_API_KEY (named when it is refused).
     _key_source: str | None = PrivateAttr(default=None)
 
-    @field_validator("allowed_roots", "denylist", "archive_variants", "allowed_hosts", "tools", mode="before")
+    @field_validator(
+        "allowed_roots",
+        "denylist",
+        "archive_variants",
+        "allowed_hosts",
+        "tools",
+        "oidc_algorithms",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().startswith("["):
@@ -203,6 +233,15 @@ class Settings(BaseSettings):
             if os.environ.get(key_var):
                 self.api_key = SecretStr(os.environ[key_var])
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_jwks_url or self.oidc_issuer or self.oidc_audience)
+
+    @property
+    def has_users(self) -> bool:
+        """HTTP requests act for the user their token names (tokens file or OIDC), not the local owner."""
+        return self.tokens_file is not None or self.oidc_enabled
 
     @property
     def key_source(self) -> str | None:

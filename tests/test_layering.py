@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "models": 1,
     "errors": 1,
     "config": 1,
+    "principal": 1,
     "": 0,  # sora_mcp/__init__.py: the version
 }
 FRONT = 4  # front-end modules may import each other (the CLI serves the MCP server); lower siblings may not

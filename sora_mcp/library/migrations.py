@@ -112,7 +112,15 @@ _V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# Version 4: users (HTTP mode with a tokens file or OIDC). Each job has an owner, the user whose
+# request made it; jobs from before, and jobs seen on the backend but not made here, belong to
+# the local owner ('local', see sora_mcp.principal), who is the only user of stdio and the CLI.
+_V4 = [
+    "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local'",
+    "CREATE INDEX jobs_owner_created ON jobs(owner, created_at, id)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 LATEST = len(MIGRATIONS)
 
 

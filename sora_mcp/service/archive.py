@@ -27,6 +27,7 @@ from sora_mcp.config import Settings
 from sora_mcp.errors import AssetExpired, DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
 from sora_mcp.library.records import JobRecord
+from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo, Variant
 from sora_mcp.service.context import ServiceContext
 
@@ -203,7 +204,7 @@ async def fetch_variant(ctx: ServiceContext, video_id: str, variant: str) -> Ass
         return cached
     backend = await ctx.backend_of(video_id)
     wanted = cast(Variant, variant)  # the callers pass a variant name they checked (or the settings')
-    dest = asset_path(ctx.settings.library_dir, video_id, variant)
+    dest = asset_path(private_dir(ctx.job_library(video_id)), video_id, variant)  # the owner's folder
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(

@@ -87,7 +87,7 @@ async def plan_batch(
             fix="Pass the jobs inline as a list, or the path of a JSONL file, not both.",
         )
     if jsonl_path is not None:
-        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, ctx.settings.roots())
+        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, ctx.roots())
         parsed = parse_jsonl(text)
     else:
         parsed = [(i, to_spec(s, f"job {i}")) for i, s in enumerate(specs or [], start=1)]
@@ -197,10 +197,11 @@ async def _run_lines(
     stop = False
     # The batch's quote stays reserved against the budget until each line is recorded or fails.
     held = {ln.line: (ln.quote.usd or 0.0) if ln.quote else 0.0 for ln in todo}
-    ctx.reservations.add(sum(held.values()))
+    user = ctx.user.user_id  # the batch's lines run in its tasks, for the same user
+    ctx.reservations.add(user, sum(held.values()))
 
     def release(ln: BatchLine) -> None:
-        ctx.reservations.release(held.pop(ln.line, 0.0))
+        ctx.reservations.release(user, held.pop(ln.line, 0.0))
 
     async def work(ln: BatchLine) -> None:
         nonlocal stop

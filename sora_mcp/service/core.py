@@ -297,7 +297,7 @@ class VideoService:
         """Copy an archived asset to `destination`, inside the allowed folders (see `service.export`)."""
         from sora_mcp.service.export import copy_asset
 
-        roots = self.settings.roots()
+        roots = self.ctx.roots()
         return await anyio.to_thread.run_sync(
             lambda: copy_asset(asset, destination, roots, overwrite=overwrite)
         )
@@ -311,6 +311,7 @@ class VideoService:
 
     async def delete(self, video_id: str, *, delete_local_files: bool = False) -> DeleteResult:
         _check_id(video_id)
+        self.ctx.check_visible(video_id)
         try:
             return await listing.delete_job(self.ctx, video_id, delete_local_files=delete_local_files)
         finally:
@@ -323,12 +324,13 @@ class VideoService:
 
     # ---- summaries (resources) -------------------------------------------------------------
     def library_summary(self) -> dict[str, Any]:
-        return self.ctx.ledger.summary()
+        return self.ctx.ledger.summary(owner=self.ctx.user.owner_filter)
 
     def spend_summary(self) -> dict[str, Any]:
         ledger = self.ctx.ledger
-        summary = dict(ledger.spend_summary())
-        remaining, which = remaining_budget(self.settings, ledger)
+        who = self.ctx.user
+        summary = dict(ledger.spend_summary(owner=who.owner_filter))
+        remaining, which = remaining_budget(self.settings, ledger, who)
         summary["budget_remaining_usd"] = None if remaining is None else round(remaining, 4)
         summary["budget_limit"] = which or "no budget set (SORA_MCP_BUDGET_USD / SORA_MCP_BUDGET_DAILY_USD)"
         return summary

@@ -53,7 +53,7 @@ async def create(
         if req.input_reference:
             async with prepare_reference(
                 req.input_reference,
-                roots=ctx.settings.roots(),
+                roots=ctx.roots(),
                 target_size=size,
                 tmp_dir=ctx.settings.tmp_dir,
             ):
@@ -85,12 +85,12 @@ async def create(
     if not budget_approved:
         await check_budget(ctx, quote, approve)
     ledger = ctx.ledger
-    with ctx.reservations.hold(0.0 if budget_approved else quote.usd):
+    with ctx.reservations.hold(ctx.user.user_id, 0.0 if budget_approved else quote.usd):
         backend = await ctx.backends.get(name)
         reference = (
             prepare_reference(
                 req.input_reference,
-                roots=ctx.settings.roots(),
+                roots=ctx.roots(),
                 target_size=size,
                 tmp_dir=ctx.settings.tmp_dir,
                 limiter=ctx.reference_slots,
@@ -108,7 +108,9 @@ async def create(
                 "seconds": seconds,
             }
             ledger.record_pending(
-                key, _fingerprint(fingerprint, ref), {"kind": "create", **fingerprint, "backend": name}
+                key,
+                _fingerprint(fingerprint, ref),
+                {"kind": "create", **fingerprint, "backend": name, "owner": ctx.user.user_id},
             )
 
             extra = dict(req.extra or {})
@@ -143,6 +145,7 @@ async def create(
             cost_note=quote.note,
             idempotency_key=key,
             base_url_host=backend.base_url if name else None,  # which backend to follow it to
+            owner=ctx.user.user_id,
         )
     watch(ctx, remote.id)
     job = job_from_remote(
@@ -184,7 +187,7 @@ async def derive(
         )
     await check_budget(ctx, quote, approve)
     name = ctx.job_backend(req.video_id)
-    with ctx.reservations.hold(quote.usd):
+    with ctx.reservations.hold(ctx.user.user_id, quote.usd):
         backend = await ctx.backends.get(name)
         key = f"sora-mcp-{uuid.uuid4()}"
         ledger.record_pending(
@@ -217,6 +220,7 @@ async def derive(
             cost_note=quote.note,
             idempotency_key=key,
             base_url_host=backend.base_url if name else None,
+            owner=ctx.user.user_id,
         )
     watch(ctx, remote.id)
     return job_from_remote(

@@ -18,6 +18,7 @@ from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.archive import archive_soon
 from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.jobs import job_from_record, next_step
+from sora_mcp.service.requests import unknown_video
 
 log = logging.getLogger("sora_mcp.listing")
 REMOTE_SCAN_PAGES = 5
@@ -104,7 +105,14 @@ async def list_jobs(
     ledger = ctx.ledger
     try:
         records, next_after = ledger.list_jobs(
-            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=direction
+            status=status,
+            model=model,
+            since=since,
+            text=text,
+            limit=int(limit),
+            after=after,
+            order=direction,
+            owner=ctx.user.owner_filter,  # a user lists only their own jobs
         )
     except KeyError:
         raise InvalidInput(
@@ -148,10 +156,7 @@ async def delete_job(ctx: ServiceContext, video_id: str, *, delete_local_files: 
         note = f"{exc.message}; the local record is marked deleted (the backend keeps it until it expires)."
     except NotFound:
         if record is None:
-            raise NotFound(
-                f"No video with id '{video_id}' on the backend or in the library",
-                fix="Check the id with list_videos.",
-            ) from None
+            raise unknown_video(video_id) from None
         note = "The backend no longer had this video; the local record is marked deleted."
     if record is None and not deleted:
         return DeleteResult(id=video_id, deleted=False, note=note)
@@ -175,6 +180,7 @@ async def delete_job(ctx: ServiceContext, video_id: str, *, delete_local_files: 
 def _asset_folder(ctx: ServiceContext, video_id: str) -> Path | None:
     from sora_mcp.library import asset_path
 
-    folder = asset_path(ctx.settings.library_dir, video_id, "video").parent
-    lib = ctx.settings.library_dir.resolve()
+    library = ctx.job_library(video_id)  # the owner's folder
+    folder = asset_path(library, video_id, "video").parent
+    lib = library.resolve()
     return folder if folder.resolve().parent == lib else None

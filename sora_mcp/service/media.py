@@ -51,10 +51,12 @@ def library_file(ctx: ServiceContext, video_id: str, variant: str) -> LibraryFil
     check_id(video_id)
     if variant not in VARIANTS:
         raise InvalidInput(f"Unknown variant {variant[:40]!r}", fix="Use video, thumbnail or spritesheet.")
+    ctx.check_visible(video_id)  # another user's video answers like an unknown id
     stored = next((a for a in ctx.ledger.assets(video_id) if a.variant == variant), None)
     if stored is None:
         raise _not_archived(video_id, variant)
-    root = ctx.settings.library_dir.resolve()
+    # Inside the owner's folder: another user's files are out of reach even if a record pointed there.
+    root = ctx.job_library(video_id).resolve()
     try:
         # resolve() follows symlinks, so a link planted in the library that points out is caught here.
         path = (ctx.settings.data_dir / stored.path).resolve(strict=True)

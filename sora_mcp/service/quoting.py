@@ -62,6 +62,7 @@ async def quote_derive(
     """Validate, augment and price a remix/extend/edit. The source's model, size and length come
     from the ledger, else from the backend (a read) unless `offline`."""
     _check_id(req.video_id)  # a huge or control-character id must not reach the URL builder
+    ctx.check_visible(req.video_id)  # only one's own jobs can be a source
     source = ctx.ledger.get(req.video_id)
     name = ctx.job_backend(req.video_id)  # a derived job is made where its source lives
     catalog = ctx.catalogs.for_backend(name)
@@ -180,14 +181,18 @@ def dry_run_job(
 
 
 def over_budget(ctx: ServiceContext, quote: Quote) -> str | None:
-    """Why `quote` would need approval now (it crosses the remaining budget), or None."""
-    return budget.over_budget(ctx.settings, ctx.ledger, quote, reserved=ctx.reservations.usd)
+    """Why `quote` would need approval now (it crosses the user's remaining budget), or None."""
+    who = ctx.user
+    return budget.over_budget(ctx.settings, ctx.ledger, who, quote, reserved=ctx.reservations.of(who.user_id))
 
 
 def has_budget(ctx: ServiceContext) -> bool:
-    return ctx.settings.budget_usd is not None or ctx.settings.budget_daily_usd is not None
+    return budget.has_budget(ctx.settings, ctx.user)
 
 
 async def check_budget(ctx: ServiceContext, quote: Quote, approve: Approver | None) -> None:
     """Return when the quote fits the budget (counting what is reserved) or was approved once."""
-    await budget.check_budget(ctx.settings, ctx.ledger, quote, approve, reserved=ctx.reservations.usd)
+    who = ctx.user
+    await budget.check_budget(
+        ctx.settings, ctx.ledger, who, quote, approve, reserved=ctx.reservations.of(who.user_id)
+    )

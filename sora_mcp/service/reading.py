@@ -16,7 +16,7 @@ from sora_mcp.models import Asset, Job
 from sora_mcp.service import archive
 from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.jobs import SUGGESTED_WAIT_S, job_from_record, job_from_remote, next_step, record_assets
-from sora_mcp.service.requests import check_id
+from sora_mcp.service.requests import check_id, unknown_video
 
 ArchiveWhen = Literal["now", "later", "no"]
 
@@ -27,6 +27,7 @@ async def refresh(
     """Ask the backend for the job now; update the ledger; archive it when completed: before
     answering ("now"), or in the background ("later": `archive.archived` waits for it)."""
     check_id(video_id)
+    ctx.check_visible(video_id)
     ledger = ctx.ledger
     backend = await ctx.backend_of(video_id)
     try:
@@ -34,10 +35,7 @@ async def refresh(
     except NotFound:
         record = ledger.get(video_id)
         if record is None:
-            raise NotFound(
-                f"No video with id '{video_id}' on the backend or in the library",
-                fix="Check the id with list_videos.",
-            ) from None
+            raise unknown_video(video_id) from None
         if not record.terminal:
             # It vanished before it ended: no watcher should wait on it forever.
             ledger.mark_deleted(video_id, local_files_deleted=False)
@@ -73,6 +71,7 @@ def with_library(ctx: ServiceContext, job: Job) -> Job:
 async def download(ctx: ServiceContext, video_id: str, variant: str = "video") -> Asset:
     """The archived file of a completed job, downloaded (or derived) into the library first if needed."""
     check_id(video_id)
+    ctx.check_visible(video_id)
     if variant not in ("video", "thumbnail", "spritesheet"):
         raise InvalidInput(f"Unknown variant '{variant}'", fix="Use video, thumbnail or spritesheet.")
     ledger = ctx.ledger

@@ -16,6 +16,7 @@ import anyio
 
 from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
 from sora_mcp.models import RemotePage, RemoteVideo
+from sora_mcp.principal import LOCAL_OWNER
 from sora_mcp.service import waiting
 from sora_mcp.service.archive import archived, fully_archived
 from sora_mcp.service.context import ServiceContext
@@ -133,6 +134,7 @@ async def reconcile_pending(ctx: ServiceContext) -> int:
             kind="create",
             idempotency_key=entry["key"],
             base_url_host=backend.base_url if name else None,
+            owner=str(meta.get("owner") or LOCAL_OWNER),  # the user whose create it was
         )
         ledger.resolve_pending(entry["key"], match.id)
         log.info("found the create %s that a previous run sent but never recorded", match.id)

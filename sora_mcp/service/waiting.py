@@ -40,6 +40,8 @@ async def wait_for(
     waits for its files (so the answer shows them); a wait on several answers as soon as the
     last one ends, each with the files archived by then (the rest follow in the background).
     """
+    for video_id in video_ids:
+        ctx.check_visible(video_id)  # another user's id is refused before any poll, like an unknown one
     cap = max(MAX_WAIT_S, float(ctx.settings.max_wait_s or 0))
     wait_seconds = max(0.0, min(float(wait_seconds), cap))
     since = anyio.current_time()

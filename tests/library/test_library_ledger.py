@@ -255,6 +255,7 @@ def test_v1_database_is_migrated_with_data_kept(tmp_path: Path) -> None:
     led.record_pending("k", "fp", {})  # the v2 table exists
     led.update_status(remote("old1", "completed", 100), polled=True)
     assert led.get("old1").polls == 1
+    assert {led.owner_of("old1"), led.owner_of("old2")} == {"local"}  # v4: old jobs are the local owner's
     led.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == LATEST
 
@@ -366,3 +367,33 @@ def test_a_local_delete_mark_survives_the_backend_still_reporting_the_job(ledger
     record = ledger.get("stuck")
     assert record is not None and record.status == "deleted"
     assert [j.id for j in ledger.list_jobs(status="deleted", include_deleted=True)[0]] == ["stuck"]
+
+
+def test_jobs_have_owners_and_reads_can_be_scoped_to_one(ledger: Ledger) -> None:
+    ledger.record_job(remote("a1"), prompt_given="alice's kite", cost_usd=0.4, owner="alice")
+    ledger.record_job(remote("b1", created_at=1_001), prompt_given="bob's kite", cost_usd=0.8, owner="bob")
+    ledger.update_status(remote("x1", created_at=1_002))  # seen on the backend, made elsewhere
+    # A job a concurrent list stored as external first takes its maker's owner when recorded.
+    ledger.update_status(remote("a2", created_at=1_003))
+    ledger.record_job(remote("a2", created_at=1_003), prompt_given="alice again", cost_usd=0.4, owner="alice")
+    assert [ledger.owner_of(v) for v in ("a1", "b1", "x1", "a2", "nope")] == [
+        "alice",
+        "bob",
+        "local",
+        "alice",
+        None,
+    ]
+    assert ledger.get("a2").owner == "alice" and ledger.get("a2").kind == "create"
+    mine, _ = ledger.list_jobs(owner="alice", text="kite")
+    assert [j.id for j in mine] == ["a1"]
+    assert {j.id for j in ledger.list_jobs(owner="alice")[0]} == {"a1", "a2"}
+    assert {j.id for j in ledger.list_jobs()[0]} == {"a1", "a2", "b1", "x1"}  # no owner: every job
+    with pytest.raises(InvalidInput, match="not a job this library knows"):
+        ledger.list_jobs(owner="alice", after="b1")  # another user's id is no cursor
+    assert ledger.spent_since(0, owner="alice") == 0.8 and ledger.spent_since(0, owner="bob") == 0.8
+    assert ledger.spent_since(0) == 1.6
+    assert ledger.spend_summary(owner="bob")["total_jobs"] == 1
+    ledger.add_asset("b1", "video", "library/users.d/bob/b1/video.mp4", 10, "ab")
+    summary = ledger.summary(owner="alice")
+    assert (summary["jobs"], summary["assets"], {r["id"] for r in summary["recent"]}) == (2, 0, {"a1", "a2"})
+    assert ledger.summary()["assets"] == 1 and ledger.summary(owner="bob")["assets"] == 1

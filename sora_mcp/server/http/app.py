@@ -3,6 +3,9 @@
 Layers, outermost first: the connection guard (header/body deadline, connection cap; see
 http_conns), Host/Origin, the bearer token, the held-stream cap, the session guard (/mcp only;
 see http_sessions), then the SDK's app (its 4 MiB body limit included).
+
+With users (a tokens file and/or OIDC, see `auth.py`) the bearer check is the SDK's own
+(`mcp.server.auth`): each request acts for the user its token names.
 """
 
 from __future__ import annotations
@@ -54,7 +57,11 @@ def build_http_app(
         )
         app = sessions = SessionGuard(sdk_app, max_sessions=settings.http_max_sessions)
     app = StreamCap(app, settings.http_max_streams)
-    if settings.auth_token is not None:
+    if settings.has_users:
+        from sora_mcp.server.http.auth import user_auth
+
+        app = user_auth(app, settings)
+    elif settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
     if service is not None and settings.webhook_secret is not None:
         from sora_mcp.server.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
