@@ -1,7 +1,7 @@
 """Row 9: several instances on one PostgreSQL (issue #23).
 
 Two figures:
-- the ledger query behind `list_videos(text=...)` (`Ledger.list(text=..., limit=20)`, a prompt
+- the ledger query behind `list_videos(text=...)` (`Ledger.list_jobs(text=..., limit=20)`, a prompt
   substring: LIKE on SQLite, ILIKE on PostgreSQL, no index can serve it) on a ledger of 100,000
   jobs, SQLite and PostgreSQL, p50/p99 over repeated queries with varying words;
 - jobs completed per minute through 1 and through 2 `sora-mcp serve --http --stateless`
@@ -84,7 +84,7 @@ def _query_times(location: Path | str, queries: int) -> list[float]:
         for q in range(queries + 3):
             text = f"{WORDS[q % 10]} near a {WORDS[(q * 3 + 1) % 10]}"
             t0 = time.perf_counter()
-            ledger.list(text=text, limit=20)
+            ledger.list_jobs(text=text, limit=20)
             if q >= 3:  # 3 warm-ups
                 times.append(time.perf_counter() - t0)
         return times
@@ -159,7 +159,7 @@ async def run(root: Path, *, ledger_jobs: int, queries: int, jobs: int, workers:
         target="reported",
         meets="n/a",
         how=(
-            "ledger filled by bulk insert (COPY on PostgreSQL), Ledger.list(text=two words, limit=20) timed after 3 "
+            "ledger filled by bulk insert (COPY on PostgreSQL), Ledger.list_jobs(text=two words, limit=20) timed after 3 "
             "warm-ups; throughput: tests/cluster/procs.py's cluster (standalone engine, 16 render workers, "
             "poll-after 2 s), MCP clients over Streamable HTTP creating on one instance and waiting on the other "
             "until completed and archived; on a 2-core machine the instances share the cores with the engine"

@@ -42,6 +42,12 @@ class NotFound(SoraError):
     code = "not_found"
 
 
+class AssetExpired(NotFound):
+    """The backend deleted the job's files (its link expired) before sora-mcp archived them."""
+
+    code = "expired"
+
+
 class NotReady(SoraError):
     """The job has not completed, so its assets cannot be downloaded yet."""
 
@@ -52,6 +58,12 @@ class Unsupported(SoraError):
     """The backend lacks the feature (remix, delete, a variant, ...)."""
 
     code = "unsupported"
+
+
+class VariantUnavailable(Unsupported):
+    """The backend cannot serve this variant; the service derives it locally from the MP4."""
+
+    code = "variant_unavailable"
 
 
 class BackendError(SoraError):
@@ -88,6 +100,12 @@ class OutcomeUnknown(BackendError):
     code = "outcome_unknown"
 
 
+class AssetTooLarge(BackendError):
+    """The file is larger than the configured maximum (SORA_MCP_MAX_ASSET_MB); nothing was kept."""
+
+    code = "too_large"
+
+
 class BudgetExceeded(SoraError):
     """The call's cost estimate would cross the configured budget."""
 
@@ -104,6 +122,12 @@ class LedgerUnavailable(SoraError):
     """The ledger's database (PostgreSQL) could not be reached."""
 
     code = "ledger_unavailable"
+
+
+class DiskError(SoraError):
+    """Writing into the data directory failed (disk full, permissions)."""
+
+    code = "disk"
 
 
 class DiskFull(SoraError):

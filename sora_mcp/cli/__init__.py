@@ -21,10 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(sub)
     engine_cmd.add_parser(sub)
-    from sora_mcp.cli import doctor, human
+    from sora_mcp.cli import doctor, human, users
 
     human.add_parsers(sub)
     doctor.add_parser(sub)
+    users.add_parser(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -22,6 +23,13 @@ def add_parser(sub: Any) -> None:
         dest="allowed_hosts",
         help="another Host name clients may use (repeatable; loopback names are always allowed, "
         "the machine's names too when binding 0.0.0.0 or ::)",
+    )
+    p.add_argument(
+        "--tokens-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="HTTP users: a TOML file of token hashes (sora-mcp users add; or SORA_MCP_TOKENS_FILE)",
     )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument(
@@ -59,12 +67,27 @@ def check_http_auth(settings: Any, host: str) -> None:
             f"SORA_MCP_AUTH_TOKEN is {what}; it needs at least {MIN_TOKEN_CHARS}. "
             f"Make one with: {MAKE_TOKEN}  (or unset it to serve on loopback without a token)."
         )
+    if settings.has_users:
+        _check_users(settings)
+        return
     if host not in LOOPBACK and token is None:
         raise UsageError(
             f"refusing to serve on {host}: a non-loopback bind needs a token. Set SORA_MCP_AUTH_TOKEN "
             f"(make one with: {MAKE_TOKEN}; clients send it as 'Authorization: Bearer <token>') "
             "or bind 127.0.0.1."
         )
+
+
+def _check_users(settings: Any) -> None:
+    """Read the tokens file and the OIDC settings now: a mistake stops the start, with its fix."""
+    from sora_mcp.cli.usage import UsageError
+    from sora_mcp.errors import ConfigError
+    from sora_mcp.server.http.auth import build_verifier
+
+    try:
+        build_verifier(settings)
+    except ConfigError as exc:
+        raise UsageError(f"{exc.message} {exc.fix}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, log_format)
     if getattr(args, "stateless", False) and args.transport != "http":
         raise UsageError("--stateless applies to --transport http only (SSE needs a session per client).")
-    settings = Settings()
+    settings = Settings(**({"tokens_file": args.tokens_file} if args.tokens_file is not None else {}))
     if args.transport != "stdio":
         check_http_auth(settings, args.host)
     import anyio

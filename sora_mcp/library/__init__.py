@@ -2,16 +2,15 @@
 
 from typing import Any
 
-from sora_mcp.library.downloads import DiskError, DownloadResult, download
+from sora_mcp.library.downloads import DownloadResult, download
 from sora_mcp.library.ledger import Ledger
-from sora_mcp.library.paths import asset_path, safe_dirname
+from sora_mcp.library.paths import asset_path, owner_library, safe_dirname
 from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset
 from sora_mcp.library.tempfiles import PREFIX as TEMP_PREFIX
 from sora_mcp.library.tempfiles import atomic_replace, create_temp, sweep_temp, temp_path
 
 __all__ = [
     "TEMP_PREFIX",
-    "DiskError",
     "DownloadResult",
     "JobRecord",
     "Ledger",
@@ -23,6 +22,7 @@ __all__ = [
     "derive_spritesheet",
     "derive_thumbnail",
     "download",
+    "owner_library",
     "safe_dirname",
     "sweep_temp",
     "temp_path",

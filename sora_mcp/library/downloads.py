@@ -23,8 +23,10 @@ import anyio
 import anyio.to_thread
 
 from sora_mcp.errors import (
+    AssetTooLarge,
     BackendError,
     BackendUnavailable,
+    DiskError,
     RateLimited,
     SoraError,
     Unsupported,
@@ -51,18 +53,6 @@ class DownloadResult:
     served_variant: str | None
     attempts: int = 1
     resumed: bool = False
-
-
-class DiskError(SoraError):
-    """Writing into the data directory failed (disk full, permissions)."""
-
-    code = "disk"
-
-
-class AssetTooLarge(BackendError):
-    """The file is larger than the configured maximum (SORA_MCP_MAX_ASSET_MB); nothing was kept."""
-
-    code = "too_large"
 
 
 def too_large(limit: int, size: int | None = None) -> AssetTooLarge:

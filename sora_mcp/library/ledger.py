@@ -9,10 +9,16 @@ across threads under a lock; several `Ledger` objects or processes may open the 
 open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
-outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
-mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary,
+outcome is unknown), record_job, update_status, get, list_jobs, unfinished, unarchived,
+mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary, owner_of,
 claim / renew / release / lease_expiry / remember_once / sweep_claims (work done once across
 instances, `claims.py`), ping, close.
+
+Users (HTTP mode): each job has an `owner` (schema v4). `record_job` stores the owner it is
+given; a job first seen on the backend (`update_status`) belongs to the local owner. Reads that
+answer a user (`list_jobs`, `spend_summary`, `spent_since`, `summary`) take `owner=` to see only that
+user's jobs (None: every job); `owner_of` tells the service whose a job is. Writes by job id are
+not scoped: the service decides who may touch a job before it writes.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from sora_mcp.library.reports import LedgerReports
 from sora_mcp.library.sql import Database, Executor, Row, SqliteDatabase, is_postgres_url
 from sora_mcp.library.tempfiles import PRIVATE_DIR, private_file
 from sora_mcp.models import TERMINAL_STATUSES, VARIANT_EXT, RemoteVideo
+from sora_mcp.principal import LOCAL_OWNER
 
 BILLED_NOTE = "billed: the cost the backend reported for this job (not an estimate)"
 _SOURCE_COLUMN = {"remix": "remixed_from", "extend": "extended_from", "edit": "edited_from"}
@@ -162,8 +169,9 @@ class Ledger(LedgerClaims, LedgerReports):
         cost_note: str | None = None,
         idempotency_key: str | None = None,
         base_url_host: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> None:
-        """Insert or update a job sora-mcp made; history gets a row when the status is new."""
+        """Insert or update a job sora-mcp made for `owner`; history gets a row when the status is new."""
         now = self._now()
         row = {
             **self._remote_fields(remote),
@@ -182,6 +190,7 @@ class Ledger(LedgerClaims, LedgerReports):
             "cost_usd": remote.cost_usd if remote.cost_usd is not None else cost_usd,
             "cost_note": BILLED_NOTE if remote.cost_usd is not None else cost_note,
             "idempotency_key": idempotency_key,
+            "owner": owner,  # also over a row a concurrent list first stored as external
             "updated_at": now,
             "recorded_at": now,
         }
@@ -297,7 +306,12 @@ class Ledger(LedgerClaims, LedgerReports):
         found = self._records(self._rows("SELECT * FROM jobs WHERE id = ?", (video_id,)))
         return found[0] if found else None
 
-    def list(
+    def owner_of(self, video_id: str) -> str | None:
+        """The user a job belongs to, or None when the ledger does not know the job."""
+        rows = self._rows("SELECT owner FROM jobs WHERE id = ?", (video_id,))
+        return str(rows[0]["owner"]) if rows else None
+
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -308,6 +322,7 @@ class Ledger(LedgerClaims, LedgerReports):
         after: str | None = None,
         order: Literal["asc", "desc"] = "desc",
         include_deleted: bool = False,
+        owner: str | None = None,
     ) -> tuple[builtins.list[JobRecord], str | None]:
         """One page of jobs, newest first by default; pass the returned id as `after` for the next.
 
@@ -320,6 +335,9 @@ class Ledger(LedgerClaims, LedgerReports):
         limit = max(1, min(int(limit), 100))
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
         if status:
             where.append("status = ?")
             params.append(status)
@@ -338,8 +356,8 @@ class Ledger(LedgerClaims, LedgerReports):
             where.append("(prompt_given LIKE ? ESCAPE '\\' OR prompt_sent LIKE ? ESCAPE '\\' OR id = ?)")
             params += [pattern, pattern, text]
         if after:
-            pos = self._rows("SELECT created_at, id FROM jobs WHERE id = ?", (after,))
-            if not pos:
+            pos = self._rows("SELECT created_at, id, owner FROM jobs WHERE id = ?", (after,))
+            if not pos or (owner is not None and pos[0]["owner"] != owner):
                 raise InvalidInput(
                     "The `after` cursor is not a job this library knows.",
                     fix="Pass the `next_after` value of the previous page, or omit `after` to start over.",

@@ -4,7 +4,7 @@ The version lives in `PRAGMA user_version` on SQLite and in the table `sora_mcp_
 PostgreSQL (`sql.py`/`pg.py`). Each step runs in one transaction together with the version
 bump, under the store's write (or schema) lock, so a crash mid-migration leaves the previous
 version intact and two processes opening the same ledger never migrate it twice. Steps are
-written in SQLite's types; `Dialect.schema` translates them for PostgreSQL. Append new steps;
+written in SQLite's types; `SqlDialect.schema` translates them for PostgreSQL. Append new steps;
 never edit a released one.
 """
 
@@ -112,9 +112,13 @@ _V3 = [
     )""",
 ]
 
-# Version 4: the per-user step (issue #23, item 1) lands here from its own branch; until it is
-# merged this placeholder only moves the version on. Version 5 does not depend on its content.
-_V4: list[str] = []
+# Version 4: users (HTTP mode with a tokens file or OIDC). Each job has an owner, the user whose
+# request made it; jobs from before, and jobs seen on the backend but not made here, belong to
+# the local owner ('local', see sora_mcp.principal), who is the only user of stdio and the CLI.
+_V4 = [
+    "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local'",
+    "CREATE INDEX jobs_owner_created ON jobs(owner, created_at, id)",
+]
 
 # Version 5: webhook deliveries already accepted, shared by every instance (replays refused
 # wherever they land); expires_at as in claims.

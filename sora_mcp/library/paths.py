@@ -4,6 +4,10 @@ Backend ids are untrusted text: LiteLLM's are ~200-char base64 with `/`, `+`, `=
 hostile backend may send `..` or NUL. A plain id (`[A-Za-z0-9_-]`, at most 64 chars) is used
 as-is; anything else is sanitised, truncated and given a `.`-separated hash suffix. Plain
 names never contain `.`, so a sanitised name can never equal a plain one.
+
+Jobs of users other than the local owner (HTTP mode with users) live one level down, in
+`<library_dir>/users.d/<safe user id>/`: `users.d` is neither a plain name (it has a `.`) nor a
+sanitised one (no 16-hex suffix), so no video's folder can be it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from sora_mcp.errors import InvalidInput
 from sora_mcp.models import VARIANT_EXT
+from sora_mcp.principal import LOCAL_OWNER
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -29,6 +34,16 @@ def safe_dirname(video_id: str) -> str:
         return video_id
     digest = hashlib.sha256(video_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{_UNSAFE.sub('_', video_id)[:48]}.{digest}"
+
+
+USERS_DIR = "users.d"
+
+
+def owner_library(library_dir: Path, owner: str) -> Path:
+    """The folder holding one user's archived jobs: the library itself for the local owner."""
+    if owner == LOCAL_OWNER:
+        return library_dir
+    return library_dir / USERS_DIR / safe_dirname(owner)
 
 
 def asset_path(library_dir: Path, video_id: str, variant: str) -> Path:

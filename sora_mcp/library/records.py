@@ -61,6 +61,7 @@ class JobRecord(BaseModel):
     local_files_deleted: bool = False
     updated_at: int | None = None
     recorded_at: int | None = None
+    owner: str = "local"  # the user who made it (sora_mcp.principal); 'local' for stdio, the CLI, old jobs
     history: list[StatusEvent] = Field(default_factory=list)
     assets: list[StoredAsset] = Field(default_factory=list)
 

@@ -1,6 +1,6 @@
 """Money and overview queries over the ledger: spend by UTC day/month, and the library summary.
 
-A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list`.
+A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list_jobs`.
 """
 
 from __future__ import annotations
@@ -22,22 +22,27 @@ class LedgerReports:
     def _now(self) -> int:
         raise NotImplementedError
 
-    def list(
-        self, *, limit: int = 20, include_deleted: bool = False
+    def list_jobs(
+        self, *, limit: int = 20, include_deleted: bool = False, owner: str | None = None
     ) -> tuple[builtins.list[Any], str | None]:
         raise NotImplementedError
 
     # -- money and summaries ----------------------------------------------------------------------
 
-    def spent_since(self, ts: int) -> float:
-        """USD estimated for jobs made here since `ts` (failed and cancelled jobs are not billed)."""
+    def spent_since(self, ts: int, owner: str | None = None) -> float:
+        """USD estimated for jobs made here since `ts` (failed and cancelled jobs are not billed),
+        by one user when `owner` is given."""
+        mine, params = _of(owner)
         row = self._rows(
-            f"SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE {_BILLED} AND recorded_at >= ?", (ts,)
+            f"SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE {_BILLED}{mine} AND recorded_at >= ?",
+            (*params, ts),
         )
         return round(float(row[0]["usd"]), 6)
 
-    def spend_summary(self, now: int | None = None) -> dict[str, Any]:
-        """Today / this month / total (UTC) of jobs made through sora-mcp, and how many lack a price."""
+    def spend_summary(self, now: int | None = None, owner: str | None = None) -> dict[str, Any]:
+        """Today / this month / total (UTC) of jobs made through sora-mcp (by one user when `owner`
+        is given), and how many lack a price."""
+        mine, params = _of(owner)
         moment = datetime.fromtimestamp(self._now() if now is None else now, UTC)
         day = int(moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
         month = int(moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp())
@@ -47,8 +52,8 @@ class LedgerReports:
                 "SELECT COALESCE(SUM(CASE WHEN cost_usd IS NOT NULL AND status NOT IN "
                 "('failed', 'cancelled') THEN cost_usd END), 0) AS usd, COUNT(*) AS jobs, "
                 "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown "
-                "FROM jobs WHERE kind != 'external' AND recorded_at >= ?",
-                (start,),
+                f"FROM jobs WHERE kind != 'external'{mine} AND recorded_at >= ?",
+                (*params, start),
             )[0]
             out[f"{name}_usd"] = round(float(row["usd"]), 6)
             out[f"{name}_jobs"] = int(row["jobs"])
@@ -56,13 +61,21 @@ class LedgerReports:
         out["note"] = "Estimates from the price table; failed and cancelled jobs are not counted as spend."
         return out
 
-    def summary(self) -> dict[str, Any]:
-        """What the library holds, for the `sora://library` resource."""
+    def summary(self, owner: str | None = None) -> dict[str, Any]:
+        """What the library holds (one user's part when `owner` is given), for `sora://library`."""
+        mine, params = _of(owner)
         by_status = {
-            r["status"]: r["n"] for r in self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            r["status"]: r["n"]
+            for r in self._rows(
+                f"SELECT status, COUNT(*) AS n FROM jobs WHERE 1 = 1{mine} GROUP BY status", params
+            )
         }
-        files = self._rows("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM assets")[0]
-        recent, _ = self.list(limit=5, include_deleted=True)
+        files = self._rows(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM assets"
+            + ("" if owner is None else " WHERE video_id IN (SELECT id FROM jobs WHERE owner = ?)"),
+            params,
+        )[0]
+        recent, _ = self.list_jobs(limit=5, include_deleted=True, owner=owner)
         return {
             "jobs": sum(by_status.values()),
             "by_status": by_status,
@@ -79,5 +92,10 @@ class LedgerReports:
                 }
                 for r in recent
             ],
-            "spend": self.spend_summary(),
+            "spend": self.spend_summary(owner=owner),
         }
+
+
+def _of(owner: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition (appended after a WHERE clause) limiting a query to one owner's jobs."""
+    return ("", ()) if owner is None else (" AND owner = ?", (owner,))

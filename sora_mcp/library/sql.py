@@ -2,7 +2,7 @@
 
 The ledger writes its SQL once, in the subset SQLite and PostgreSQL share (standard upserts
 `INSERT ... ON CONFLICT ... DO UPDATE`, `COALESCE`, `CASE`), with `?` placeholders and
-SQLite's meanings. `Dialect` turns that text into what a store runs:
+SQLite's meanings. `SqlDialect` turns that text into what a store runs:
 
 - queries: `?` placeholders, and `LIKE` (case-insensitive for ASCII on SQLite) → `ILIKE`;
 - schema steps: column types (`INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, an
@@ -51,7 +51,7 @@ class Executor(Protocol):
 
 
 class Database(Protocol):
-    dialect: Dialect
+    dialect: SqlDialect
 
     def tx(self, key: str | None = None) -> AbstractContextManager[Executor]: ...
 
@@ -67,7 +67,7 @@ class Database(Protocol):
 
 
 @dataclass(frozen=True)
-class Dialect:
+class SqlDialect:
     name: str
     # (pattern, replacement) pairs applied in order.
     query_rules: tuple[tuple[str, str], ...] = ()
@@ -87,8 +87,8 @@ def _apply(sql: str, rules: tuple[tuple[str, str], ...]) -> str:
     return sql
 
 
-SQLITE = Dialect("sqlite")
-POSTGRES = Dialect(
+SQLITE = SqlDialect("sqlite")
+POSTGRES = SqlDialect(
     "postgresql",
     # The ledger's SQL has no '?' or '%' inside string literals (its patterns are parameters).
     query_rules=((r"%", "%%"), (r"\?", "%s"), (r"\bLIKE\b", "ILIKE")),

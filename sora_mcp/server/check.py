@@ -15,13 +15,16 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaError
 from mcp.types import CallToolResult, TextContent
 
 from sora_mcp.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # jsonschema costs ~80 ms to import: it loads on the first checked `tools/call`, not at start-up.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError as SchemaError
 
 # Keys an agent commonly reaches for, and the real parameter they mean. "shot.x" targets a field
 # of the `shot` object; a target the tool lacks is skipped (then the closest spelling is offered).
@@ -172,11 +175,14 @@ def _explain(
     max_wait: float,
 ) -> InvalidInput:
     """One schema violation as a sora-mcp error (message + fix), never the validator's own text."""
-    where, kind, rule = _where(error), error.validator, error.validator_value
+    # Typed `Any | Unset` (a bare ValidationError has neither); an error from `iter_errors` has both.
+    instance: Any = error.instance
+    rule: Any = error.validator_value
+    where, kind = _where(error), error.validator
     sub = error.schema if isinstance(error.schema, dict) else {}
     if "propertyNames" in error.schema_path:  # a key of a names-only object (e.g. shot) is unknown
         names = dict.fromkeys(rule) if isinstance(rule, list) else {}
-        key = str(error.instance)
+        key = str(instance)
         hint = _suggest(key, names, tool, args, size_hint, prefix=f"{where}.")
         return InvalidInput(
             f"{tool} has no argument '{where}.{key}'; nothing was sent",
@@ -184,15 +190,15 @@ def _explain(
         )
     if kind == "additionalProperties":
         props = sub.get("properties", {})
-        unknown = [k for k in error.instance if k not in props]
+        unknown = [k for k in instance if k not in props]
         prefix = f"{where}." if error.absolute_path else ""
         hints = "; ".join(
             f"{prefix}{k}: {_suggest(k, props, tool, args, size_hint, prefix=prefix)}" for k in unknown
         )
-        names = ", ".join(f"'{prefix}{k}'" for k in unknown)
-        return InvalidInput(f"{tool} has no argument {names}; nothing was sent", fix=f"Instead: {hints}.")
+        listed = ", ".join(f"'{prefix}{k}'" for k in unknown)
+        return InvalidInput(f"{tool} has no argument {listed}; nothing was sent", fix=f"Instead: {hints}.")
     if kind == "required":
-        missing = [k for k in rule if k not in error.instance]
+        missing = [k for k in rule if k not in instance]
         desc = schema.get("properties", {}).get(missing[0], {}).get("description", "") if missing else ""
         return InvalidInput(
             f"{tool} needs {', '.join(missing)}", fix=f"Pass {missing[0]}: {desc}".rstrip(": ")
@@ -204,7 +210,7 @@ def _explain(
         )
     if kind == "enum":
         return InvalidInput(
-            f"{where} cannot be {_shown(error.instance)}",
+            f"{where} cannot be {_shown(instance)}",
             fix=f"Pass one of: {', '.join(str(v) for v in rule)}.",
         )
     if kind in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
@@ -216,7 +222,7 @@ def _explain(
                 "all_done (the jobs keep running); SORA_MCP_MAX_WAIT_S raises the limit for clients that "
                 "allow longer calls."
             )
-        return InvalidInput(f"{where} is {_shown(error.instance)}, which is not {word} {rule:g}", fix=fix)
+        return InvalidInput(f"{where} is {_shown(instance)}, which is not {word} {rule:g}", fix=fix)
     if kind in ("maxItems", "minItems", "maxLength", "minLength"):
         word = "at most" if kind.startswith("max") else "at least"
         unit = "items" if kind.endswith("Items") else "characters"
@@ -230,7 +236,7 @@ def _explain(
         article = "an" if str(want)[0] in "aeiou" else "a"
         desc = sub.get("description", "")
         return InvalidInput(
-            f"{where} must be {article} {want} (got {_shown(error.instance)})",
+            f"{where} must be {article} {want} (got {_shown(instance)})",
             fix=f"Pass {where} as {article} {want}. {desc}".strip(),
         )
     return InvalidInput(
@@ -271,18 +277,26 @@ class ArgumentCheck:
     def __init__(
         self, schemas: Mapping[str, dict[str, Any]], *, size_hint: SizeHint, max_wait: Callable[[], float]
     ) -> None:
-        self._validators = {
-            name: Draft202012Validator(s)
-            for name, s in schemas.items()
-            if s.get("additionalProperties") is False
-        }
         self._schemas = dict(schemas)
+        # Only closed schemas are checked; each validator is built on its tool's first call and kept,
+        # so start-up (spawn -> tools/list) neither imports jsonschema nor compiles schemas.
+        self._closed = frozenset(
+            name for name, s in schemas.items() if s.get("additionalProperties") is False
+        )
+        self._validators: dict[str, Draft202012Validator] = {}
         self._size_hint, self._max_wait = size_hint, max_wait
+
+    def _validator(self, tool: str) -> Draft202012Validator:
+        validator = self._validators.get(tool)
+        if validator is None:
+            from jsonschema import Draft202012Validator
+
+            validator = self._validators[tool] = Draft202012Validator(self._schemas[tool])
+        return validator
 
     def check(self, tool: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
         """The arguments as the tool should receive them; raises InvalidInput when they break the schema."""
-        validator = self._validators.get(tool)
-        if validator is None:
+        if tool not in self._closed:
             return dict(arguments or {})
         if arguments is not None and not isinstance(arguments, Mapping):
             raise InvalidInput(
@@ -290,7 +304,7 @@ class ArgumentCheck:
             )
         schema = self._schemas[tool]
         args = _prepare(arguments or {}, schema)
-        errors = sorted(validator.iter_errors(args), key=_priority)
+        errors = sorted(self._validator(tool).iter_errors(args), key=_priority)
         if errors:
             raise _explain(errors[0], tool, schema, args, self._size_hint, self._max_wait())
         return args
@@ -304,7 +318,7 @@ class ArgumentCheck:
         except InvalidInput as exc:
             text = f"Error executing tool {name}: {exc}"
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        if name in self._validators:
+        if name in self._closed:
             import dataclasses
 
             ctx = dataclasses.replace(ctx, params={**ctx.params, "arguments": args})

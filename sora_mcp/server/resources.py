@@ -33,7 +33,8 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
         text = catalog.as_markdown()
         if catalog.provider:
             return text  # the provider's own list is already the whole truth
-        served = await service.backend_models()
+        # Annotated: inside VideoService's body `list` names its method, which blurs the inferred type.
+        served: list[str] | None = await service.backend_models()
         if served:
             text += "\n\n## Models the backend lists (GET /v1/models)\n\n" + "\n".join(
                 f"- {m}" + ("" if service.catalog.get(m) else " (not in the catalog: basic checks only)")

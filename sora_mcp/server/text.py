@@ -12,11 +12,14 @@ import base64
 import io
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import ImageContent, TextContent
 
-from sora_mcp.models import TERMINAL_STATUSES, Asset, Job, JobPage, Quote
+from sora_mcp.models import TERMINAL_STATUSES, Asset, DeleteResult, Job, JobPage, Quote
+
+if TYPE_CHECKING:
+    from sora_mcp.service.batch import BatchResult
 
 THUMB_MAX_WIDTH = 480
 PROMPT_SHOWN = 200  # characters of the sent prompt shown after a create
@@ -148,6 +151,30 @@ def done_step(job: Job) -> str:
             )
         return f"download_asset(video_id='{job.id}') once its files are saved."
     return job.next_step or "create_video to try again."
+
+
+def batch_text(result: BatchResult, wait: float) -> str:
+    """One line for the batch, one per job (its id and status, or why it failed), the next step."""
+    lines = [
+        f"Batch{' dry run' if result.dry_run else ''}: {result.created} created, {result.failed} failed"
+        + (f", total ≈${result.total_quote_usd:.2f}." if result.total_quote_usd is not None else ".")
+    ]
+    for r in result.results:
+        lines.append(
+            f"job {r.line}: "
+            + (f"{r.job.id} {r.job.status}" if r.ok and r.job else (r.error or "no job")[:300])
+        )
+    ids = [r.job.id for r in result.results if r.ok and r.job and r.job.status != "dry_run"]
+    lines.append("Next: " + (wait_step(ids, wait) if ids else result.next_step))
+    return "\n".join(lines)
+
+
+def delete_text(video_id: str, result: DeleteResult) -> str:
+    return (
+        f"{video_id}: {'deleted' if result.deleted else 'not deleted'} on the backend"
+        + ("; local files deleted." if result.local_files_deleted else ".")
+        + (f" {result.note}" if result.note else "")
+    )
 
 
 def list_text(page: JobPage) -> str:

@@ -25,10 +25,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from sora_mcp.service import VideoService
 
 log = logging.getLogger("sora_mcp.server.webhooks")
 
@@ -125,7 +128,7 @@ def job_update(event: Any) -> tuple[str, dict[str, Any]] | None:
 class WebhookRoute:
     """ASGI wrapper answering `POST /webhooks/video`; every other request goes to `app`."""
 
-    def __init__(self, app: ASGIApp, service: Any, verifier: Verifier) -> None:
+    def __init__(self, app: ASGIApp, service: VideoService, verifier: Verifier) -> None:
         self.app = app
         self.service = service
         self.verifier = verifier

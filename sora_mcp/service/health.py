@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING
 import anyio
 
 if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+    from sora_mcp.service.context import ServiceContext
 
 
-async def failing_parts(svc: VideoService) -> list[str]:
+async def failing_parts(ctx: ServiceContext) -> list[str]:
     """Names of the parts that fail now (empty: ready)."""
     failing: list[str] = []
-    if svc.ledger is None:
+    if ctx.opened is None:
         return ["ledger: not open (the server is starting or stopping)"]
-    ledger = svc.ledger
+    ledger = ctx.opened
     try:
         await anyio.to_thread.run_sync(ledger.ping)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; only its kind is shown
         failing.append(f"database: unreachable ({type(exc).__name__})")
-    library = svc.settings.library_dir
+    library = ctx.settings.library_dir
     if not (library.is_dir() and os.access(library, os.W_OK | os.X_OK)):
         failing.append("asset store: the library folder is missing or not writable")
     return failing

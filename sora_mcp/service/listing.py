@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Literal
 
 from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
 from sora_mcp.models import DeleteResult, Job, JobPage
+from sora_mcp.service.archive import archive_soon
+from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.jobs import job_from_record, next_step
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+from sora_mcp.service.requests import unknown_video
 
 log = logging.getLogger("sora_mcp.listing")
 REMOTE_SCAN_PAGES = 5
@@ -25,14 +26,14 @@ REMOTE_PAGE_SIZE = 100
 MAX_TEXT = 1000  # characters of a prompt search (list_videos text=)
 
 
-async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | None]:
+async def _scan_remote(ctx: ServiceContext) -> tuple[set[str] | None, bool, str | None]:
     """Ids the backends list (None when the default one is unreachable), whether the scan was
     complete, and a note. Backends named in the backends file are listed after the default one;
     one that cannot be listed adds a note, and its jobs come from the library."""
-    seen, complete, note = await _scan_one(svc, None)
-    for name in svc.backend_names()[1:]:
+    seen, complete, note = await _scan_one(ctx, None)
+    for name in ctx.backends.names()[1:]:
         try:
-            more, done, _ = await _scan_one(svc, name)
+            more, done, _ = await _scan_one(ctx, name)
         except SoraError as exc:
             complete = False
             said = f"Backend {name} could not be listed ({exc.message}); its jobs are shown from the library."
@@ -43,10 +44,10 @@ async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | 
     return seen, complete, note
 
 
-async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool, str | None]:
-    backend = await svc.backend(name)
+async def _scan_one(ctx: ServiceContext, name: str | None) -> tuple[set[str], bool, str | None]:
+    backend = await ctx.backends.get(name)
     host = backend.base_url if name else None
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     seen: set[str] = set()
     after = None
     for _ in range(REMOTE_SCAN_PAGES):
@@ -62,7 +63,7 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
                 and record.asset("video") is None
                 and not record.local_files_deleted
             ):
-                svc.archive_soon(item)
+                archive_soon(ctx, item)
         if not page.has_more or not page.data:
             return seen, True, None
         after = page.last_id or page.data[-1].id
@@ -70,7 +71,7 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
 
 
 async def list_jobs(
-    svc: VideoService,
+    ctx: ServiceContext,
     *,
     limit: int,
     after: str | None,
@@ -91,19 +92,27 @@ async def list_jobs(
             fix=f"Search with at most {MAX_TEXT} characters "
             "of the prompt (a few distinctive words are enough).",
         )
+    direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
     note = None
     try:
-        seen, complete, note = await _scan_remote(svc)
+        seen, complete, note = await _scan_remote(ctx)
     except (BackendUnavailable, Unsupported) as exc:
         seen, complete = None, False
         note = f"The backend could not be listed ({exc.message}); showing the local library only."
     except SoraError as exc:
         seen, complete = None, False
         note = f"The backend's list failed ({exc.message}); showing the local library only."
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     try:
-        records, next_after = ledger.list(
-            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=order
+        records, next_after = ledger.list_jobs(
+            status=status,
+            model=model,
+            since=since,
+            text=text,
+            limit=int(limit),
+            after=after,
+            order=direction,
+            owner=ctx.user.owner_filter,  # a user lists only their own jobs
         )
     except KeyError:
         raise InvalidInput(
@@ -113,7 +122,7 @@ async def list_jobs(
         ) from None
     jobs: list[Job] = []
     for rec in records:
-        job = job_from_record(rec, svc.settings.data_dir)
+        job = job_from_record(rec, ctx.settings.data_dir)
         external = getattr(rec, "kind", "") == "external"
         if seen is None:
             job.where = "remote" if external else "local"
@@ -135,10 +144,10 @@ async def list_jobs(
     return JobPage(data=jobs, next_after=next_after, has_more=next_after is not None, note=note)
 
 
-async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bool) -> DeleteResult:
-    ledger = svc._ledger()
+async def delete_job(ctx: ServiceContext, video_id: str, *, delete_local_files: bool) -> DeleteResult:
+    ledger = ctx.ledger
     record = ledger.get(video_id)
-    backend = await svc.backend(svc.job_backend(video_id))
+    backend = await ctx.backend_of(video_id)
     note = None
     deleted = False
     try:
@@ -147,10 +156,7 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
         note = f"{exc.message}; the local record is marked deleted (the backend keeps it until it expires)."
     except NotFound:
         if record is None:
-            raise NotFound(
-                f"No video with id '{video_id}' on the backend or in the library",
-                fix="Check the id with list_videos.",
-            ) from None
+            raise unknown_video(video_id) from None
         note = "The backend no longer had this video; the local record is marked deleted."
     if record is None and not deleted:
         return DeleteResult(id=video_id, deleted=False, note=note)
@@ -158,8 +164,8 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
     if record is not None:
         if delete_local_files:
             for a in ledger.assets(video_id):
-                (svc.settings.data_dir / a.path).unlink(missing_ok=True)
-            folder = _asset_folder(svc, video_id)
+                (ctx.settings.data_dir / a.path).unlink(missing_ok=True)
+            folder = _asset_folder(ctx, video_id)
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             ledger.remove_assets(video_id)
@@ -171,9 +177,10 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
     return DeleteResult(id=video_id, deleted=deleted, local_files_deleted=local_deleted, note=note)
 
 
-def _asset_folder(svc: VideoService, video_id: str):
+def _asset_folder(ctx: ServiceContext, video_id: str) -> Path | None:
     from sora_mcp.library import asset_path
 
-    folder = asset_path(svc.settings.library_dir, video_id, "video").parent
-    lib = svc.settings.library_dir.resolve()
+    library = ctx.job_library(video_id)  # the owner's folder
+    folder = asset_path(library, video_id, "video").parent
+    lib = library.resolve()
     return folder if folder.resolve().parent == lib else None

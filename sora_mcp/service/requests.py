@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sora_mcp.errors import InvalidInput
+from sora_mcp.errors import InvalidInput, NotFound
 from sora_mcp.prompting import AugmentFields
 
 
@@ -31,6 +31,14 @@ class DeriveRequest(BaseModel):
     augment: bool = True
     fields: AugmentFields = Field(default_factory=AugmentFields)
     extra: dict[str, Any] | None = None
+
+
+def unknown_video(video_id: str) -> NotFound:
+    """The one answer for an id nobody knows, and for another user's id (no existence leak)."""
+    return NotFound(
+        f"No video with id '{video_id}' on the backend or in the library",
+        fix="Check the id with list_videos.",
+    )
 
 
 def check_id(video_id: str) -> None:

@@ -101,16 +101,16 @@ def test_list_filters(ledger: Ledger) -> None:
     ledger.record_job(remote("b", "queued", created_at=200, model="sora-2-pro"), prompt_given="a red car")
     ledger.record_job(remote("c", "failed", created_at=300), prompt_given="SUNSET in the city")
     ids = lambda page: [j.id for j in page[0]]
-    assert ids(ledger.list()) == ["c", "b", "a"]
-    assert ids(ledger.list(order="asc")) == ["a", "b", "c"]
-    assert ids(ledger.list(status="completed")) == ["a"]
-    assert ids(ledger.list(model="sora-2-pro")) == ["b"]
-    assert ids(ledger.list(since=200)) == ["c", "b"]
-    assert ids(ledger.list(text="sunset")) == ["c", "a"]
-    assert ids(ledger.list(text="100%")) == ["a"]
-    assert ids(ledger.list(text="_")) == []  # LIKE wildcards are literal
+    assert ids(ledger.list_jobs()) == ["c", "b", "a"]
+    assert ids(ledger.list_jobs(order="asc")) == ["a", "b", "c"]
+    assert ids(ledger.list_jobs(status="completed")) == ["a"]
+    assert ids(ledger.list_jobs(model="sora-2-pro")) == ["b"]
+    assert ids(ledger.list_jobs(since=200)) == ["c", "b"]
+    assert ids(ledger.list_jobs(text="sunset")) == ["c", "a"]
+    assert ids(ledger.list_jobs(text="100%")) == ["a"]
+    assert ids(ledger.list_jobs(text="_")) == []  # LIKE wildcards are literal
     with pytest.raises(InvalidInput, match="after"):
-        ledger.list(after="no-such-id")
+        ledger.list_jobs(after="no-such-id")
 
 
 def test_deleted_jobs_hidden_unless_files_kept(ledger: Ledger) -> None:
@@ -119,8 +119,8 @@ def test_deleted_jobs_hidden_unless_files_kept(ledger: Ledger) -> None:
     ledger.add_asset("kept", "video", "library/kept/video.mp4", 10, "00" * 32)
     ledger.mark_deleted("kept", local_files_deleted=False)
     ledger.mark_deleted("gone", local_files_deleted=True)
-    assert [j.id for j in ledger.list()[0]] == ["kept"]
-    assert [j.id for j in ledger.list(include_deleted=True)[0]] == ["gone", "kept"]
+    assert [j.id for j in ledger.list_jobs()[0]] == ["kept"]
+    assert [j.id for j in ledger.list_jobs(include_deleted=True)[0]] == ["gone", "kept"]
     kept = ledger.get("kept")
     assert kept is not None and kept.deleted_remote and kept.status == "deleted" and kept.asset("video")
     assert kept.history[-1].status == "deleted"
@@ -132,14 +132,14 @@ def test_cursor_is_stable_across_inserts_between_pages(ledger: Ledger) -> None:
     for i in range(7):  # two share a timestamp, so the id breaks the tie
         ledger.record_job(remote(f"j{i}", created_at=1000 + min(i, 5) * 10))
     seen: list[str] = []
-    page, after = ledger.list(limit=3)
+    page, after = ledger.list_jobs(limit=3)
     seen += [j.id for j in page]
     extra = 0
     while after:
         extra += 1  # new jobs arrive between pages: newer ones, and one tying the cursor's timestamp
         ledger.record_job(remote(f"new{extra}", created_at=5000 + extra))
         ledger.record_job(remote(f"j0tie{extra}", created_at=1000))
-        page, after = ledger.list(limit=3, after=after)
+        page, after = ledger.list_jobs(limit=3, after=after)
         seen += [j.id for j in page]
     originals = [s for s in seen if s.startswith("j") and "tie" not in s]
     assert sorted(originals) == [f"j{i}" for i in range(7)]
@@ -250,11 +250,12 @@ def test_v1_database_is_migrated_with_data_kept(tmp_path: Path) -> None:
     ]
     assert old.asset("video") is not None and old.asset("video").size_bytes == 1234
     assert [j.id for j in led.unfinished()] == ["old2"]
-    page, _ = led.list()
+    page, _ = led.list_jobs()
     assert [j.id for j in page] == ["old2", "old1"]  # old2's NULL created_at filled from updated_at
     led.record_pending("k", "fp", {})  # the v2 table exists
     led.update_status(remote("old1", "completed", 100), polled=True)
     assert led.get("old1").polls == 1
+    assert {led.owner_of("old1"), led.owner_of("old2")} == {"local"}  # v4: old jobs are the local owner's
     led.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == LATEST
 
@@ -365,4 +366,34 @@ def test_a_local_delete_mark_survives_the_backend_still_reporting_the_job(ledger
     ledger.update_status(RemoteVideo(id="stuck", status="completed", progress=100))
     record = ledger.get("stuck")
     assert record is not None and record.status == "deleted"
-    assert [j.id for j in ledger.list(status="deleted", include_deleted=True)[0]] == ["stuck"]
+    assert [j.id for j in ledger.list_jobs(status="deleted", include_deleted=True)[0]] == ["stuck"]
+
+
+def test_jobs_have_owners_and_reads_can_be_scoped_to_one(ledger: Ledger) -> None:
+    ledger.record_job(remote("a1"), prompt_given="alice's kite", cost_usd=0.4, owner="alice")
+    ledger.record_job(remote("b1", created_at=1_001), prompt_given="bob's kite", cost_usd=0.8, owner="bob")
+    ledger.update_status(remote("x1", created_at=1_002))  # seen on the backend, made elsewhere
+    # A job a concurrent list stored as external first takes its maker's owner when recorded.
+    ledger.update_status(remote("a2", created_at=1_003))
+    ledger.record_job(remote("a2", created_at=1_003), prompt_given="alice again", cost_usd=0.4, owner="alice")
+    assert [ledger.owner_of(v) for v in ("a1", "b1", "x1", "a2", "nope")] == [
+        "alice",
+        "bob",
+        "local",
+        "alice",
+        None,
+    ]
+    assert ledger.get("a2").owner == "alice" and ledger.get("a2").kind == "create"
+    mine, _ = ledger.list_jobs(owner="alice", text="kite")
+    assert [j.id for j in mine] == ["a1"]
+    assert {j.id for j in ledger.list_jobs(owner="alice")[0]} == {"a1", "a2"}
+    assert {j.id for j in ledger.list_jobs()[0]} == {"a1", "a2", "b1", "x1"}  # no owner: every job
+    with pytest.raises(InvalidInput, match="not a job this library knows"):
+        ledger.list_jobs(owner="alice", after="b1")  # another user's id is no cursor
+    assert ledger.spent_since(0, owner="alice") == 0.8 and ledger.spent_since(0, owner="bob") == 0.8
+    assert ledger.spent_since(0) == 1.6
+    assert ledger.spend_summary(owner="bob")["total_jobs"] == 1
+    ledger.add_asset("b1", "video", "library/users.d/bob/b1/video.mp4", 10, "ab")
+    summary = ledger.summary(owner="alice")
+    assert (summary["jobs"], summary["assets"], {r["id"] for r in summary["recent"]}) == (2, 0, {"a1", "a2"})
+    assert ledger.summary()["assets"] == 1 and ledger.summary(owner="bob")["assets"] == 1

@@ -2,8 +2,11 @@
 
 Layers, outermost first: the connection guard (header/body deadline, connection cap; see
 http_conns), the request id (ops.py), Host/Origin, the health probes (/healthz, /readyz) and the
-signed webhook route, the bearer token, the held-stream cap, the session guard (/mcp only; see
-http_sessions), then the SDK's app (its 4 MiB body limit included).
+signed webhook route, the bearer token (or the users' auth), the held-stream cap, the session
+guard (/mcp only; see http_sessions), then the SDK's app (its 4 MiB body limit included).
+
+With users (a tokens file and/or OIDC, see `auth.py`) the bearer check is the SDK's own
+(`mcp.server.auth`): each request acts for the user its token names.
 
 `stateless=True` (`serve --stateless`) serves 2025-* clients without sessions too, so any
 instance behind a load balancer answers any request with no sticky sessions. 2026-07-28 clients
@@ -15,7 +18,7 @@ refused instead) and the standalone GET stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
@@ -26,6 +29,12 @@ from sora_mcp.server.http.sessions import SessionGuard
 
 KEEP_ALIVE_S = 8
 
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from sora_mcp.config import Settings
+    from sora_mcp.service import VideoService
+
 
 @dataclass
 class HttpApp:
@@ -35,13 +44,13 @@ class HttpApp:
 
 
 def build_http_app(
-    mcp: Any,
-    settings: Any,
+    mcp: MCPServer,
+    settings: Settings,
     *,
     transport: str,
     host: str,
     extra_hosts: tuple[str, ...] = (),
-    service: Any = None,
+    service: VideoService | None = None,
     stateless: bool = False,
 ) -> HttpApp:
     from mcp.server.transport_security import TransportSecuritySettings
@@ -61,7 +70,11 @@ def build_http_app(
         )
         app = sessions = SessionGuard(sdk_app, max_sessions=settings.http_max_sessions)
     app = StreamCap(app, settings.http_max_streams)
-    if settings.auth_token is not None:
+    if settings.has_users:
+        from sora_mcp.server.http.auth import user_auth
+
+        app = user_auth(app, settings)
+    elif settings.auth_token is not None:
         app = BearerAuth(app, settings.auth_token.get_secret_value())
     if service is not None and settings.webhook_secret is not None:
         from sora_mcp.server.webhooks import Verifier, WebhookRoute  # signed, so outside the bearer check
@@ -75,7 +88,9 @@ def build_http_app(
     if service is not None:
         from sora_mcp.service.health import failing_parts
 
-        app = Probes(app, lambda: failing_parts(service))  # a prober has no token: outside the bearer check
+        app = Probes(
+            app, lambda: failing_parts(service.ctx)
+        )  # a prober has no token: outside the bearer check
     app = HostGuard(app, allowed_hosts(host, [*settings.allowed_hosts, *extra_hosts]))
     app = RequestIds(app)
     connections = ConnectionGuard(
@@ -85,15 +100,15 @@ def build_http_app(
 
 
 async def serve_http(
-    mcp: Any,
-    settings: Any,
+    mcp: MCPServer,
+    settings: Settings,
     *,
     transport: str,
     host: str,
     port: int,
     log_level: str,
     extra_hosts: tuple[str, ...] = (),
-    service: Any = None,
+    service: VideoService | None = None,
     stateless: bool = False,
 ) -> None:
     import anyio
