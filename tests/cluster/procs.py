@@ -27,8 +27,8 @@ from pydantic import SecretStr
 
 from sora_mcp.config import Settings
 from tests.engine.engine_helpers import EngineCommand
-from tests.hardening.common import SECRET_KEY
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.common import SECRET_KEY
+from tests.hardening.runs.serve_proc import ServeProcess
 
 ENGINE_KEY = SECRET_KEY  # serve_env hands the instances this key
 # Long next to the load-induced delays on a busy machine, so the poll bound below is tight: two

@@ -25,7 +25,7 @@ from sora_mcp.engine import EngineServer
 from sora_mcp.server import build_server
 from sora_mcp.server.http import build_http_app
 from sora_mcp.service import VideoService
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.serve_proc import ServeProcess
 from tests.pg import PostgresCluster
 
 pytestmark = pytest.mark.anyio
@@ -169,8 +169,8 @@ async def test_stateless_serving_keeps_approval_for_2026_clients_only(
     """`serve --stateless`: a 2025-11-25 client cannot be asked mid-call (no session), so a spend over
     the budget is refused with the fix; a 2026-07-28 client is asked (input_required rounds)."""
     from tests.cluster.procs import client
-    from tests.hardening.common import SECRET_KEY
-    from tests.long_jobs.conftest import answering
+    from tests.hardening.runs.common import SECRET_KEY
+    from tests.service.long_jobs.conftest import answering
 
     engine = engine_factory(api_key=SECRET_KEY)  # type: ignore[operator]
     settings = Settings(base_url=engine.base_url, data_dir=data_dir)
