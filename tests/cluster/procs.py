@@ -11,6 +11,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -28,24 +31,41 @@ from pydantic import SecretStr
 from sora_mcp.config import Settings
 from tests.engine.engine_helpers import EngineCommand
 from tests.hardening.runs.common import SECRET_KEY
-from tests.hardening.runs.serve_proc import ServeProcess
+from tests.hardening.runs.serve_proc import ServeProcess, serve_env
 
 ENGINE_KEY = SECRET_KEY  # serve_env hands the instances this key
 # Long next to the load-induced delays on a busy machine, so the poll bound below is tight: two
 # instances polling on their own would pass it for any job living more than a few seconds.
 POLL_AFTER_MS = 2000
 VARIANTS = ("video", "thumbnail")
-# One token for now. USERS: the `users` work (per-user tokens, issue #23 item 1) runs this test
-# with 4 users by listing 4 (user, token) pairs here and serving them a tokens file in
-# `instance_env`; the checks already run per user.
+# The single SORA_MCP_AUTH_TOKEN (it acts as the local owner, an admin: sees every job) ...
 TOKEN = "cluster-test-token-" + "x" * 24
-USERS: list[tuple[str, str]] = [("user0", TOKEN)]
+# ... and the users of a tokens file (issue #23 item 1), made with `sora-mcp users add`.
+USER_COUNT = int(os.environ.get("SORA_MCP_CLUSTER_USERS", "4"))
 
 
-def instance_env(database_url: str) -> dict[str, str]:
+def add_users(settings: Settings, tokens_file: Path, count: int) -> list[tuple[str, str]]:
+    """`sora-mcp users add userN --tokens-file PATH` for each user, as an operator runs it: (name, token)."""
+    users = []
+    for n in range(count):
+        name = f"user{n}"
+        done = subprocess.run(
+            [sys.executable, "-m", "sora_mcp", "users", "add", name, "--tokens-file", str(tokens_file)],
+            env=serve_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        users.append((name, done.stdout.strip()))
+    return users
+
+
+def instance_env(database_url: str, tokens_file: Path) -> dict[str, str]:
     return {
         "SORA_MCP_DATABASE_URL": database_url,
         "SORA_MCP_AUTH_TOKEN": TOKEN,
+        "SORA_MCP_TOKENS_FILE": str(tokens_file),
         "SORA_MCP_ARCHIVE_VARIANTS": ",".join(VARIANTS),
     }
 
@@ -69,10 +89,11 @@ class Cluster:
         )
         self.instances: list[ServeProcess] = []
         try:
+            tokens_file = root / "tokens.toml"  # one file every instance reads (a shared config volume)
+            self.users = add_users(self.settings, tokens_file, USER_COUNT)
+            env = instance_env(database_url, tokens_file)
             for _ in range(instances):
-                self.instances.append(
-                    ServeProcess(self.settings, "http", env=instance_env(database_url), args=("--stateless",))
-                )
+                self.instances.append(ServeProcess(self.settings, "http", env=env, args=("--stateless",)))
         except BaseException:
             self.close()
             raise

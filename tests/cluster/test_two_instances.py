@@ -12,10 +12,14 @@ instance and wait on the other. Counted on the engine's request log and in the d
   between them, from reading the engine's log every 0.2 s, is checked),
   and per job at most `procs.poll_bound` GETs (one per interval of its lifetime on the engine,
   +2). Two instances polling on their own fail the first check (tried: 2026-12-07);
+- 4 users (a tokens file made with `sora-mcp users add`), each with clients on both instances:
+  each user's `list_videos` on either instance shows exactly that user's jobs, another user's
+  job id answers as unknown, and the admin token (SORA_MCP_AUTH_TOKEN) lists every job;
 - `kill -9` one instance while waits run on it: the other finishes every job (0 lost), and only
   archives the dead one had under way are downloaded a second time.
 
-Size: SORA_MCP_CLUSTER_JOBS (default 200) and SORA_MCP_CLUSTER_KILL_JOBS (default 40); the
+Size: SORA_MCP_CLUSTER_JOBS (default 200), SORA_MCP_CLUSTER_USERS (default 4) and
+SORA_MCP_CLUSTER_KILL_JOBS (default 40); the
 clips are the engine's smallest (4 s, 1280x720), 8 render workers.
 """
 
@@ -34,7 +38,7 @@ import pytest
 
 from tests.cluster.procs import (
     POLL_AFTER_MS,
-    USERS,
+    TOKEN,
     VARIANTS,
     Cluster,
     PollClock,
@@ -86,9 +90,10 @@ def check_archived_once(c: Cluster, ids: list[str]) -> None:
     assert len(files) == len(rows), "a file in the library that no assets row names (archived twice?)"
 
 
-def check_user_sees_jobs(listed: list[str], ids: list[str]) -> None:
-    # With per-user tokens (USERS), each user's list holds exactly that user's jobs.
-    assert sorted(listed) == sorted(ids)
+def check_user_sees_jobs(user: str, listed: list[str], ids: list[str]) -> None:
+    # Each user's list holds exactly that user's jobs (none missing, none of another user's).
+    assert len(listed) == len(set(listed)), f"{user}: a job listed twice"
+    assert sorted(listed) == sorted(ids), f"{user}: listed {len(listed)} jobs, made {len(ids)}"
 
 
 async def list_all(c: Any) -> list[str]:
@@ -115,7 +120,7 @@ async def test_two_instances_share_the_work_once(
         deadline = time.monotonic() + 60 + JOBS * 3
 
         async def worker(w: int) -> None:
-            user, token = USERS[w % len(USERS)]
+            user, token = c.users[w % len(c.users)]
             mode = "auto" if w % 2 == 0 else "legacy"
             async with client(urls[0], token, mode) as a, client(urls[1], token, mode) as b:
                 clients = (a, b)
@@ -168,11 +173,22 @@ async def test_two_instances_share_the_work_once(
             f"\n{JOBS} jobs: {creates} creates, polls per job max {max(polls[v] for v in all_ids)}, "
             f"sum {total} vs schedule {schedule} (per-job bounds sum {sum(bounds.values())})"
         )
-        for user, token in USERS:
+        assert set(owner.values()) == {u for u, _ in c.users}
+        for n, (user, token) in enumerate(c.users):
             async with client(urls[0], token, "auto") as a, client(urls[1], token, "legacy") as b:
                 mine = [v for v in all_ids if owner[v] == user]
-                check_user_sees_jobs(await list_all(a), mine)
-                check_user_sees_jobs(await list_all(b), mine)
+                check_user_sees_jobs(user, await list_all(a), mine)
+                check_user_sees_jobs(user, await list_all(b), mine)
+                if len(c.users) < 2:
+                    continue
+                # Another user's job is an unknown id to this user, on either instance.
+                theirs = next(v for v in all_ids if owner[v] == c.users[(n + 1) % len(c.users)][0])
+                for cl in (a, b):
+                    got = await cl.call_tool("get_status", {"video_id": theirs})
+                    text = " ".join(getattr(x, "text", "") for x in got.content)
+                    assert got.is_error and f"No video with id '{theirs}'" in text, text[:300]
+        async with client(urls[1], TOKEN, "auto") as admin:
+            check_user_sees_jobs("admin", await list_all(admin), all_ids)
 
 
 async def test_kill_one_instance_mid_wait_the_other_finishes_every_job(
@@ -180,7 +196,7 @@ async def test_kill_one_instance_mid_wait_the_other_finishes_every_job(
 ) -> None:
     with cluster(tmp_path, database_url) as c:
         victim, survivor = c.instances
-        _, token = USERS[0]
+        _, token = c.users[0]
         ids: list[str] = []
         async with client(victim.url, token, "auto") as a, client(survivor.url, token, "legacy") as b:
             for i in range(KILL_JOBS):
