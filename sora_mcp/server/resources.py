@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from sora_mcp.errors import SoraError
 from sora_mcp.prompting import content_text
 from sora_mcp.service import VideoService
+from sora_mcp.service.archive import with_links
 
 
 def register_resources(mcp: MCPServer, service: VideoService) -> None:
@@ -48,6 +49,8 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
             job = await service.get_status(video_id, archive_now=False)
         except SoraError as exc:
             raise ResourceError(str(exc)) from None
+        if service.store is not None:  # files in S3: each with a fresh time-limited link
+            job = with_links(service, job)
         return job.model_dump_json(indent=2, exclude_none=True)
 
     @mcp.resource("sora://library", name="library", mime_type="application/json")

@@ -177,6 +177,8 @@ def asset_text(asset: Asset, *, copied_to: Path | None = None) -> str:
         f"{asset.size_bytes / 1048576:.1f} MB" if asset.size_bytes >= 1048576 else f"{asset.size_bytes} bytes"
     )
     lines = [f"{asset.variant} of {asset.video_id}: {asset.path} ({size}, {asset.mime_type})."]
+    if asset.url:
+        lines.append(f"Link (expires; fetch it soon): {asset.url}")
     if copied_to is not None:
         lines.append(f"Copied to {copied_to}.")
     if asset.derived:

@@ -24,7 +24,9 @@ import anyio
 
 from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
-from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo
+from sora_mcp.library.stores import fetch_to_temp, is_s3_location, store_file
+from sora_mcp.library.tempfiles import new_temp_name
+from sora_mcp.models import VARIANT_MIME, Asset, Job, RemoteVideo
 
 if TYPE_CHECKING:
     from sora_mcp.service.core import VideoService
@@ -59,7 +61,15 @@ def _looks_expired(exc: SoraError, expires_at: int | None) -> bool:
     return isinstance(exc, NotFound) and "expired" in exc.message.lower()
 
 
-def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, derived: bool) -> Asset:
+def _asset(
+    video_id: str,
+    variant: str,
+    path: Path | str,
+    size: int,
+    sha256: str,
+    derived: bool,
+    url: str | None = None,
+) -> Asset:
     return Asset(
         video_id=video_id,
         variant=variant,
@@ -68,7 +78,22 @@ def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, deri
         size_bytes=size,
         sha256=sha256,
         derived=derived,
+        url=url,
     )
+
+
+def asset_link(svc: VideoService, location: str) -> str | None:
+    """A presigned link for a file in the S3 store (None for a local file)."""
+    store = svc.store
+    if store is None or not is_s3_location(location):
+        return None
+    return store.presigned_url(location, svc.settings.asset_url_ttl_s)
+
+
+def with_links(svc: VideoService, job: Job) -> Job:
+    """The job with a fresh presigned link on each file kept in the S3 store."""
+    assets = [a.model_copy(update={"url": asset_link(svc, a.path)}) for a in job.assets]
+    return job.model_copy(update={"assets": assets})
 
 
 def _sha256(path: Path) -> str:
@@ -84,6 +109,12 @@ def library_asset(svc: VideoService, video_id: str, variant: str, *, verify: boo
     for a in svc._ledger().assets(video_id):
         if a.variant != variant:
             continue
+        if is_s3_location(a.path):  # kept in the S3 store: there when the object has the recorded size
+            if svc.store is None or svc.store.size(a.path) != a.size_bytes:
+                return None
+            return _asset(
+                video_id, variant, a.path, a.size_bytes, a.sha256, a.derived, asset_link(svc, a.path)
+            )
         path = svc.settings.data_dir / a.path
         try:
             if path.stat().st_size != a.size_bytes:
@@ -157,6 +188,8 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
         return cached
     backend = await svc.backend(svc.job_backend(video_id))
     dest = asset_path(svc.settings.library_dir, video_id, variant)
+    if svc.store is not None:  # S3 store: download to the temp folder, then upload (see _record)
+        dest = svc.settings.tmp_dir / new_temp_name(dest.suffix)
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(
@@ -175,7 +208,7 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
         return await _derive(svc, video_id, variant, dest)
     except SoraError as exc:
         raise _explain_failure(svc, video_id, variant, exc) from None
-    return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=False)
+    return await _record(svc, video_id, variant, dest, result.size, result.sha256, derived=False)
 
 
 def _explain_failure(svc: VideoService, video_id: str, variant: str, exc: SoraError) -> SoraError:
@@ -198,15 +231,30 @@ async def _derive(svc: VideoService, video_id: str, variant: str, dest: Path) ->
     from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail  # lazy: PyAV + Pillow
 
     maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
-    result = await anyio.to_thread.run_sync(
-        lambda: maker(Path(video.path), dest, tmp_dir=svc.settings.tmp_dir)
-    )
-    return _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)
+    mp4 = Path(video.path)
+    if svc.store is not None and is_s3_location(video.path):
+        mp4 = await anyio.to_thread.run_sync(
+            fetch_to_temp, svc.store, video.path, svc.settings.tmp_dir, ".mp4"
+        )
+    try:
+        result = await anyio.to_thread.run_sync(lambda: maker(mp4, dest, tmp_dir=svc.settings.tmp_dir))
+    finally:
+        if mp4 != Path(video.path):
+            mp4.unlink(missing_ok=True)
+    return await _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)
 
 
-def _record(
+async def _record(
     svc: VideoService, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool
 ) -> Asset:
+    if svc.store is not None:  # `dest` is a temp file: stream it into the store, record s3://bucket/key
+        stored = await store_file(
+            svc.store, dest, video_id, variant, VARIANT_MIME[variant], size=size, sha256=sha
+        )
+        svc._ledger().add_asset(video_id, variant, stored.location, size, sha, derived=derived)
+        return _asset(
+            video_id, variant, stored.location, size, sha, derived, asset_link(svc, stored.location)
+        )
     rel = dest.relative_to(svc.settings.data_dir)
     svc._ledger().add_asset(video_id, variant, str(rel), size, sha, derived=derived)
     return _asset(video_id, variant, dest, size, sha, derived)

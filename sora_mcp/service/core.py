@@ -21,7 +21,8 @@ import anyio
 
 from sora_mcp.config import Settings
 from sora_mcp.errors import InvalidInput, NotFound, NotReady, SoraError
-from sora_mcp.library import Ledger, sweep_temp
+from sora_mcp.library import Ledger, open_store, sweep_temp
+from sora_mcp.library.stores import AssetStore
 from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage, RemoteVideo
 from sora_mcp.prompting import Catalog
@@ -38,6 +39,7 @@ class VideoService(Generating):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ledger: Ledger | None = None
+        self.store: AssetStore | None = None  # None: files in the local library (SORA_MCP_ASSET_STORE unset)
         self._catalog: Catalog | None = None
         # Providers' own model lists, by backend name (None: the default backend), with when read.
         self._catalogs: dict[str | None, tuple[Catalog, float]] = {}
@@ -64,6 +66,7 @@ class VideoService(Generating):
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
+        self.store = open_store(self.settings.asset_store)  # a bad URL or no credentials: ConfigError now
         # Private by mode: 0700 folders (the ledger and library files are 0600 themselves).
         for d in (self.settings.data_dir, self.settings.tmp_dir, self.settings.library_dir):
             private_dir(d)
@@ -385,7 +388,7 @@ class VideoService(Generating):
 
         roots = self.settings.roots()
         return await anyio.to_thread.run_sync(
-            lambda: copy_asset(asset, destination, roots, overwrite=overwrite)
+            lambda: copy_asset(asset, destination, roots, overwrite=overwrite, store=self.store)
         )
 
     async def delete(self, video_id: str, *, delete_local_files: bool = False) -> DeleteResult:

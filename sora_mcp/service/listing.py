@@ -12,7 +12,10 @@ import logging
 import shutil
 from typing import TYPE_CHECKING
 
-from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
+import anyio
+
+from sora_mcp.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound, SoraError, Unsupported
+from sora_mcp.library.stores import is_s3_location
 from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.jobs import job_from_record, next_step
 
@@ -158,6 +161,14 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
     if record is not None:
         if delete_local_files:
             for a in ledger.assets(video_id):
+                if is_s3_location(a.path):  # an object in the S3 store
+                    if svc.store is None:
+                        raise ConfigError(
+                            f"The files of {video_id} are in S3, but SORA_MCP_ASSET_STORE is not set",
+                            fix="Set SORA_MCP_ASSET_STORE to their bucket, then delete again.",
+                        )
+                    await anyio.to_thread.run_sync(svc.store.delete, a.path)
+                    continue
                 (svc.settings.data_dir / a.path).unlink(missing_ok=True)
             folder = _asset_folder(svc, video_id)
             if folder is not None:
