@@ -75,6 +75,7 @@ class Asset(BaseModel):
     )
     url: str | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,  # local files: no key at all in results (agents pay per byte)
         description="With an S3 asset store: a time-limited link to the file (path is then its s3:// location).",
     )
 
