@@ -87,7 +87,10 @@ def asset_link(svc: VideoService, location: str) -> str | None:
     store = svc.store
     if store is None or not is_s3_location(location):
         return None
-    return store.presigned_url(location, svc.settings.asset_url_ttl_s)
+    try:
+        return store.presigned_url(location, svc.settings.asset_url_ttl_s)
+    except SoraError:  # archived into another bucket than the one configured now: no link to give
+        return None
 
 
 def with_links(svc: VideoService, job: Job) -> Job:
