@@ -24,6 +24,7 @@ import anyio
 
 from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
 from sora_mcp.library import asset_path, download
+from sora_mcp.library.s3 import StoreError
 from sora_mcp.library.stores import fetch_to_temp, is_s3_location, store_file
 from sora_mcp.library.tempfiles import new_temp_name
 from sora_mcp.models import VARIANT_MIME, Asset, Job, RemoteVideo
@@ -145,6 +146,12 @@ async def archive_job(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
             tg.start_soon(_keep_claim, svc, remote.id, tg.cancel_scope)
             saved = await _archive_claimed(svc, remote)
             tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The one real error (a full disk, the store down), not the task group around it, so
+        # callers can tell an outage to wait out from a failure.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     finally:
         ledger.release("archive", remote.id, owner)
     return saved
@@ -171,8 +178,8 @@ async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset
             continue
         try:
             saved.append(await fetch_variant(svc, remote.id, variant))
-        except DiskFull:
-            raise  # the caller says so (a tool) or waits for space and tries again (the watcher)
+        except (DiskFull, StoreError):
+            raise  # the caller says so (a tool) or waits for space / the store and tries again (the watcher)
         except SoraError as exc:
             log.warning("could not archive %s of %s: %s", variant, remote.id, exc.message)
             if variant == "video":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
+from sora_mcp.library.s3 import StoreError
 from sora_mcp.service import waiting
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ DISK_FULL_BACKOFF_MAX_S = 10.0
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, (BackendUnavailable, RateLimited, DiskFull)) or type(exc) is BackendError
+    return (
+        isinstance(exc, (BackendUnavailable, RateLimited, DiskFull, StoreError)) or type(exc) is BackendError
+    )
 
 
 def _needs_archive(svc: VideoService, video_id: str) -> bool:
@@ -149,8 +152,8 @@ async def archive_quietly(svc: VideoService, remote: Any) -> bool:
     raised into the server. True when a full disk stopped it, so the watcher tries again later."""
     try:
         await svc.archive(remote)
-    except DiskFull as exc:
-        log.warning("background archive of %s waits for disk space: %s", remote.id, exc.message)
+    except (DiskFull, StoreError) as exc:  # an outage of the disk or the S3 store: the watcher retries
+        log.warning("background archive of %s waits for disk space or the store: %s", remote.id, exc.message)
         return True
     except Exception as exc:  # noqa: BLE001 - a background task must not end the server
         log.warning(

@@ -170,6 +170,27 @@ async def test_a_refused_upload_leaves_nothing_and_the_next_try_archives(
         assert hashlib.sha256(_fetch(asset["url"])).hexdigest() == asset["sha256"]
 
 
+async def test_the_watcher_archives_once_the_store_takes_parts_again(
+    aws: Any, s3: Any, bucket: str, gateway: RefusingGateway, fast_engine: EngineServer, data_dir: Path
+) -> None:
+    aws(gateway.url)
+    gateway.refuse_parts = True
+    async with s3_client(fast_engine, data_dir, f"s3://{bucket}", watch=True) as (client, _):
+        vid = structured(await client.call_tool("create_video", {"prompt": "A fox in the snow"}))["id"]
+        await eventually(lambda: gateway.refused >= 1, timeout_s=60, what="a refused part")
+        # The refused upload is aborted once boto3's own retries are spent: nothing is left.
+        await eventually(lambda: open_uploads(s3, bucket) == [], what="the upload aborted")
+        assert objects(s3, bucket) == {}
+        gateway.refuse_parts = False
+        # No tool call: the background watcher treats the store like a full disk and tries again.
+        await eventually(
+            lambda: len(objects(s3, bucket)) == 3, timeout_s=90, what="the archive in the bucket"
+        )
+        await eventually(lambda: archived(data_dir, vid, "spritesheet") is not None, what="the ledger rows")
+        assert open_uploads(s3, bucket) == []
+        assert archived(data_dir, vid).path == f"s3://{bucket}/{vid}/video.mp4"
+
+
 def _signed_at(url: str) -> tuple[float, int]:
     query = parse_qs(urlsplit(url).query)
     when = time.mktime(time.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")) - time.timezone
