@@ -72,7 +72,7 @@ async def _one(engine: EngineProcess, data_dir: Path, jobs: int, poll_after_s: f
         for vid in ids:  # the files follow in the background (429s still injected): when were they all in?
             await svc.archived(vid)
         archived_wall = time.perf_counter() - start
-        archived = sum(1 for vid in ids if svc._fully_archived(svc.ledger.get(vid)))
+        archived = sum(1 for vid in ids if svc.is_archived(vid))
         engine.faults(rate_limit_every_n=0)
     not_done = [j.id for j in done if j.status != "completed"]
     if len(ids) != jobs or not_done:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sora_mcp.config import HOSTED, Dialect, Settings
+from sora_mcp.config import HOSTED, DialectChoice, Settings
 from sora_mcp.errors import ConfigError
 
 RESERVED = {"default", "engine"}
@@ -37,7 +37,7 @@ class BackendEntry(BaseModel):
 
     name: str
     base_url: str | None = None
-    dialect: Dialect = "auto"
+    dialect: DialectChoice = "auto"
     key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     models: list[str] = Field(default_factory=list)
 
@@ -50,13 +50,25 @@ class BackendEntry(BaseModel):
 
     @property
     def url(self) -> str:
-        url = self.base_url or (HOSTED[self.dialect][0] if self.dialect in HOSTED else None)
+        hosted = HOSTED.get(self.dialect) if self.dialect != "auto" else None
+        url = self.base_url or (hosted.url if hosted else None)
         assert url is not None  # checked when the file is read
         return url
 
+    @property
+    def key_var(self) -> str | None:
+        """The variable the key is read from: `key_env`, else a hosted dialect's own."""
+        hosted = HOSTED.get(self.dialect) if self.dialect != "auto" else None
+        return self.key_env or (hosted.key_env if hosted else None)
+
+    @property
+    def key_source(self) -> str:
+        """Where a refused key is fixed: its variable, or the entry's missing `key_env`."""
+        return self.key_var or f"key_env in [backends.{self.name}] (the variable holding its key)"
+
     def api_key(self) -> str | None:
         """The key, read from the variable the entry names (a hosted dialect's own by default)."""
-        var = self.key_env or (HOSTED[self.dialect][1] if self.dialect in HOSTED else None)
+        var = self.key_var
         return os.environ.get(var) if var else None
 
     def serves(self, model: str) -> bool:

@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Dialect = Literal[
-    "auto", "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"
+# The one list of dialect names; `sora_mcp.backends.dialects` holds a record for each.
+DialectName = Literal[
+    "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"
 ]
+# What SORA_MCP_DIALECT (or a backends-file entry) may say: a dialect, or `auto` (detected).
+DialectChoice = Literal["auto", DialectName]
 
-# Hosted providers that the dialect alone points at (no SORA_MCP_BASE_URL needed): their API
-# root and the variable their own tools read the key from (used when SORA_MCP_API_KEY is unset).
-# An OpenAI key is never sent to them: it would only leak the key to a third party.
-HOSTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", ("openrouter.ai",)),
-    "together": ("https://api.together.ai/v2", "TOGETHER_API_KEY", ("api.together.ai", "api.together.xyz")),
+
+class Hosted(NamedTuple):
+    """A hosted provider the dialect alone points at (no SORA_MCP_BASE_URL needed)."""
+
+    url: str  # its API root
+    key_env: str  # the variable its own tools read the key from (used when SORA_MCP_API_KEY is unset)
+    hosts: tuple[str, ...]  # hosts that identify it
+
+
+# An OpenAI key is never sent to these: it would only leak the key to a third party.
+HOSTED: dict[DialectName, Hosted] = {
+    "openrouter": Hosted("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", ("openrouter.ai",)),
+    "together": Hosted(
+        "https://api.together.ai/v2", "TOGETHER_API_KEY", ("api.together.ai", "api.together.xyz")
+    ),
 }
 
 
@@ -30,6 +42,14 @@ def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("sora-mcp", appauthor=False))
+
+
+ArchiveVariant = Literal["video", "thumbnail", "spritesheet"]
+
+
+def _every_variant() -> list[ArchiveVariant]:
+    """What is archived by default: every variant (a typed list, for the field's default factory)."""
+    return ["video", "thumbnail", "spritesheet"]
 
 
 class Settings(BaseSettings):
@@ -61,7 +81,7 @@ class Settings(BaseSettings):
     asset_url_ttl_s: int = Field(
         default=3600, ge=1, le=604800, description="How long a presigned link to a stored clip stays valid."
     )
-    dialect: Dialect = "auto"
+    dialect: DialectChoice = "auto"
     catalog: Path | None = Field(default=None, description="A JSON/TOML file adding or overriding models.")
     strict_models: bool = False
     # NoDecode: env values are plain separated lists (see _split_list), not JSON.
@@ -72,9 +92,7 @@ class Settings(BaseSettings):
     denylist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra words/phrases refused in prompts."
     )
-    archive_variants: Annotated[list[Literal["video", "thumbnail", "spritesheet"]], NoDecode] = Field(
-        default_factory=lambda: ["video", "thumbnail", "spritesheet"]
-    )
+    archive_variants: Annotated[list[ArchiveVariant], NoDecode] = Field(default_factory=_every_variant)
     watch: bool = Field(
         default=True, description="Follow unfinished jobs in the background and archive them."
     )
@@ -137,6 +155,8 @@ class Settings(BaseSettings):
     # Embedded-engine settings (used only when base_url is unset).
     engine_render_slowdown: float = 1.0
     engine_poll_after_ms: int | None = None
+    # The variable the key was read from when it is not SORA_MCP_API_KEY (named when it is refused).
+    _key_source: str | None = PrivateAttr(default=None)
 
     @field_validator("allowed_roots", "denylist", "archive_variants", "allowed_hosts", "tools", mode="before")
     @classmethod
@@ -171,26 +191,36 @@ class Settings(BaseSettings):
         """SORA_MCP_DIALECT=openrouter (or together) alone is enough: its URL, and its key variable."""
         from urllib.parse import urlsplit
 
+        key = self.api_key.get_secret_value() if self.api_key else None
+        if (
+            key is not None
+            and not os.environ.get("SORA_MCP_API_KEY")
+            and key == os.environ.get("OPENAI_API_KEY")
+        ):
+            self._key_source = "OPENAI_API_KEY"
         host = urlsplit(self.base_url or "").hostname or ""
         hosted = (
             self.dialect
             if self.dialect in HOSTED
-            else next((n for n, h in HOSTED.items() if host in h[2]), None)
+            else next((n for n, h in HOSTED.items() if host in h.hosts), None)
         )
         if hosted is None:
             return self
         url, key_var, _ = HOSTED[hosted]
         self.base_url = self.base_url or url
-        key = self.api_key.get_secret_value() if self.api_key else None
-        if (
-            key is not None
-            and key == os.environ.get("OPENAI_API_KEY")
-            and not os.environ.get("SORA_MCP_API_KEY")
-        ):
+        if self._key_source == "OPENAI_API_KEY":
             self.api_key = key = None  # it came from OPENAI_API_KEY: not this provider's key
-        if key is None and os.environ.get(key_var):
-            self.api_key = SecretStr(os.environ[key_var])
+            self._key_source = None
+        if key is None:
+            self._key_source = key_var  # where this provider's key is looked for
+            if os.environ.get(key_var):
+                self.api_key = SecretStr(os.environ[key_var])
         return self
+
+    @property
+    def key_source(self) -> str | None:
+        """The variable the API key was read from, when not SORA_MCP_API_KEY (None: that one)."""
+        return self._key_source
 
     @property
     def uses_embedded_engine(self) -> bool:

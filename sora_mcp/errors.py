@@ -42,6 +42,12 @@ class NotFound(SoraError):
     code = "not_found"
 
 
+class AssetExpired(NotFound):
+    """The backend deleted the job's files (its link expired) before sora-mcp archived them."""
+
+    code = "expired"
+
+
 class NotReady(SoraError):
     """The job has not completed, so its assets cannot be downloaded yet."""
 
@@ -52,6 +58,12 @@ class Unsupported(SoraError):
     """The backend lacks the feature (remix, delete, a variant, ...)."""
 
     code = "unsupported"
+
+
+class VariantUnavailable(Unsupported):
+    """The backend cannot serve this variant; the service derives it locally from the MP4."""
+
+    code = "variant_unavailable"
 
 
 class BackendError(SoraError):
@@ -106,10 +118,22 @@ class LedgerUnavailable(SoraError):
     code = "ledger_unavailable"
 
 
+class DiskError(SoraError):
+    """Writing into the data directory failed (disk full, permissions)."""
+
+    code = "disk"
+
+
 class DiskFull(SoraError):
     """The data directory's filesystem is full (or the process may write no larger file)."""
 
     code = "disk_full"
+
+
+class StoreError(SoraError):
+    """The S3-compatible asset store refused or could not be reached; nothing partial was kept."""
+
+    code = "store"
 
 
 DISK_FULL_MESSAGE = "the data directory's disk is full"

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 
 import httpx2
 
-from sora_mcp.errors import Unsupported
 from sora_mcp.models import Variant
 
 # Enough for every signature below; a first network read is nearly always larger.
@@ -27,12 +26,6 @@ _MIME_TO_VARIANT: dict[str, Variant] = {
     "image/jpeg": "spritesheet",
     "image/png": "thumbnail",
 }
-
-
-class VariantUnavailable(Unsupported):
-    """The backend cannot serve this variant; the service derives it locally from the MP4."""
-
-    code = "variant_unavailable"
 
 
 def sniff_mime(head: bytes) -> str | None:
@@ -101,7 +94,7 @@ class ContentStream:
         self._source: AsyncIterator[bytes] = response.aiter_bytes()
         self._exhausted = False
 
-    async def _prime(self) -> None:
+    async def prime(self) -> None:
         """Read just enough of the body to sniff it; the bytes are replayed by `aiter_bytes`."""
         head = b""
         while len(head) < _SNIFF_BYTES:

@@ -7,26 +7,20 @@ turns any job object — OpenAI's, vLLM-Omni's, SGLang's, LiteLLM's or a gateway
 Hosted providers (OpenRouter, Together) are records too: how they encode size and duration,
 where their content and model catalog live, and which status words mean something else there
 (OpenRouter's `expired` is a job that failed to deliver, not an archived clip that aged out).
-`detect_dialect` guesses the family from facts that are reliable (host, `/models` answers,
-LiteLLM's response headers) and `dialect_from_answer` refines a `generic` guess from the first
-job answer (LiteLLM's headers and encoded ids, vLLM-Omni's ids); anything else stays `generic`,
-which tolerates every shape.
+Which record a backend gets is decided in `known.py` (set, by host, or detected); `generic`
+tolerates every shape.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
+from sora_mcp.config import HOSTED, DialectName
 from sora_mcp.models import JobError, RemoteVideo, Status
 
-DialectName = Literal[
-    "openai", "vllm-omni", "sglang", "litellm", "generic", "engine", "openrouter", "together"
-]
 Encoding = Literal["multipart", "json"]
 SizeEncoding = Literal["size", "resolution_aspect", "width_height"]
 Reference = Literal["input_reference", "image_reference", "frame_images", "none"]
@@ -34,6 +28,8 @@ Reference = Literal["input_reference", "image_reference", "frame_images", "none"
 
 @dataclass(frozen=True)
 class Dialect:
+    """Everything one backend family does differently; code reads these fields, never the name."""
+
     name: DialectName
     label: str  # how messages name the backend
     encoding: Encoding
@@ -42,6 +38,9 @@ class Dialect:
     extend: bool = True
     edit: bool = True
     delete: bool = True
+    # No DELETE route in the versions read, but one may be forwarded: ask, and let a 404/405/501 say no.
+    # Without it a dialect lacking delete is refused before any request.
+    probe_delete: bool = False
     named_variants: bool = True  # can it serve thumbnail/spritesheet (or at least be asked)?
     json_fallback: bool = False  # retry a create as JSON once on 415 (nothing was created)
     list_route: bool = True  # has `GET /videos`
@@ -55,6 +54,14 @@ class Dialect:
     status_words: tuple[tuple[str, Status, str], ...] = ()
     hosts: tuple[str, ...] = ()  # hosts that identify it, so detection needs no request
     callback_field: str | None = None  # the create field naming a URL to push completion to
+    # A guess, not a finding (`generic`): the first job answer may name the real dialect, and a
+    # refused create may just mean the backend wants another dialect's encoding.
+    provisional: bool = False
+    # LiteLLM's ids encode the provider behind the proxy: read it back, and give a remix's raw
+    # source id back in the encoded form the proxy accepts.
+    encoded_ids: bool = False
+    list_provider_header: str | None = None  # the header naming that provider on `GET /videos`
+    replays_idempotency: bool = False  # a resend with the same Idempotency-Key returns the same job
 
     @property
     def webhooks(self) -> bool:
@@ -63,7 +70,16 @@ class Dialect:
 
 # Hosted providers' async video APIs: create, retrieve and content only (no list, remix, extend,
 # edit or delete; one unnamed output per job).
-_CREATE_ONLY: dict[str, bool] = {
+class _Capabilities(TypedDict, total=False):
+    remix: bool
+    extend: bool
+    edit: bool
+    delete: bool
+    named_variants: bool
+    list_route: bool
+
+
+_CREATE_ONLY: _Capabilities = {
     "remix": False,
     "extend": False,
     "edit": False,
@@ -72,11 +88,11 @@ _CREATE_ONLY: dict[str, bool] = {
     "list_route": False,
 }
 
-DIALECTS: dict[str, Dialect] = {
-    "openai": Dialect("openai", "OpenAI", "multipart"),
-    "engine": Dialect("engine", "the embedded engine", "multipart"),
+_RECORDS: tuple[Dialect, ...] = (
+    Dialect("openai", "OpenAI", "multipart", hosts=("api.openai.com",)),
+    Dialect("engine", "the embedded engine", "multipart", replays_idempotency=True),
     # vLLM-Omni: form fields only, MP4 whatever the variant, no remix/extend/edit.
-    "vllm-omni": Dialect(
+    Dialect(
         "vllm-omni",
         "vLLM-Omni",
         "multipart",
@@ -87,7 +103,7 @@ DIALECTS: dict[str, Dialect] = {
         reference="image_reference",  # its JSON-safe name for a URL/file_id reference
     ),
     # SGLang diffusion: JSON (multipart only with an upload), integer seconds, variant = index.
-    "sglang": Dialect(
+    Dialect(
         "sglang",
         "SGLang",
         "json",
@@ -100,12 +116,20 @@ DIALECTS: dict[str, Dialect] = {
     # LiteLLM proxy: JSON; no DELETE route; variant is not forwarded (the MP4 comes back).
     # Its extension/edit routes (newer versions) work only when the provider behind has them;
     # a missing route is refused by `Backend` with the backend named.
-    "litellm": Dialect("litellm", "LiteLLM", "json", delete=False),
-    "generic": Dialect("generic", "generic /v1/videos", "multipart", json_fallback=True),
+    Dialect(
+        "litellm",
+        "LiteLLM",
+        "json",
+        delete=False,
+        probe_delete=True,
+        encoded_ids=True,
+        list_provider_header="custom-llm-provider",
+    ),
+    Dialect("generic", "generic /v1/videos", "multipart", json_fallback=True, provisional=True),
     # OpenRouter (openrouter.ai/docs/api/api-reference/video-generation): JSON, integer `duration`,
     # `resolution` + `aspect_ratio`, a first frame in `frame_images`, content at
     # /videos/{id}/content?index=0, models at /videos/models; no list, remix, extend, edit or delete.
-    "openrouter": Dialect(
+    Dialect(
         "openrouter",
         "OpenRouter",
         "json",
@@ -126,12 +150,12 @@ DIALECTS: dict[str, Dialect] = {
                 ),
             ),
         ),
-        hosts=("openrouter.ai",),
+        hosts=HOSTED["openrouter"].hosts,
         callback_field="callback_url",
     ),
     # Together (docs.together.ai/reference/create-videos): JSON, `width`/`height`, `seconds` as text,
     # statuses in_progress|completed|failed, cost and `video_url` under `outputs`, no content route.
-    "together": Dialect(
+    Dialect(
         "together",
         "Together AI",
         "json",
@@ -139,22 +163,10 @@ DIALECTS: dict[str, Dialect] = {
         size_encoding="width_height",
         reference="none",
         content_route=False,
-        hosts=("api.together.xyz", "api.together.ai"),
+        hosts=HOSTED["together"].hosts,
     ),
-}
-
-# Hosts that name their dialect outright.
-HOSTS: dict[str, DialectName] = {host: d.name for d in DIALECTS.values() for host in d.hosts}
-
-# `owned_by` values in a `GET /v1/models` answer that say who is serving.
-_OWNERS: dict[str, DialectName] = {
-    "vllm-omni": "vllm-omni",
-    "vllm_omni": "vllm-omni",
-    "vllm": "vllm-omni",  # plain vLLM has no /v1/videos; with --omni it does
-    "sglang": "sglang",
-    "litellm": "litellm",
-    "sora-mcp-engine": "engine",
-}
+)
+DIALECTS: dict[DialectName, Dialect] = {d.name: d for d in _RECORDS}
 
 _STATUS_ALIASES: dict[str, Status] = {}
 for _status, _aliases in {
@@ -322,64 +334,3 @@ def form_value(value: object) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def detect_dialect(
-    *, host: str, models_body: object = None, headers: dict[str, str] | None = None
-) -> DialectName:
-    """Guess the dialect from reliable facts only; `generic` when unsure."""
-    if host.split(":")[0] == "api.openai.com":
-        return "openai"
-    if host.split(":")[0] in HOSTS:
-        return HOSTS[host.split(":")[0]]
-    if headers and any(name.lower().startswith("x-litellm") for name in headers):
-        return "litellm"
-    if isinstance(models_body, dict):
-        if "model_path" in models_body and ("task_type" in models_body or "pipeline_name" in models_body):
-            return "sglang"
-        owners = {
-            str(item.get("owned_by", "")).lower()
-            for item in models_body.get("data", []) or []
-            if isinstance(item, dict)
-        }
-        found = {_OWNERS[o] for o in owners if o in _OWNERS}
-        if len(found) == 1:  # one clear owner; a mix (a gateway re-listing others) proves nothing
-            return found.pop()
-    return "generic"
-
-
-def dialect_from_answer(video_id: str, headers: Mapping[str, str]) -> DialectName | None:
-    """Who answered, when a job answer says so: LiteLLM's headers or encoded ids, vLLM-Omni's ids."""
-    if litellm_provider_from_id(video_id) or any(name.lower().startswith("x-litellm") for name in headers):
-        return "litellm"
-    if video_id.startswith("video_gen_"):
-        return "vllm-omni"
-    return None
-
-
-def _litellm_parts(video_id: str) -> list[str] | None:
-    """LiteLLM ids are `video_` + base64 of `litellm:custom_llm_provider:X;model_id:...;video_id:...`."""
-    if not video_id.startswith("video_"):
-        return None
-    try:
-        raw = video_id.removeprefix("video_")
-        text = base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8", "strict")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    parts = text.split(";")
-    return parts if parts[0].startswith("litellm:custom_llm_provider:") else None
-
-
-def litellm_provider_from_id(video_id: str) -> str | None:
-    parts = _litellm_parts(video_id)
-    return (parts[0].removeprefix("litellm:custom_llm_provider:") or None) if parts else None
-
-
-def litellm_sibling_id(own_id: str, raw_id: str) -> str | None:
-    """The LiteLLM id of `raw_id` (a provider's id, as LiteLLM leaves `remixed_from_video_id`),
-    built from a job of the same deployment: only the `video_id:` part differs."""
-    parts = _litellm_parts(own_id)
-    if parts is None or _litellm_parts(raw_id) is not None:
-        return None
-    swapped = [f"video_id:{raw_id}" if p.startswith("video_id:") else p for p in parts]
-    return "video_" + base64.b64encode(";".join(swapped).encode("utf-8")).decode("ascii")

@@ -165,7 +165,12 @@ def _sent_secrets(request: httpx2.Request | None, extra: Iterable[str]) -> list[
 
 
 def _from_status(
-    response: httpx2.Response, *, operation: str, backend_name: str, secrets: list[str]
+    response: httpx2.Response,
+    *,
+    operation: str,
+    backend_name: str,
+    secrets: list[str],
+    key_source: str | None = None,
 ) -> SoraError:
     status = response.status_code
     host = host_of(response.request.url if response.request else None)
@@ -175,7 +180,9 @@ def _from_status(
     if status in (401, 403):
         return AuthFailed(
             f"{operation} failed: the backend ({backend_name} at {host}) refused the API key (HTTP {status}){said}",
-            fix="Set SORA_MCP_API_KEY (or OPENAI_API_KEY) to a key this backend accepts.",
+            fix=f"Set {key_source} to a key this backend accepts."
+            if key_source
+            else "Set SORA_MCP_API_KEY (or OPENAI_API_KEY) to a key this backend accepts.",
         )
     if on_openai and status in (404, 410):
         return NotFound(f"{SUNSET_MESSAGE} ({operation} got HTTP {status})", fix=SUNSET_FIX)
@@ -221,9 +228,11 @@ def map_error(
     sent: bool,
     secrets: Iterable[str] = (),
     timeout_s: float | None = None,
+    key_source: str | None = None,
 ) -> SoraError:
     """Translate an SDK/HTTP exception into the most specific `SoraError`.
 
+    `key_source` names where the key came from (the variable a refused key is fixed in).
     `sent` is True for POSTs that may create a job (create, remix, extend, edit): a time-out
     or a dropped connection after such a request left means the job may exist, which is
     `OutcomeUnknown`, never something to retry blindly.
@@ -243,7 +252,13 @@ def map_error(
         request = None
     secrets_list = _sent_secrets(request, secrets)
     if isinstance(exc, (openai.APIStatusError, httpx2.HTTPStatusError)) and response is not None:
-        return _from_status(response, operation=operation, backend_name=backend_name, secrets=secrets_list)
+        return _from_status(
+            response,
+            operation=operation,
+            backend_name=backend_name,
+            secrets=secrets_list,
+            key_source=key_source,
+        )
 
     host = host_of(request.url if request is not None else None)
     cause = exc.__cause__ or exc.__context__

@@ -16,10 +16,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
-from sora_mcp.errors import InvalidInput
-
 _PIXELS = re.compile(r"^(\d+)p$")
 
 
@@ -92,23 +88,6 @@ def frame_image(url: str) -> list[dict[str, Any]]:
     return [{"type": "image_url", "image_url": {"url": url}, "frame_type": "first_frame"}]
 
 
-async def json_reference(dialect: Any, ref: Any) -> dict[str, Any]:
-    """A first-frame image for a JSON-only API (`dialect.reference` says how, or that it takes none):
-    an image URL as is, a local file as a data: URL."""
-    if dialect.reference == "none" or ref.kind == "file_id":
-        what = "a file_id" if dialect.reference != "none" else "an input_reference"
-        raise InvalidInput(
-            f"This backend ({dialect.label}) cannot take {what} as the first frame",
-            fix="Pass a local image path or an https image URL"
-            if dialect.reference != "none"
-            else "Leave input_reference out, or pass the provider's own image fields in `extra`.",
-        )
-    if ref.kind == "image_url" and ref.image_url:
-        return {"frame_images": frame_image(ref.image_url)}
-    raw = await anyio.Path(ref.path).read_bytes()
-    return {"frame_images": frame_image(image_data_url(raw, ref.mime_type))}
-
-
 # -- a provider's video-models answer → catalog entries -----------------------------------------
 
 
@@ -125,6 +104,24 @@ def _price(skus: Mapping[str, Any], resolution: str | None) -> float | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+def _reported(item: Mapping[str, Any]) -> str:
+    """The provider's own words for a model's limits (its labels, not our sizes), for `sora://models`."""
+    parts = [
+        f"{what} {', '.join(_strings(item.get(key))) or 'none listed'}"
+        for what, key in (
+            ("resolutions", "supported_resolutions"),
+            ("aspect ratios", "supported_aspect_ratios"),
+            ("durations", "supported_durations"),
+            ("frame images", "supported_frame_images"),
+        )
+    ]
+    parts += [
+        f"{what} {'yes' if item.get(key) else 'no'}"
+        for what, key in (("audio", "generate_audio"), ("seed", "seed"))
+    ]
+    return "; ".join(parts)
 
 
 def catalog_entry(
@@ -157,7 +154,8 @@ def catalog_entry(
     durations = [
         str(int(d)) for d in item.get("supported_durations") or [] if isinstance(d, int | float) and d > 0
     ]
-    skus = item.get("pricing_skus") if isinstance(item.get("pricing_skus"), dict) else {}
+    raw_skus = item.get("pricing_skus")
+    skus: Mapping[str, Any] = raw_skus if isinstance(raw_skus, dict) else {}
     prices = {s: p for s in sizes if (p := _price(skus, labels.get(s, (None,))[0])) is not None}
     frames = _strings(item.get("supported_frame_images"))
     short = model_id.rsplit("/", 1)[-1]
@@ -170,7 +168,7 @@ def catalog_entry(
         "sizes": sizes,
         "supports": {"input_reference": "first_frame" in frames, "audio": bool(item.get("generate_audio"))},
         "price_usd_per_second": prices,
-        "source": source,
+        "source": f"{source}: {_reported(item)}",
     }
     if durations:
         entry["seconds"] = sorted(set(durations), key=int)

@@ -160,6 +160,16 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
                 response = await self._inner.handle_async_request(request)
         except TimeoutError:
             raise httpx2.ReadTimeout("no answer within the request deadline", request=request) from None
+        if response.is_stream_consumed:
+            # An injected transport (MockTransport, a test double) may answer with its body already
+            # read: answer afresh from its raw bytes, so the cap and decoding below still apply.
+            response = httpx2.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=response.stream,
+                request=request,
+                extensions=response.extensions,
+            )
         content = _is_content(request) and 200 <= response.status_code < 300
         encoding = response.headers.get("content-encoding", "").strip().lower()
         decode = not content and encoding in ("gzip", "deflate", "x-gzip")
@@ -195,7 +205,7 @@ class EnvProxyTransport(httpx2.AsyncBaseTransport):
 
     def _route(self, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-        if not proxy or urllib.request.proxy_bypass(url.host):  # type: ignore[attr-defined]
+        if not proxy or urllib.request.proxy_bypass(url.host):
             return self._direct
         if proxy not in self._via:
             self._via[proxy] = httpx2.AsyncHTTPTransport(limits=self._limits, proxy=proxy)

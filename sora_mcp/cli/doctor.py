@@ -67,10 +67,9 @@ def _render(reports: list[Any]) -> None:
 
 async def _diagnose() -> list[Any]:
     from sora_mcp.cli.human_run import open_service
-    from sora_mcp.service.doctor import diagnose_all
 
     async with open_service() as svc:
-        return await diagnose_all(svc)
+        return await svc.diagnose()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -249,7 +249,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 async def cmd_list(args: argparse.Namespace) -> int:
     async with open_service() as svc:
-        page = await svc.list(limit=args.limit, after=args.after, order=args.order, status=args.status)
+        page = await svc.list_jobs(limit=args.limit, after=args.after, order=args.order, status=args.status)
     if args.json or not sys.stdout.isatty():
         data = to_data(page)
         data["data"] = [job_data(j) for j in page.data]

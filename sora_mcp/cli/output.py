@@ -187,7 +187,8 @@ def print_table(page: JobPage) -> None:
     if not page.data:
         console.print('No videos yet. Make one: sora-mcp create-and-poll --prompt "..." --download')
     id_width = max(len(j.id) for j in page.data) if page.data else 2
-    budget, shown = console.width, []
+    budget = console.width
+    shown: list[str] = []
     for name, width in _COLUMNS:
         width = width or id_width
         if budget - width - 2 < 0 and shown:

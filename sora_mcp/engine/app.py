@@ -270,12 +270,7 @@ async def content(request: Request) -> Response | FileStream:
             param="variant",
             code="content_missing",
         )
-    return FileStream(
-        path,
-        VARIANT_MIME[variant],
-        range_header=request.headers.get("range"),
-        drop_after=engine.config.drop_download_after_bytes,
-    )
+    return FileStream(path, VARIANT_MIME[variant], drop_after=engine.config.drop_download_after_bytes)
 
 
 async def list_models(request: Request) -> Response:

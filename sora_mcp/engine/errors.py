@@ -7,6 +7,8 @@ exception handler. Messages name the problem and the fix, and never hold host pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.responses import JSONResponse
 
 
@@ -44,7 +46,7 @@ def error_response(
     param: str | None = None,
     code: str | None = None,
     type: str = "invalid_request_error",
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": type, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)

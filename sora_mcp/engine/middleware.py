@@ -41,9 +41,10 @@ class EngineMiddleware:
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # logged before the client can have the answer, so a test that just got its
-                # response always finds the request in the stats
-                record(message["status"])
+                # response always finds the request in the stats; the delay is read first, so a
+                # logged answer is one already being held back (tests lift the delay on that)
                 delay = self.engine.config.response_delay_ms
+                record(message["status"])
                 if is_api and delay:
                     await asyncio.sleep(delay / 1000)
             await send(message)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sora_mcp.library.downloads import DiskError, DownloadResult, download
+from sora_mcp.library.downloads import DownloadResult, download
 from sora_mcp.library.ledger import Ledger
 from sora_mcp.library.paths import asset_path, safe_dirname
 from sora_mcp.library.records import JobRecord, StatusEvent, StoredAsset
@@ -12,7 +12,6 @@ from sora_mcp.library.tempfiles import atomic_replace, create_temp, sweep_temp, 
 
 __all__ = [
     "TEMP_PREFIX",
-    "DiskError",
     "DownloadResult",
     "JobRecord",
     "Ledger",

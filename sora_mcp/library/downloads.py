@@ -25,6 +25,7 @@ import anyio.to_thread
 from sora_mcp.errors import (
     BackendError,
     BackendUnavailable,
+    DiskError,
     RateLimited,
     SoraError,
     Unsupported,
@@ -51,12 +52,6 @@ class DownloadResult:
     served_variant: str | None
     attempts: int = 1
     resumed: bool = False
-
-
-class DiskError(SoraError):
-    """Writing into the data directory failed (disk full, permissions)."""
-
-    code = "disk"
 
 
 class AssetTooLarge(BackendError):

@@ -9,7 +9,7 @@ across threads under a lock; several `Ledger` objects or processes may open the 
 open (`migrations.py`).
 
 Methods: record_pending / resolve_pending / drop_pending / unresolved_pending (creates whose
-outcome is unknown), record_job, update_status, get, list, unfinished, unarchived,
+outcome is unknown), record_job, update_status, get, list_jobs, unfinished, unarchived,
 mark_deleted, add_asset, remove_assets, assets, spend_summary, spent_since, summary,
 claim / renew / release (work done once across instances, `claims.py`), close.
 """
@@ -292,7 +292,7 @@ class Ledger(LedgerClaims, LedgerReports):
         found = self._records(self._rows("SELECT * FROM jobs WHERE id = ?", (video_id,)))
         return found[0] if found else None
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,

@@ -43,7 +43,7 @@ class _Executor:
 
     def execute(self, sql: str, params: Params = (), /) -> Cursor:
         # Always a sequence (even empty): psycopg then reads '%%' in the translated text as '%'.
-        return self._conn.execute(POSTGRES.query(sql), tuple(params))  # type: ignore[no-any-return]
+        return self._conn.execute(POSTGRES.query(sql), tuple(params))
 
 
 class PgDatabase:

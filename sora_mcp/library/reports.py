@@ -1,6 +1,6 @@
 """Money and overview queries over the ledger: spend by UTC day/month, and the library summary.
 
-A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list`.
+A mixin so `Ledger` stays about storage; it relies only on `_rows`, `_now` and `list_jobs`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class LedgerReports:
     def _now(self) -> int:
         raise NotImplementedError
 
-    def list(
+    def list_jobs(
         self, *, limit: int = 20, include_deleted: bool = False
     ) -> tuple[builtins.list[Any], str | None]:
         raise NotImplementedError
@@ -62,7 +62,7 @@ class LedgerReports:
             r["status"]: r["n"] for r in self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         }
         files = self._rows("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM assets")[0]
-        recent, _ = self.list(limit=5, include_deleted=True)
+        recent, _ = self.list_jobs(limit=5, include_deleted=True)
         return {
             "jobs": sum(by_status.values()),
             "by_status": by_status,

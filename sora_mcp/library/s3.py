@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import anyio
 import anyio.to_thread
 
-from sora_mcp.errors import ConfigError, SoraError
+from sora_mcp.errors import ConfigError, SoraError, StoreError
 from sora_mcp.library.stores import READ_CHUNK, S3_SCHEME, StoredObject
 
 PART_SIZE = 8 * 1024 * 1024  # S3's parts are at least 5 MiB (except the last)
@@ -36,12 +36,6 @@ _FIX_CREDS = (
     "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_ENDPOINT_URL for a "
     "non-AWS server, or unset SORA_MCP_ASSET_STORE to keep the local library."
 )
-
-
-class StoreError(SoraError):
-    """The S3-compatible store refused or could not be reached; nothing partial was kept."""
-
-    code = "store"
 
 
 def parse_store_url(url: str) -> tuple[str, str]:

@@ -1,18 +1,18 @@
 """Prompting layer: prompt template and augmentation, model catalog (sizes, durations, prices),
 content guardrails and input-reference preparation. Everything here runs before any network call."""
 
-from sora_mcp.prompting.catalog import (
-    Catalog,
+from sora_mcp.prompting.catalog import Catalog, Kind
+from sora_mcp.prompting.guardrails import RULES, check_faces, check_prompt, faces_available
+from sora_mcp.prompting.model_spec import (
     Feature,
-    Kind,
     ModelSpec,
     Supports,
     ValidatedRequest,
     normalise_seconds,
     normalise_size,
 )
-from sora_mcp.prompting.guardrails import RULES, check_faces, check_prompt, faces_available
-from sora_mcp.prompting.reference import MAX_BYTES, MAX_PIXELS, PreparedReference, prepare_reference
+from sora_mcp.prompting.reference import MAX_BYTES, PreparedReference, prepare_reference
+from sora_mcp.prompting.reference_image import MAX_PIXELS
 from sora_mcp.prompting.template import (
     PROMPT_ARGS,
     PROMPT_FILES,

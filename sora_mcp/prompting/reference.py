@@ -7,7 +7,7 @@ link in between); they must be a regular file no larger than the limit, checked 
 before a single byte is read. Bytes must really be JPEG, PNG or WebP; their pixel count and
 decoded size (pixels x bytes per pixel, so a 16-bit PNG counts double) are checked from the
 header before decoding, so bombs are refused cheaply, and JPEGs are decoded reduced when the
-target is smaller. A limiter bounds how many references are decoded at once. The verified bytes are always
+target is smaller (`reference_image`: the Pillow half). A limiter bounds how many references are decoded at once. The verified bytes are always
 copied (and fitted to the target size when needed) into a temp file that is removed when the
 context exits, whatever happens; the upload therefore sends exactly the bytes that were checked.
 """
@@ -17,14 +17,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
 import hashlib
-import io
 import os
 import re
 import secrets
 import stat
-import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,14 +34,18 @@ from pydantic import BaseModel
 from sora_mcp.errors import InvalidInput
 from sora_mcp.prompting import guardrails
 from sora_mcp.prompting.confine import Moved, Outside, open_confined, resolve_inside
+from sora_mcp.prompting.reference_image import (
+    FORMATS,
+    MAX_IMAGE_BYTES,
+    magic_format,
+    refuse,
+    verify_and_fit,
+)
 
 MAX_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
 _FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]{1,200}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.IGNORECASE | re.DOTALL)
-_FORMATS = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg"), "WEBP": ("image/webp", ".webp")}
 
 
 def _roots_fix(roots: Sequence[Path]) -> str:
@@ -70,16 +71,6 @@ class PreparedReference(BaseModel):
     fitted: bool = False
 
 
-def _shown(value: str) -> str:
-    # The user's own spelling (never the resolved host path), printable and bounded.
-    text = "".join(ch if ch.isprintable() else "?" for ch in value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _refuse(value: str, problem: str, fix: str) -> InvalidInput:
-    return InvalidInput(f"input_reference '{_shown(value)}' {problem}.", fix=fix)
-
-
 def _parse_size(target_size: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d{2,5})x(\d{2,5})", target_size.strip().lower())
     if not m:
@@ -102,30 +93,6 @@ def _internal_host(host: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def _what_is_it(data: bytes) -> str:
-    if data.startswith(b"PK\x03\x04"):
-        return "a ZIP archive"
-    if data.startswith(b"%PDF"):
-        return "a PDF document"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "a GIF image"
-    try:
-        data[:512].decode("utf-8")
-        return "text"
-    except UnicodeDecodeError:
-        return "an unknown kind of file"
-
-
-def _magic_format(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
-
-
 def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
     """Confine, open in one step (see `confine`), stat, then read a local file.
 
@@ -135,33 +102,33 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
     try:
         root, resolved = resolve_inside(value, roots)
     except Outside:
-        raise _refuse(value, "is outside the folders images may come from", _roots_fix(allowed)) from None
+        raise refuse(value, "is outside the folders images may come from", _roots_fix(allowed)) from None
     except (OSError, RuntimeError, ValueError):
-        raise _refuse(value, "could not be resolved", "Pass a plain path to an image file.") from None
+        raise refuse(value, "could not be resolved", "Pass a plain path to an image file.") from None
     try:
         fd = open_confined(root, resolved)
     except FileNotFoundError:
-        raise _refuse(
+        raise refuse(
             value, "does not exist", "Check the path (relative paths start at the working directory)."
         ) from None
     except IsADirectoryError:
-        raise _refuse(
+        raise refuse(
             value, "is a directory, not an image file", "Pass the path of a JPEG, PNG or WebP file."
         ) from None
     except Moved:
-        raise _refuse(
+        raise refuse(
             value,
             "changed while it was being opened (a folder or the file became a link)",
             _roots_fix(allowed),
         ) from None
     except OSError:
-        raise _refuse(value, "could not be opened", "Check that the file is readable.") from None
+        raise refuse(value, "could not be opened", "Check that the file is readable.") from None
     # fstat before fdopen: fdopen refuses a directory with its own error.
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
-        raise _refuse(value, f"is {kind}, not an image file", "Pass the path of a JPEG, PNG or WebP file.")
+        raise refuse(value, f"is {kind}, not an image file", "Pass the path of a JPEG, PNG or WebP file.")
     with os.fdopen(fd, "rb") as fh:
         _check_size(value, st.st_size, max_bytes)
         data = fh.read(max_bytes + 1)
@@ -171,9 +138,9 @@ def _read_local(value: str, roots: Sequence[Path], max_bytes: int) -> bytes:
 
 def _check_size(value: str, size: int, max_bytes: int) -> None:
     if size == 0:
-        raise _refuse(value, "is empty", "Pass a JPEG, PNG or WebP image.")
+        raise refuse(value, "is empty", "Pass a JPEG, PNG or WebP image.")
     if size > max_bytes:
-        raise _refuse(
+        raise refuse(
             value,
             f"is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB",
             "Use a smaller image (resize it or save it as JPEG).",
@@ -183,199 +150,18 @@ def _check_size(value: str, size: int, max_bytes: int) -> None:
 def _decode_data_url(value: str, max_bytes: int) -> bytes:
     m = _DATA_URL.match(value)
     if not m:
-        raise _refuse(
+        raise refuse(
             value, "is not a base64 image data URL", "Use data:image/png;base64,... (png, jpeg or webp)."
         )
     if m.group(1).lower() not in ("image/png", "image/jpeg", "image/jpg", "image/webp"):
-        raise _refuse(value, f"has type {m.group(1)}", "Use a PNG, JPEG or WebP image.")
+        raise refuse(value, f"has type {m.group(1)}", "Use a PNG, JPEG or WebP image.")
     payload = re.sub(r"\s+", "", m.group(2))
     if len(payload) * 3 // 4 > max_bytes + 3:
         _check_size(value, len(payload) * 3 // 4, max_bytes)
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise _refuse(value, "does not contain valid base64", "Re-encode the image as base64.") from None
-
-
-def _verify_and_fit(
-    value: str, data: bytes, target: tuple[int, int], dest: Path, max_image_bytes: int = MAX_IMAGE_BYTES
-) -> tuple[str, str, int, int, bool]:
-    """Check the bytes are a sane JPEG/PNG/WebP, then write them (fitted if needed) to `dest`.
-
-    The decoded size (pixels x bytes per pixel, see `decode_cost`) is checked from the header
-    before a pixel is decoded; a JPEG larger than needed is decoded reduced (`draft`: 1/2 to 1/8
-    scale straight from the DCT), so a huge photo costs what its target size costs.
-    Returns (format, mime, width, height, fitted) with the source image's dimensions.
-    Blocking: run in a worker thread.
-    """
-    from PIL import Image, ImageOps  # Pillow is heavy to import; only needed here
-
-    _give_back_freed_images()
-    fmt = _magic_format(data)
-    if fmt is None:
-        raise _refuse(
-            value,
-            f"is not a JPEG, PNG or WebP image (its bytes look like {_what_is_it(data)})",
-            "Pass a real image.",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = image.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        width, height = MAX_PIXELS + 1, 1
-    except Exception:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, ...) on bad input
-        raise _refuse(value, "could not be read as an image", "Re-save it as PNG or JPEG.") from None
-    if width * height > MAX_PIXELS:
-        raise _refuse(
-            value,
-            f"is too large in pixels (over {MAX_PIXELS // 1_000_000} megapixels; a possible decompression bomb)",
-            "Resize it to the video size first (e.g. 1280x720).",
-        )
-    try:
-        # A JPEG's EXIF sits before its pixels (cheap to read); a PNG's or WebP's may follow them,
-        # so Pillow decodes the whole image to find it: read theirs only after the budget check.
-        orientation = image.getexif().get(0x0112, 1) if fmt == "JPEG" else 1
-        quarter = orientation in (5, 6, 7, 8)  # quarter turns swap the axes the target is measured on
-        if fmt == "JPEG" and ((width, height) != target or orientation not in (0, 1)):
-            image.draft("RGB", (target[1], target[0]) if quarter else target)
-    except Exception:  # noqa: BLE001 - as above
-        raise _refuse(value, "could not be read as an image", "Re-save it as PNG or JPEG.") from None
-    cost = decode_cost(image, fits=(width, height) != target)
-    if cost > max_image_bytes:
-        raise _refuse(
-            value,
-            f"would take {cost / 1048576:.0f} MB of memory to decode ({width}x{height}, {_depth(image)}); "
-            f"the limit is {max_image_bytes / 1048576:.0f} MB",
-            "Resize it to the video size first (e.g. 1280x720), or save it as an 8-bit JPEG or PNG.",
-        )
-    try:
-        image.load()
-        if fmt != "JPEG":
-            orientation = image.getexif().get(0x0112, 1)
-            quarter = orientation in (5, 6, 7, 8)
-        rotated = orientation not in (0, 1)
-        upright = ImageOps.exif_transpose(image) if rotated else image
-    except Exception:  # noqa: BLE001 - as above: any decoder failure means a damaged file
-        raise _refuse(value, "is damaged and could not be decoded", "Re-save it as PNG or JPEG.") from None
-    unchanged = (width, height) == target and not rotated
-    if quarter:
-        width, height = height, width
-    mime, _ = _FORMATS[fmt]
-    if unchanged:
-        dest.write_bytes(data)
-        return fmt, mime, width, height, False
-    source = _rgb_like(upright)
-    del image, upright  # the full-size decode is dropped as soon as a smaller copy exists
-    # Halve repeatedly in one box-filter pass down to ~2x the target (cheap, keeps LANCZOS quality).
-    factor = min(source.width // (2 * target[0]), source.height // (2 * target[1]))
-    if factor >= 2:
-        source = source.reduce(factor)
-    fitted = ImageOps.fit(source, target, method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-    del source
-    if fmt == "JPEG":
-        fitted.convert("RGB").save(dest, format="JPEG", quality=95)
-    else:
-        fitted.save(dest, format=fmt, **({"quality": 95} if fmt == "WEBP" else {}))
-    return fmt, mime, width, height, True
-
-
-@functools.cache
-def _give_back_freed_images() -> None:
-    """Return a decoded image's memory to the system when it is freed (glibc only, once).
-
-    Pillow allocates images in 16 MB blocks. glibc serves a freed large block's size from the
-    heap from then on (its mmap threshold adapts upward), and every worker thread has its own
-    heap arena, so each thread that ever decoded a big image kept ~200 MB resident: the RSS
-    "never given back". A fixed threshold keeps blocks of 1 MiB and up mmap-backed, so free()
-    unmaps them at once.
-    """
-    import ctypes
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
-# Bytes Pillow keeps per pixel for each mode (3-channel modes are stored 4 bytes wide).
-_MODE_BYTES = {
-    "1": 1,
-    "L": 1,
-    "P": 1,
-    "PA": 4,
-    "LA": 4,
-    "La": 4,
-    "RGB": 4,
-    "RGBA": 4,
-    "RGBa": 4,
-    "RGBX": 4,
-    "CMYK": 4,
-    "YCbCr": 4,
-    "LAB": 4,
-    "HSV": 4,
-    "I": 4,
-    "F": 4,
-    "I;16": 2,
-    "I;16B": 2,
-    "I;16L": 2,
-}
-_CHANNELS = {
-    "1": 1,
-    "L": 1,
-    "P": 1,
-    "I": 1,
-    "F": 1,
-    "LA": 2,
-    "La": 2,
-    "PA": 2,
-    "RGB": 3,
-    "YCbCr": 3,
-    "LAB": 3,
-    "HSV": 3,
-    "RGBA": 4,
-    "RGBa": 4,
-    "RGBX": 4,
-    "CMYK": 4,
-}
-
-
-def _bits(image) -> int:  # type: ignore[no-untyped-def]
-    """Bits per channel of the source (16 for a 16-bit PNG, whose rows are unpacked from 16 bits)."""
-    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
-        return 16 if image.mode.startswith("I;16") else 32
-    return 16 if any(";16" in str(getattr(tile, "args", tile)) for tile in (image.tile or [])) else 8
-
-
-def _depth(image) -> str:  # type: ignore[no-untyped-def]
-    return f"{_bits(image)}-bit {image.mode}"
-
-
-def decode_cost(image, *, fits: bool = True) -> int:  # type: ignore[no-untyped-def]
-    """Bytes decoding `image` (at its current, possibly draft-reduced size) may hold at once.
-
-    The decoded buffer (Pillow's bytes per pixel for its mode, or the source's own bytes per
-    pixel when wider: 16-bit samples cost twice), plus an RGB(A) copy when fitting needs one.
-    """
-    pixels = image.width * image.height
-    mode = image.mode
-    stored = _MODE_BYTES.get(mode, 4)
-    source = _CHANNELS.get(mode, 1) * _bits(image) // 8
-    per_pixel = max(stored, source)
-    if fits and mode not in ("RGB", "RGBA"):
-        per_pixel += 4  # converted to RGB(A) before resizing
-    return pixels * per_pixel
-
-
-def _rgb_like(image):  # type: ignore[no-untyped-def]
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    wanted = "RGBA" if has_alpha else "RGB"
-    return image if image.mode == wanted else image.convert(wanted)
+        raise refuse(value, "does not contain valid base64", "Re-encode the image as base64.") from None
 
 
 @asynccontextmanager
@@ -408,9 +194,9 @@ async def prepare_reference(
     if lowered.startswith("https://"):
         parts = urlsplit(value)
         if not parts.hostname or any(ch.isspace() for ch in value):
-            raise _refuse(value, "is not a valid URL", "Pass a complete https:// URL to an image.")
+            raise refuse(value, "is not a valid URL", "Pass a complete https:// URL to an image.")
         if _internal_host(parts.hostname):
-            raise _refuse(
+            raise refuse(
                 value,
                 "points at a local, private or link-local address",
                 "Pass a public https URL, or save the image in an allowed folder and pass its path.",
@@ -418,13 +204,13 @@ async def prepare_reference(
         yield PreparedReference(kind="image_url", image_url=value)
         return
     if lowered.startswith("http://"):
-        raise _refuse(
+        raise refuse(
             value,
             "uses plain http",
             "Use an https:// URL, or save the image in the working directory and pass its path.",
         )
     if _SCHEME.match(value):
-        raise _refuse(
+        raise refuse(
             value, "uses an unsupported URL scheme", "Use https://, data:image/..., a file id or a path."
         )
 
@@ -440,11 +226,11 @@ async def prepare_reference(
                 data = await anyio.to_thread.run_sync(_read_local, value, roots, max_bytes)
                 shown = value
             digest = hashlib.sha256(data).hexdigest()
-            fmt = _magic_format(data)
-            ext = _FORMATS[fmt][1] if fmt else ".bin"
+            fmt = magic_format(data)
+            ext = FORMATS[fmt][1] if fmt else ".bin"
             temp = tmp_dir / f"reference-{secrets.token_hex(8)}{ext}"
             fmt_name, mime, width, height, fitted = await anyio.to_thread.run_sync(
-                _verify_and_fit, shown, data, target, temp, max_image_bytes
+                verify_and_fit, shown, data, target, temp, max_image_bytes
             )
             del data
             if check_faces and guardrails.faces_available():
@@ -452,7 +238,7 @@ async def prepare_reference(
         yield PreparedReference(
             kind="file",
             path=temp,
-            filename=f"reference{_FORMATS[fmt_name][1]}",
+            filename=f"reference{FORMATS[fmt_name][1]}",
             mime_type=mime,
             sha256=digest,
             width=width,

@@ -172,11 +172,14 @@ def _explain(
     max_wait: float,
 ) -> InvalidInput:
     """One schema violation as a sora-mcp error (message + fix), never the validator's own text."""
-    where, kind, rule = _where(error), error.validator, error.validator_value
+    # Typed `Any | Unset` (a bare ValidationError has neither); an error from `iter_errors` has both.
+    instance: Any = error.instance
+    rule: Any = error.validator_value
+    where, kind = _where(error), error.validator
     sub = error.schema if isinstance(error.schema, dict) else {}
     if "propertyNames" in error.schema_path:  # a key of a names-only object (e.g. shot) is unknown
         names = dict.fromkeys(rule) if isinstance(rule, list) else {}
-        key = str(error.instance)
+        key = str(instance)
         hint = _suggest(key, names, tool, args, size_hint, prefix=f"{where}.")
         return InvalidInput(
             f"{tool} has no argument '{where}.{key}'; nothing was sent",
@@ -184,15 +187,15 @@ def _explain(
         )
     if kind == "additionalProperties":
         props = sub.get("properties", {})
-        unknown = [k for k in error.instance if k not in props]
+        unknown = [k for k in instance if k not in props]
         prefix = f"{where}." if error.absolute_path else ""
         hints = "; ".join(
             f"{prefix}{k}: {_suggest(k, props, tool, args, size_hint, prefix=prefix)}" for k in unknown
         )
-        names = ", ".join(f"'{prefix}{k}'" for k in unknown)
-        return InvalidInput(f"{tool} has no argument {names}; nothing was sent", fix=f"Instead: {hints}.")
+        listed = ", ".join(f"'{prefix}{k}'" for k in unknown)
+        return InvalidInput(f"{tool} has no argument {listed}; nothing was sent", fix=f"Instead: {hints}.")
     if kind == "required":
-        missing = [k for k in rule if k not in error.instance]
+        missing = [k for k in rule if k not in instance]
         desc = schema.get("properties", {}).get(missing[0], {}).get("description", "") if missing else ""
         return InvalidInput(
             f"{tool} needs {', '.join(missing)}", fix=f"Pass {missing[0]}: {desc}".rstrip(": ")
@@ -204,7 +207,7 @@ def _explain(
         )
     if kind == "enum":
         return InvalidInput(
-            f"{where} cannot be {_shown(error.instance)}",
+            f"{where} cannot be {_shown(instance)}",
             fix=f"Pass one of: {', '.join(str(v) for v in rule)}.",
         )
     if kind in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
@@ -216,7 +219,7 @@ def _explain(
                 "all_done (the jobs keep running); SORA_MCP_MAX_WAIT_S raises the limit for clients that "
                 "allow longer calls."
             )
-        return InvalidInput(f"{where} is {_shown(error.instance)}, which is not {word} {rule:g}", fix=fix)
+        return InvalidInput(f"{where} is {_shown(instance)}, which is not {word} {rule:g}", fix=fix)
     if kind in ("maxItems", "minItems", "maxLength", "minLength"):
         word = "at most" if kind.startswith("max") else "at least"
         unit = "items" if kind.endswith("Items") else "characters"
@@ -230,7 +233,7 @@ def _explain(
         article = "an" if str(want)[0] in "aeiou" else "a"
         desc = sub.get("description", "")
         return InvalidInput(
-            f"{where} must be {article} {want} (got {_shown(error.instance)})",
+            f"{where} must be {article} {want} (got {_shown(instance)})",
             fix=f"Pass {where} as {article} {want}. {desc}".strip(),
         )
     return InvalidInput(

@@ -1,28 +1,22 @@
-"""Argument types shared by the MCP tools, the `shot` object and the budget gates.
+"""Argument types shared by the MCP tools, the `shot` object, and the small helpers that turn
+arguments into what the service takes (`shot_fields`, `flat_jobs`, `one_or_many`, `batch_defaults`).
 
 The fourteen shot details are declared once (on `AugmentFields`) and reach the agent as one
 `shot` object whose fields are named, not described: `sora://prompt-template` explains them, so
-they are not repeated in every tool's schema. `needs_approval(gate)` adds a hidden parameter
-that a resolver fills with the user's budget approval before the tool runs.
+they are not repeated in every tool's schema. `disk_guard` wraps every tool (a full disk answers
+with its fix). Budget approval (the hidden `approval` parameter) is in `approval`.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.resolve import Elicit, Resolve
-from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
-from sora_mcp.errors import SoraError, as_disk_full
+from sora_mcp.errors import InvalidInput, SoraError, as_disk_full
 from sora_mcp.prompting import AugmentFields
-from sora_mcp.service.budget import Approver
-from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
 SHOT_FIELDS = tuple(AugmentFields.model_fields)
 SHOT_SCHEMA: dict[str, Any] = {
@@ -57,7 +51,68 @@ BackendName = Annotated[
     Field(description="A backend named in the backends file; only needed when several serve the model."),
 ]
 
+BATCH_JOB_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string"},
+        "model": {"type": "string"},
+        "size": {"type": "string"},
+        "seconds": {"type": ["string", "integer"]},
+        "input_reference": {"type": "string"},
+        "augment": {"type": "boolean"},
+        "shot": {"type": "object"},
+        "extra": {"type": "object"},
+        "backend": {"type": "string"},
+    },
+    # Not closed: a job may also give the shot fields flat (as a JSONL line does); unknown keys are
+    # refused per job by the batch, naming the allowed ones.
+}
+BatchJobs = Annotated[
+    list[dict[str, Any]] | None,
+    WithJsonSchema(
+        {
+            "type": "array",
+            "maxItems": 100,
+            "items": BATCH_JOB_SCHEMA,
+            "description": "The jobs: each like create_video's arguments.",
+        }
+    ),
+]
+JsonlPath = Annotated[
+    str | None,
+    Field(
+        description="Or a .jsonl file in the allowed folders: one job (JSON object or plain prompt) per line."
+    ),
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shot_fields(shot: AugmentFields | dict[str, Any] | None) -> AugmentFields:
+    return AugmentFields.model_validate(shot or {})
+
+
+def flat_jobs(jobs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Batch jobs as the service reads them: each job's `shot` details beside its other keys."""
+    if jobs is None:
+        return None
+    out = []
+    for job in jobs:
+        flat = {k: v for k, v in job.items() if k != "shot" and v is not None}
+        flat.update({k: v for k, v in (job.get("shot") or {}).items() if v is not None})
+        out.append(flat)
+    return out
+
+
+def one_or_many(video_id: str | None, video_ids: list[str] | None) -> list[str]:
+    """get_status's job ids (duplicates dropped, order kept): exactly one of the two must be given."""
+    if (video_id is None) == (video_ids is None) or not (video_id or video_ids):
+        # The argument check refuses this first; kept for callers that bypass it (MCPServer.call_tool).
+        raise InvalidInput(
+            "get_status needs exactly one of video_id or video_ids",
+            fix="Pass video_id for one job, or video_ids (a list) for several, not both.",
+        )
+    return list(dict.fromkeys([video_id] if video_id else list(video_ids or [])))
 
 
 def disk_guard(fn: F) -> F:
@@ -77,151 +132,8 @@ def disk_guard(fn: F) -> F:
                 raise full from None
             raise
 
+    # functools.wraps keeps fn's name, doc and signature (the SDK reads them); mypy cannot see it is F.
     return guarded  # type: ignore[return-value]
-
-
-class Approval(BaseModel):
-    approve: bool = Field(description="Spend the money on this request?")
-
-
-# What a budget gate injects: the user's answer, or (gate did not ask) an accepted `None`.
-ApprovalAnswer = ElicitationResult[Approval]
-Gate = Callable[..., Awaitable["Elicit[Approval] | None"]]
-
-
-def can_elicit(ctx: Any) -> bool:
-    """Whether the client declared form elicitation (a bare `elicitation: {}` counts)."""
-    caps = getattr(ctx, "client_capabilities", None)
-    elicitation = getattr(caps, "elicitation", None)
-    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
-
-
-def needs_approval(gate: Gate) -> Callable[[F], F]:
-    """Make the tool's `approval` parameter hidden and filled by `gate` before the tool runs.
-
-    The gate prices the call; when it would cross the remaining budget and the client can be
-    asked, it returns `Elicit(...)`. The framework asks on either protocol (a mid-call
-    `elicitation/create` on 2025-11-25, an `input_required` round on 2026-07-28) and injects the
-    answer; resolver parameters never appear in the tool's input schema.
-    """
-
-    def wrap(fn: F) -> F:
-        sig = inspect.signature(fn, eval_str=True)
-        # The tool declares `approval: ApprovalAnswer` (keyword-only); the gate is attached here
-        # because it closes over the service, which a string annotation could not name.
-        annotation = Annotated[ApprovalAnswer, Resolve(gate)]
-        params = [
-            p.replace(annotation=annotation) if p.name == "approval" else p for p in sig.parameters.values()
-        ]
-        fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-        fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
-        return fn
-
-    return wrap
-
-
-def approval_message(reason: str | None) -> Elicit[Approval] | None:
-    return None if reason is None else Elicit(f"{reason} Approve this spend once?", Approval)
-
-
-def approver_for(ctx: Any, answer: ApprovalAnswer | None = None) -> Approver:
-    """The service's `approve(quote, reason)` for one tool call.
-
-    If the gate asked, its answer stands (accept + approve=true; decline/cancel = no). If it did
-    not (the quote fitted when it looked), the user is asked now where the protocol allows a
-    mid-call request (2025-11-25); otherwise None: nobody could be asked, so the call is refused.
-    """
-    asked = answer is not None and not (isinstance(answer, AcceptedElicitation) and answer.data is None)
-
-    async def approve(quote: Any, reason: str) -> bool | None:
-        if asked:
-            return isinstance(answer, AcceptedElicitation) and bool(getattr(answer.data, "approve", False))
-        version = getattr(ctx, "protocol_version", None)
-        if not can_elicit(ctx) or (version is not None and is_version_at_least(version, "2026-07-28")):
-            return None
-        result = await ctx.elicit(f"{reason} Approve this spend once?", Approval)
-        return getattr(result, "action", None) == "accept" and bool(getattr(result.data, "approve", False))
-
-    return approve
-
-
-# ---- budget gates: one per paid tool, each taking the tool's own arguments by name ----------
-
-
-async def _over(service: Any, quote: Any) -> str | None:
-    return service.over_budget(quote)
-
-
-def create_gate(service: Any) -> Gate:
-    async def approve_create(
-        ctx: Context, prompt: Any, model: Any, size: Any, seconds: Any, dry_run: Any
-    ) -> Elicit[Approval] | None:
-        if dry_run or not can_elicit(ctx):
-            return None
-        try:
-            await service.refresh_catalog(service.route(model))
-            _, _, quote = service.quote_create(
-                CreateRequest(prompt=prompt, model=model, size=size, seconds=seconds, augment=False)
-            )
-        except SoraError:
-            return None  # the tool itself refuses the call with the full message
-        return approval_message(await _over(service, quote))
-
-    return approve_create
-
-
-def derive_gate(service: Any, kind: str) -> Gate:
-    async def approve_derive(
-        ctx: Context, video_id: Any, prompt: Any, dry_run: Any
-    ) -> Elicit[Approval] | None:
-        if dry_run or not can_elicit(ctx):
-            return None
-        try:
-            plan = await service.quote_derive(
-                kind, DeriveRequest(video_id=video_id, prompt=prompt, augment=False)
-            )
-        except SoraError:
-            return None
-        return approval_message(await _over(service, plan.quote))
-
-    async def approve_extend(
-        ctx: Context, video_id: Any, prompt: Any, seconds: Any, dry_run: Any
-    ) -> Elicit[Approval] | None:
-        if dry_run or not can_elicit(ctx):
-            return None
-        try:
-            req = DeriveRequest(video_id=video_id, prompt=prompt, seconds=seconds, augment=False)
-            plan = await service.quote_derive("extend", req)
-        except SoraError:
-            return None
-        return approval_message(await _over(service, plan.quote))
-
-    return approve_extend if kind == "extend" else approve_derive
-
-
-def batch_gate(service: Any) -> Gate:
-    async def approve_batch(
-        ctx: Context,
-        jobs: Any,
-        jsonl_path: Any,
-        model: Any,
-        size: Any,
-        seconds: Any,
-        augment: Any,
-        dry_run: Any,
-    ) -> Elicit[Approval] | None:
-        from sora_mcp.service.batch import batch_quote, plan_batch
-
-        if dry_run or not can_elicit(ctx):
-            return None
-        defaults = batch_defaults(model, size, seconds, augment)
-        try:
-            lines = await plan_batch(service, jobs, jsonl_path, defaults)
-        except SoraError:
-            return None
-        return approval_message(await _over(service, batch_quote(lines)))
-
-    return approve_batch
 
 
 def batch_defaults(

@@ -13,6 +13,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from sora_mcp.prompting import PROMPT_ARGS, render_prompt
+from sora_mcp.server.signature import with_signature
 
 # MCP prompt name -> (template name, title, description)
 PROMPTS: dict[str, tuple[str, str, str]] = {
@@ -51,9 +52,7 @@ def _prompt_fn(template: str) -> Any:
                 arg.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
             )
         )
-    fn.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
-    fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": str}
-    return fn
+    return with_signature(fn, params, str)
 
 
 def register_prompts(mcp: MCPServer) -> None:

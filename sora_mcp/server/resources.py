@@ -10,7 +10,6 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from sora_mcp.errors import SoraError
 from sora_mcp.prompting import content_text
 from sora_mcp.service import VideoService
-from sora_mcp.service.archive import with_links
 
 
 def register_resources(mcp: MCPServer, service: VideoService) -> None:
@@ -34,7 +33,8 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
         text = catalog.as_markdown()
         if catalog.provider:
             return text  # the provider's own list is already the whole truth
-        served = await service.backend_models()
+        # Annotated: inside VideoService's body `list` names its method, which blurs the inferred type.
+        served: list[str] | None = await service.backend_models()
         if served:
             text += "\n\n## Models the backend lists (GET /v1/models)\n\n" + "\n".join(
                 f"- {m}" + ("" if service.catalog.get(m) else " (not in the catalog: basic checks only)")
@@ -49,8 +49,7 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
             job = await service.get_status(video_id, archive_now=False)
         except SoraError as exc:
             raise ResourceError(str(exc)) from None
-        if service.store is not None:  # files in S3: each with a fresh time-limited link
-            job = with_links(service, job)
+        job = service.with_links(job)  # files in S3: each with a fresh time-limited link
         return job.model_dump_json(indent=2, exclude_none=True)
 
     @mcp.resource("sora://library", name="library", mime_type="application/json")

@@ -12,13 +12,17 @@ import base64
 import io
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import ImageContent, TextContent
 
-from sora_mcp.models import TERMINAL_STATUSES, Asset, Job, JobPage, Quote
+from sora_mcp.models import TERMINAL_STATUSES, Asset, DeleteResult, Job, JobPage, Quote
+
+if TYPE_CHECKING:
+    from sora_mcp.service.batch import BatchResult
 
 THUMB_MAX_WIDTH = 480
+THUMB_MAX_BYTES = 20 * 1024 * 1024  # a larger "thumbnail" is not decoded to be shown
 PROMPT_SHOWN = 200  # characters of the sent prompt shown after a create
 LIST_PROMPT_SHOWN = 70
 
@@ -150,6 +154,30 @@ def done_step(job: Job) -> str:
     return job.next_step or "create_video to try again."
 
 
+def batch_text(result: BatchResult, wait: float) -> str:
+    """One line for the batch, one per job (its id and status, or why it failed), the next step."""
+    lines = [
+        f"Batch{' dry run' if result.dry_run else ''}: {result.created} created, {result.failed} failed"
+        + (f", total ≈${result.total_quote_usd:.2f}." if result.total_quote_usd is not None else ".")
+    ]
+    for r in result.results:
+        lines.append(
+            f"job {r.line}: "
+            + (f"{r.job.id} {r.job.status}" if r.ok and r.job else (r.error or "no job")[:300])
+        )
+    ids = [r.job.id for r in result.results if r.ok and r.job and r.job.status != "dry_run"]
+    lines.append("Next: " + (wait_step(ids, wait) if ids else result.next_step))
+    return "\n".join(lines)
+
+
+def delete_text(video_id: str, result: DeleteResult) -> str:
+    return (
+        f"{video_id}: {'deleted' if result.deleted else 'not deleted'} on the backend"
+        + ("; local files deleted." if result.local_files_deleted else ".")
+        + (f" {result.note}" if result.note else "")
+    )
+
+
 def list_text(page: JobPage) -> str:
     lines = []
     for job in page.data:
@@ -215,23 +243,24 @@ def text(value: str) -> TextContent:
     return TextContent(type="text", text=value)
 
 
-def thumbnail(asset: Asset) -> list[Any]:
-    """A label line and the thumbnail, at most THUMB_MAX_WIDTH wide (blocking: run in a thread)."""
+def thumbnail(asset: Asset, data: bytes | None = None) -> list[Any]:
+    """A label line and the thumbnail, at most THUMB_MAX_WIDTH wide (blocking: run in a thread).
+    `data`: the file's bytes when it is not a local file (read from the S3 store)."""
     from PIL import Image  # heavy; only needed when a thumbnail is shown
 
     path = Path(asset.path)
-    if not path.is_file() or asset.size_bytes > 20 * 1024 * 1024:
+    if asset.size_bytes > THUMB_MAX_BYTES or (data is None and not path.is_file()):
         return []
     try:
-        with Image.open(path) as image:
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
             image.thumbnail((THUMB_MAX_WIDTH, THUMB_MAX_WIDTH * 4), Image.Resampling.LANCZOS)
             out = io.BytesIO()
             image.convert("RGB").save(out, format="WEBP", quality=70)
             size = image.size
     except Exception:  # noqa: BLE001 - a damaged thumbnail is simply not shown
         return []
-    data = base64.b64encode(out.getvalue()).decode()
+    encoded = base64.b64encode(out.getvalue()).decode()
     return [
         text(f"Thumbnail of {asset.video_id} ({size[0]}x{size[1]}):"),
-        ImageContent(type="image", data=data, mime_type="image/webp"),
+        ImageContent(type="image", data=encoded, mime_type="image/webp"),
     ]

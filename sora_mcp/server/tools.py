@@ -1,10 +1,13 @@
 """The MCP tools: thin front ends over VideoService. Docstrings are what the agent reads.
 
+Each tool body checks its arguments, calls one service method and hands the answer to
+`results`, which shapes it: a short text for the agent (`text`) plus the full record as
+`structuredContent`. Argument types live in `params`, budget approval in `approval`.
+
 Each tool is built with the SDK's public `Tool.from_function`, then its input schema is
-compacted and closed (see `tool_check`): the agent reads every byte of tools/list, so titles,
-null arms and output schemas (no client needs them: the text block and `structuredContent`
-carry the result) are left out. Results are a short text for the agent (`tool_text`) plus the
-full record as `structuredContent`.
+compacted and closed (see `check`): the agent reads every byte of tools/list, so titles, null
+arms and output schemas (no client needs them: the text block and `structuredContent` carry the
+result) are left out.
 """
 
 from __future__ import annotations
@@ -13,81 +16,46 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import Field
 
 import sora_mcp.server.text as tool_text
-from sora_mcp.errors import ConfigError, InvalidInput
-from sora_mcp.models import TERMINAL_STATUSES, Job
-from sora_mcp.prompting import AugmentFields
+from sora_mcp.errors import ConfigError
+from sora_mcp.server import results
+from sora_mcp.server.approval import (
+    ApprovalAnswer,
+    approver_for,
+    batch_gate,
+    create_gate,
+    derive_gate,
+    needs_approval,
+)
 from sora_mcp.server.check import close_schema, compact_schema
 from sora_mcp.server.params import (
-    ApprovalAnswer,
     Augment,
     BackendName,
+    BatchJobs,
     DryRun,
     Extra,
     InputReference,
+    JsonlPath,
     Model,
     Prompt,
     Seconds,
     Shot,
     Size,
     VideoId,
-    approver_for,
     batch_defaults,
-    batch_gate,
-    create_gate,
-    derive_gate,
     disk_guard,
-    needs_approval,
+    flat_jobs,
+    one_or_many,
+    shot_fields,
 )
 from sora_mcp.service import CreateRequest, DeriveRequest, VideoService
 
-SHOWN_MAX = 10_000  # jobs whose thumbnail was shown, remembered so it is not sent again
 Status = Literal["queued", "in_progress", "completed", "failed", "cancelled", "expired", "deleted"]
-BATCH_JOB_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "prompt": {"type": "string"},
-        "model": {"type": "string"},
-        "size": {"type": "string"},
-        "seconds": {"type": ["string", "integer"]},
-        "input_reference": {"type": "string"},
-        "augment": {"type": "boolean"},
-        "shot": {"type": "object"},
-        "extra": {"type": "object"},
-        "backend": {"type": "string"},
-    },
-    # Not closed: a job may also give the shot fields flat (as a JSONL line does); unknown keys are
-    # refused per job by the batch, naming the allowed ones.
-}
-
-
-class StatusResult(BaseModel):
-    """The state of one or more jobs."""
-
-    jobs: list[Job]
-    all_done: bool = Field(description="True when every job has ended (completed, failed, ...).")
-    timed_out: bool = Field(
-        description="True when wait_seconds passed before every job ended; the jobs keep running."
-    )
-    next_step: str
-
-
-def _result(
-    text: str, structured: BaseModel | dict[str, Any], extra: list[Any] | None = None
-) -> CallToolResult:
-    # Every field, nulls included, as the SDK would dump a return value: clients (and the app) read keys.
-    data = structured.model_dump(mode="json") if isinstance(structured, BaseModel) else structured
-    return CallToolResult(content=[tool_text.text(text), *(extra or [])], structured_content=data)
-
-
-def _shot(shot: AugmentFields | dict[str, Any] | None) -> AugmentFields:
-    return AugmentFields.model_validate(shot or {})
 
 
 def _make(
@@ -119,10 +87,14 @@ def _paid(title: str) -> ToolAnnotations:
     return ToolAnnotations(title=title, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
 
+def _read(title: str) -> ToolAnnotations:
+    return ToolAnnotations(title=title, read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+
+
 def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None = None) -> list[Tool]:
     """All tools (or those named by SORA_MCP_TOOLS). `meta`: extra `_meta` per tool name (e.g. a UI link)."""
     wait = service.settings.max_wait_s
-    shown: set[str] = set()
+    status_result = results.StatusShaper(wait, service.stored_bytes)
     meta = meta or {}
 
     @needs_approval(create_gate(service))
@@ -154,12 +126,12 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
             seconds=seconds,
             input_reference=input_reference,
             augment=augment,
-            fields=_shot(shot),
+            fields=shot_fields(shot),
             extra=extra,
             backend=backend,
         )
         job = await service.create(req, dry_run=dry_run, approve=approver_for(ctx, approval))
-        return _started(job, "create")
+        return results.started(job, "create", wait)
 
     @needs_approval(derive_gate(service, "remix"))
     async def remix_video(
@@ -178,11 +150,10 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         get_status as after create_video.
         """
         req = DeriveRequest(
-            video_id=video_id, prompt=prompt, augment=augment, fields=_shot(shot), extra=extra
+            video_id=video_id, prompt=prompt, augment=augment, fields=shot_fields(shot), extra=extra
         )
-        return _started(
-            await service.derive("remix", req, dry_run=dry_run, approve=approver_for(ctx, approval)), "remix"
-        )
+        job = await service.derive("remix", req, dry_run=dry_run, approve=approver_for(ctx, approval))
+        return results.started(job, "remix", wait)
 
     @needs_approval(derive_gate(service, "extend"))
     async def extend_video(
@@ -201,10 +172,8 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         backend cannot extend.
         """
         req = DeriveRequest(video_id=video_id, prompt=prompt, seconds=seconds, augment=augment, extra=extra)
-        return _started(
-            await service.derive("extend", req, dry_run=dry_run, approve=approver_for(ctx, approval)),
-            "extend",
-        )
+        job = await service.derive("extend", req, dry_run=dry_run, approve=approver_for(ctx, approval))
+        return results.started(job, "extend", wait)
 
     @needs_approval(derive_gate(service, "edit"))
     async def edit_video(
@@ -221,30 +190,14 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         Only where the backend can edit (a clear refusal otherwise).
         """
         req = DeriveRequest(video_id=video_id, prompt=prompt, augment=augment, extra=extra)
-        return _started(
-            await service.derive("edit", req, dry_run=dry_run, approve=approver_for(ctx, approval)), "edit"
-        )
+        job = await service.derive("edit", req, dry_run=dry_run, approve=approver_for(ctx, approval))
+        return results.started(job, "edit", wait)
 
     @needs_approval(batch_gate(service))
     async def create_batch(
         ctx: Context,
-        jobs: Annotated[
-            list[dict[str, Any]] | None,
-            WithJsonSchema(
-                {
-                    "type": "array",
-                    "maxItems": 100,
-                    "items": BATCH_JOB_SCHEMA,
-                    "description": "The jobs: each like create_video's arguments.",
-                }
-            ),
-        ] = None,
-        jsonl_path: Annotated[
-            str | None,
-            Field(
-                description="Or a .jsonl file in the allowed folders: one job (JSON object or plain prompt) per line."
-            ),
-        ] = None,
+        jobs: BatchJobs = None,
+        jsonl_path: JsonlPath = None,
         model: Annotated[str | None, Field(description="Default model.")] = None,
         size: Annotated[str | None, Field(description="Default size.")] = None,
         seconds: Annotated[str | int | None, Field(description="Default duration.")] = None,
@@ -262,13 +215,8 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         All jobs are checked and priced first; over the budget the user is asked once. 429s are retried; a create
         whose answer was lost is reconciled, never sent twice. Next: get_status(video_ids=[...], wait_seconds=WAIT).
         """
-
-        async def progress(done: float, total: float, message: str) -> None:
-            await ctx.report_progress(done, total, message)
-
-        specs = None if jobs is None else [_flat(j) for j in jobs]
-        result = await service.create_batch(
-            specs,
+        outcome = await service.create_batch(
+            flat_jobs(jobs),
             jsonl_path,
             defaults=batch_defaults(model, size, seconds, augment),
             concurrency=concurrency,
@@ -276,20 +224,9 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
             fail_fast=fail_fast,
             dry_run=dry_run,
             approve=approver_for(ctx, approval),
-            on_progress=progress,
+            on_progress=ctx.report_progress,
         )
-        lines = [
-            f"Batch{' dry run' if result.dry_run else ''}: {result.created} created, {result.failed} failed"
-            + (f", total ≈${result.total_quote_usd:.2f}." if result.total_quote_usd is not None else ".")
-        ]
-        for r in result.results:
-            lines.append(
-                f"job {r.line}: "
-                + (f"{r.job.id} {r.job.status}" if r.ok and r.job else (r.error or "no job")[:300])
-            )
-        ids = [r.job.id for r in result.results if r.ok and r.job and r.job.status != "dry_run"]
-        lines.append("Next: " + (tool_text.wait_step(ids, wait) if ids else result.next_step))
-        return _result("\n".join(lines), result)
+        return results.batch(outcome, wait)
 
     async def get_status(
         ctx: Context,
@@ -310,50 +247,14 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         (the jobs keep running). Completed jobs are archived into the library; the result lists the files' paths,
         and a job's thumbnail is shown the first time it is seen completed.
         """
-        if (video_id is None) == (video_ids is None) or not (video_id or video_ids):
-            # The argument check refuses this first; kept for callers that bypass it (MCPServer.call_tool).
-            raise InvalidInput(
-                "get_status needs exactly one of video_id or video_ids",
-                fix="Pass video_id for one job, or video_ids (a list) for several, not both.",
-            )
-        ids = list(dict.fromkeys([video_id] if video_id else list(video_ids or [])))
-
-        async def progress(done: float, total: float, message: str) -> None:
-            await ctx.report_progress(done, total, message)
-
-        jobs = (
-            await service.wait(ids, wait_seconds, progress)
-            if wait_seconds > 0
-            else [await service.get_status(i) for i in ids]
+        ids = one_or_many(video_id, video_ids)
+        if wait_seconds > 0:
+            jobs = await service.wait(ids, wait_seconds, ctx.report_progress)
+        else:
+            jobs = [await service.get_status(i) for i in ids]
+        return await status_result(
+            ids, jobs, waited=wait_seconds > 0, again=thumbnail, archiving=service.archiving
         )
-        all_done = all(j.status in TERMINAL_STATUSES for j in jobs)
-        archiving = {j.id for j in jobs if service.archiving(j.id)}
-        for j in jobs:
-            if j.status in ("queued", "in_progress"):
-                j.next_step = "Call " + tool_text.wait_step([j.id], wait)
-        step = (
-            tool_text.done_step(jobs[0])
-            if all_done and len(jobs) == 1
-            else ("All ended." if all_done else "Call " + tool_text.wait_step(ids, wait))
-        )
-        result = StatusResult(
-            jobs=jobs, all_done=all_done, timed_out=wait_seconds > 0 and not all_done, next_step=step
-        )
-        images: list[Any] = []
-        for job in jobs:
-            thumb = next((a for a in job.assets if a.variant == "thumbnail"), None)
-            if (
-                job.status == "completed"
-                and thumb is not None
-                and (thumbnail or job.id not in shown)
-                and len(images) < 8
-            ):
-                images += await anyio.to_thread.run_sync(tool_text.thumbnail, thumb)
-                if len(shown) > SHOWN_MAX:
-                    shown.clear()
-                shown.add(job.id)
-        text = tool_text.status_text(jobs, all_done=all_done, wait=wait, archiving=archiving)
-        return _result(text, result, images)
 
     async def list_videos(
         limit: Annotated[int, Field(ge=1, le=100, description="Page size.")] = 20,
@@ -371,10 +272,10 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         """List jobs, newest first: the backend's and the local library's, merged (where: remote, local or both).
         One line each; the full record is in structuredContent and sora://videos/{id}. text finds "the sunset clip".
         """
-        page = await service.list(
+        page = await service.list_jobs(
             limit=limit, after=after, order=order, status=status, model=model, since=created_since, text=text
         )
-        return _result(tool_text.list_text(page), page)
+        return results.result(tool_text.list_text(page), page)
 
     async def download_asset(
         video_id: VideoId,
@@ -393,36 +294,20 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         """
         asset = await service.download(video_id, variant)
         copied = await service.export(asset, destination, overwrite=overwrite) if destination else None
-        images = await anyio.to_thread.run_sync(tool_text.thumbnail, asset) if variant == "thumbnail" else []
-        data = asset.model_dump(mode="json") | ({"copied_to": str(copied)} if copied else {})
-        return _result(tool_text.asset_text(asset, copied_to=copied), data, images)
+        return await results.asset(asset, copied, service.stored_bytes)
 
     async def delete_video(
         video_id: VideoId,
         delete_local_files: Annotated[bool, Field(description="Also delete the archived files.")] = False,
     ) -> CallToolResult:
         """Delete a video on the backend. Archived local files are kept unless delete_local_files=true."""
-        result = await service.delete(video_id, delete_local_files=delete_local_files)
-        text = (
-            f"{video_id}: {'deleted' if result.deleted else 'not deleted'} on the backend"
-            + ("; local files deleted." if result.local_files_deleted else ".")
-            + (f" {result.note}" if result.note else "")
-        )
-        return _result(text, result)
+        outcome = await service.delete(video_id, delete_local_files=delete_local_files)
+        return results.delete(video_id, outcome)
 
     async def get_spend() -> CallToolResult:
         """What video generation has cost so far (estimates: today, this month, total) and the budget left."""
         summary = service.spend_summary()
-        return _result(tool_text.spend_text(summary), summary)
-
-    def _started(job: Job, kind: str) -> CallToolResult:
-        if job.status == "dry_run":
-            return _result(tool_text.dry_run_text(job), job)
-        # The service may put a note before its next step (e.g. a model with unverified catalog values).
-        given = job.next_step or ""
-        note = given.split(" Call get_status", 1)[0] if " Call get_status" in given else None
-        job.next_step = (f"{note} " if note else "") + "Call " + tool_text.wait_step([job.id], wait)
-        return _result(tool_text.started_text(job, kind, wait, note), job)
+        return results.result(tool_text.spend_text(summary), summary)
 
     def _wait_limit(schema: dict[str, Any]) -> None:
         schema["properties"]["wait_seconds"]["maximum"] = wait
@@ -430,15 +315,14 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
     for fn in (create_video, create_batch, get_status):
         fn.__doc__ = (fn.__doc__ or "").replace("WAIT", f"{wait:g}")
     one_of = {"oneOf": [{"required": ["video_id"]}, {"required": ["video_ids"]}]}
-    read_only = {"read_only_hint": True, "idempotent_hint": True, "open_world_hint": True}
     tools = [
         _make(create_video, _paid("Create a video"), meta),
         _make(remix_video, _paid("Remix a video"), meta),
         _make(extend_video, _paid("Extend a video"), meta),
         _make(edit_video, _paid("Edit a video"), meta),
         _make(create_batch, _paid("Create many videos"), meta),
-        _make(get_status, ToolAnnotations(title="Get job status", **read_only), meta, one_of, _wait_limit),
-        _make(list_videos, ToolAnnotations(title="List videos", **read_only), meta),
+        _make(get_status, _read("Get job status"), meta, one_of, _wait_limit),
+        _make(list_videos, _read("List videos"), meta),
         _make(
             download_asset,
             ToolAnnotations(
@@ -480,10 +364,3 @@ def select(tools: list[Tool], names: list[str]) -> list[Tool]:
             fix=f"Use names from: {', '.join(sorted(known))}.",
         )
     return [t for t in tools if t.name in names]
-
-
-def _flat(job: dict[str, Any]) -> dict[str, Any]:
-    """A batch job as the service reads it: the `shot` details beside the other keys."""
-    out = {k: v for k, v in job.items() if k != "shot" and v is not None}
-    out.update({k: v for k, v in (job.get("shot") or {}).items() if v is not None})
-    return out

@@ -24,10 +24,13 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from sora_mcp.service import VideoService
 
 log = logging.getLogger("sora_mcp.server.webhooks")
 
@@ -111,7 +114,7 @@ def job_update(event: Any) -> tuple[str, dict[str, Any]] | None:
 class WebhookRoute:
     """ASGI wrapper answering `POST /webhooks/video`; every other request goes to `app`."""
 
-    def __init__(self, app: ASGIApp, service: Any, verifier: Verifier) -> None:
+    def __init__(self, app: ASGIApp, service: VideoService, verifier: Verifier) -> None:
         self.app = app
         self.service = service
         self.verifier = verifier

@@ -13,36 +13,38 @@ of an instance that died lapses within `ARCHIVE_CLAIM_TTL_S` and a waiting one t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import cast
 
 import anyio
 
-from sora_mcp.errors import DiskFull, NotFound, SoraError, Unsupported, as_disk_full
+from sora_mcp.config import Settings
+from sora_mcp.errors import (
+    AssetExpired,
+    DiskFull,
+    NotFound,
+    SoraError,
+    StoreError,
+    Unsupported,
+    as_disk_full,
+)
 from sora_mcp.library import asset_path, download
-from sora_mcp.library.s3 import StoreError
-from sora_mcp.library.stores import fetch_to_temp, is_s3_location, store_file
-from sora_mcp.library.tempfiles import new_temp_name
-from sora_mcp.models import VARIANT_MIME, Asset, Job, RemoteVideo
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+from sora_mcp.library.records import JobRecord
+from sora_mcp.library.stores import is_s3_location
+from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo, Variant
+from sora_mcp.service import storing
+from sora_mcp.service.context import ServiceContext
 
 log = logging.getLogger("sora_mcp.archive")
 # Short, so a restarted server (a new owner) takes over a dead one's claim soon; renewed meanwhile.
 ARCHIVE_CLAIM_TTL_S = 20.0
 RENEW_EVERY_S = 5.0
 CLAIM_RETRY_S = 1.0
-
-
-class AssetExpired(NotFound):
-    """The backend deleted the job's files (its link expired) before sora-mcp archived them."""
-
-    code = "expired"
 
 
 def expired_error(video_id: str, variant: str, expires_at: int | None) -> AssetExpired:
@@ -73,7 +75,7 @@ def _asset(
 ) -> Asset:
     return Asset(
         video_id=video_id,
-        variant=variant,
+        variant=cast(Variant, variant),  # one of VARIANT_MIME's keys, checked by the callers
         path=str(path),
         mime_type=VARIANT_MIME[variant],
         size_bytes=size,
@@ -81,23 +83,6 @@ def _asset(
         derived=derived,
         url=url,
     )
-
-
-def asset_link(svc: VideoService, location: str) -> str | None:
-    """A presigned link for a file in the S3 store (None for a local file)."""
-    store = svc.store
-    if store is None or not is_s3_location(location):
-        return None
-    try:
-        return store.presigned_url(location, svc.settings.asset_url_ttl_s)
-    except SoraError:  # archived into another bucket than the one configured now: no link to give
-        return None
-
-
-def with_links(svc: VideoService, job: Job) -> Job:
-    """The job with a fresh presigned link on each file kept in the S3 store."""
-    assets = [a.model_copy(update={"url": asset_link(svc, a.path)}) for a in job.assets]
-    return job.model_copy(update={"assets": assets})
 
 
 def _sha256(path: Path) -> str:
@@ -108,18 +93,69 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def library_asset(svc: VideoService, video_id: str, variant: str, *, verify: bool = True) -> Asset | None:
+def fully_archived(settings: Settings, record: JobRecord | None) -> bool:
+    """Whether the ledger has every configured variant of the job archived."""
+    return record is not None and all(record.asset(v) is not None for v in settings.archive_variants)
+
+
+async def archive(ctx: ServiceContext, remote: RemoteVideo) -> list[Asset]:
+    """Save the configured variants of a completed job into the library (once)."""
+    async with ctx.archive_lock(remote.id):
+        return await archive_job(ctx, remote)
+
+
+def archive_soon(ctx: ServiceContext, remote: RemoteVideo) -> None:
+    """Archive a completed job in the background, once at a time per job (failures are logged)."""
+    if remote.id in ctx.archiving or ctx.tasks is None:
+        return
+    done = ctx.archiving[remote.id] = anyio.Event()
+
+    async def run() -> None:
+        try:
+            if await archive_quietly(ctx, remote):
+                ctx.waiting_for_space.add(remote.id)  # the watcher archives it when space returns
+            else:
+                ctx.waiting_for_space.discard(remote.id)
+        finally:
+            del ctx.archiving[remote.id]
+            done.set()
+
+    ctx.tasks.start_soon(run)
+
+
+async def archived(ctx: ServiceContext, video_id: str) -> None:
+    """Return once no background archive of the job is running."""
+    if (done := ctx.archiving.get(video_id)) is not None:
+        await done.wait()
+
+
+async def archive_quietly(ctx: ServiceContext, remote: RemoteVideo) -> bool:
+    """Archive in the background (from list_videos, the watcher's poll); a failure is logged, never
+    raised into the server. True when a full disk or the store's outage stopped it, so the watcher
+    tries again later."""
+    try:
+        await archive(ctx, remote)
+    except (DiskFull, StoreError) as exc:  # an outage of the disk or the S3 store: the watcher retries
+        log.warning("background archive of %s waits for disk space or the store: %s", remote.id, exc.message)
+        return True
+    except Exception as exc:  # noqa: BLE001 - a background task must not end the server
+        log.warning(
+            "background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__)
+        )
+    return False
+
+
+def library_asset(ctx: ServiceContext, video_id: str, variant: str, *, verify: bool = True) -> Asset | None:
     """The archived file, if it is present and intact (size and sha256 as recorded)."""
-    for a in svc._ledger().assets(video_id):
+    for a in ctx.ledger.assets(video_id):
         if a.variant != variant:
             continue
         if is_s3_location(a.path):  # kept in the S3 store: there when the object has the recorded size
-            if svc.store is None or svc.store.size(a.path) != a.size_bytes:
+            if not storing.present(ctx, a.path, a.size_bytes):
                 return None
-            return _asset(
-                video_id, variant, a.path, a.size_bytes, a.sha256, a.derived, asset_link(svc, a.path)
-            )
-        path = svc.settings.data_dir / a.path
+            link = storing.asset_link(ctx, a.path)
+            return _asset(video_id, variant, a.path, a.size_bytes, a.sha256, a.derived, link)
+        path = ctx.settings.data_dir / a.path
         try:
             if path.stat().st_size != a.size_bytes:
                 return None
@@ -132,19 +168,19 @@ def library_asset(svc: VideoService, video_id: str, variant: str, *, verify: boo
     return None
 
 
-async def archive_job(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
+async def archive_job(ctx: ServiceContext, remote: RemoteVideo) -> list[Asset]:
     """Save every configured variant not yet in the library. Failures are logged, not raised."""
-    ledger, owner = svc._ledger(), svc.instance_id
+    ledger, owner = ctx.ledger, ctx.instance_id
     while not ledger.claim("archive", remote.id, owner, ARCHIVE_CLAIM_TTL_S):
         # Another instance is archiving it: done once the ledger says so, or ours when its claim lapses.
-        if svc._fully_archived(ledger.get(remote.id)):
+        if fully_archived(ctx.settings, ledger.get(remote.id)):
             return []
         await anyio.sleep(CLAIM_RETRY_S)
     saved: list[Asset] = []
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_keep_claim, svc, remote.id, tg.cancel_scope)
-            saved = await _archive_claimed(svc, remote)
+            tg.start_soon(_keep_claim, ctx, remote.id, tg.cancel_scope)
+            saved = await _archive_claimed(ctx, remote)
             tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # The one real error (a full disk, the store down), not the task group around it, so
@@ -157,27 +193,27 @@ async def archive_job(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
     return saved
 
 
-async def _keep_claim(svc: VideoService, video_id: str, work: anyio.CancelScope) -> None:
+async def _keep_claim(ctx: ServiceContext, video_id: str, work: anyio.CancelScope) -> None:
     while True:
         await anyio.sleep(RENEW_EVERY_S)
-        if not svc._ledger().renew("archive", video_id, svc.instance_id, ARCHIVE_CLAIM_TTL_S):
+        if not ctx.ledger.renew("archive", video_id, ctx.instance_id, ARCHIVE_CLAIM_TTL_S):
             log.warning("the archive of %s was taken over by another instance; stopping here", video_id)
             work.cancel()
             return
 
 
-async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset]:
+async def _archive_claimed(ctx: ServiceContext, remote: RemoteVideo) -> list[Asset]:
     saved: list[Asset] = []
-    variants = ["video"] + [v for v in svc.settings.archive_variants if v != "video"]
+    variants = ["video"] + [v for v in ctx.settings.archive_variants if v != "video"]
     for variant in variants:
         existing = await anyio.to_thread.run_sync(
-            lambda v=variant: library_asset(svc, remote.id, v, verify=False)
+            functools.partial(library_asset, ctx, remote.id, variant, verify=False)
         )
         if existing is not None:
             saved.append(existing)
             continue
         try:
-            saved.append(await fetch_variant(svc, remote.id, variant))
+            saved.append(await fetch_variant(ctx, remote.id, variant))
         except (DiskFull, StoreError):
             raise  # the caller says so (a tool) or waits for space / the store and tries again (the watcher)
         except SoraError as exc:
@@ -191,23 +227,23 @@ async def _archive_claimed(svc: VideoService, remote: RemoteVideo) -> list[Asset
     return saved
 
 
-async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset:
+async def fetch_variant(ctx: ServiceContext, video_id: str, variant: str) -> Asset:
     """Download one variant (or derive it from the MP4) into the library and record it."""
-    cached = await anyio.to_thread.run_sync(lambda: library_asset(svc, video_id, variant))
+    cached = await anyio.to_thread.run_sync(lambda: library_asset(ctx, video_id, variant))
     if cached is not None:
         return cached
-    backend = await svc.backend(svc.job_backend(video_id))
-    dest = asset_path(svc.settings.library_dir, video_id, variant)
-    if svc.store is not None:  # S3 store: download to the temp folder, then upload (see _record)
-        dest = svc.settings.tmp_dir / new_temp_name(dest.suffix)
+    backend = await ctx.backend_of(video_id)
+    wanted = cast(Variant, variant)  # the callers pass a variant name they checked (or the settings')
+    # S3 store: download to the temp folder, then upload (see _record)
+    dest = storing.staging_path(ctx, asset_path(ctx.settings.library_dir, video_id, variant))
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(
-            lambda offset: backend.open_content(video_id, variant, offset=offset),
+            lambda offset: backend.open_content(video_id, wanted, offset=offset),
             dest,
-            tmp_dir=svc.settings.tmp_dir,
+            tmp_dir=ctx.settings.tmp_dir,
             expected_variant=variant,
-            max_bytes=svc.settings.max_asset_mb * 1024 * 1024,
+            max_bytes=ctx.settings.max_asset_mb * 1024 * 1024,
         )
     except DiskFull:
         raise
@@ -215,15 +251,15 @@ async def fetch_variant(svc: VideoService, video_id: str, variant: str) -> Asset
         if variant == "video":
             raise
         # The backend cannot serve this variant (or answers with the MP4): derive it locally.
-        return await _derive(svc, video_id, variant, dest)
+        return await _derive(ctx, video_id, variant, dest)
     except SoraError as exc:
-        raise _explain_failure(svc, video_id, variant, exc) from None
-    return await _record(svc, video_id, variant, dest, result.size, result.sha256, derived=False)
+        raise _explain_failure(ctx, video_id, variant, exc) from None
+    return await _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=False)
 
 
-def _explain_failure(svc: VideoService, video_id: str, variant: str, exc: SoraError) -> SoraError:
+def _explain_failure(ctx: ServiceContext, video_id: str, variant: str, exc: SoraError) -> SoraError:
     """Say plainly why a file cannot be had: expired on the backend, or gone from both places."""
-    record = svc._ledger().get(video_id)
+    record = ctx.ledger.get(video_id)
     expires_at = record.expires_at if record is not None else None
     if _looks_expired(exc, expires_at):
         return expired_error(video_id, variant, expires_at)
@@ -236,35 +272,23 @@ def _explain_failure(svc: VideoService, video_id: str, variant: str, exc: SoraEr
     return exc
 
 
-async def _derive(svc: VideoService, video_id: str, variant: str, dest: Path) -> Asset:
-    video = await fetch_variant(svc, video_id, "video")
+async def _derive(ctx: ServiceContext, video_id: str, variant: str, dest: Path) -> Asset:
+    video = await fetch_variant(ctx, video_id, "video")
     from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail  # lazy: PyAV + Pillow
 
     maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
-    mp4 = Path(video.path)
-    if svc.store is not None and is_s3_location(video.path):
-        mp4 = await anyio.to_thread.run_sync(
-            fetch_to_temp, svc.store, video.path, svc.settings.tmp_dir, ".mp4"
-        )
-    try:
-        result = await anyio.to_thread.run_sync(lambda: maker(mp4, dest, tmp_dir=svc.settings.tmp_dir))
-    finally:
-        if mp4 != Path(video.path):
-            mp4.unlink(missing_ok=True)
-    return await _record(svc, video_id, variant, dest, result.size, result.sha256, derived=True)
+    async with storing.stored_mp4(ctx, video.path) as mp4:
+        result = await anyio.to_thread.run_sync(lambda: maker(mp4, dest, tmp_dir=ctx.settings.tmp_dir))
+    return await _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=True)
 
 
 async def _record(
-    svc: VideoService, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool
+    ctx: ServiceContext, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool
 ) -> Asset:
-    if svc.store is not None:  # `dest` is a temp file: stream it into the store, record s3://bucket/key
-        stored = await store_file(
-            svc.store, dest, video_id, variant, VARIANT_MIME[variant], size=size, sha256=sha
-        )
-        svc._ledger().add_asset(video_id, variant, stored.location, size, sha, derived=derived)
-        return _asset(
-            video_id, variant, stored.location, size, sha, derived, asset_link(svc, stored.location)
-        )
-    rel = dest.relative_to(svc.settings.data_dir)
-    svc._ledger().add_asset(video_id, variant, str(rel), size, sha, derived=derived)
+    if ctx.store is not None:  # `dest` is a temp file: stream it into the store, record s3://bucket/key
+        location = await storing.upload(ctx, dest, video_id, variant, size, sha)
+        ctx.ledger.add_asset(video_id, variant, location, size, sha, derived=derived)
+        return _asset(video_id, variant, location, size, sha, derived, storing.asset_link(ctx, location))
+    rel = dest.relative_to(ctx.settings.data_dir)
+    ctx.ledger.add_asset(video_id, variant, str(rel), size, sha, derived=derived)
     return _asset(video_id, variant, dest, size, sha, derived)

@@ -1,10 +1,7 @@
 """Batch creation: many create requests from a list or a JSONL file, one result per line.
 
-Each line is one `BatchSpec` (a prompt, or only structured fields: then `subject`, `action` and
-`scene`, whichever are given, become the primary request). In JSONL, blank lines and `#` comments
-are skipped, and a line that is not JSON is a plain prompt; a line that starts with `{` but is not
-valid JSON, or has unknown keys, is reported with its line number. Per-line values override the
-call's defaults.
+The lines are read and parsed by `batch_input` (one `BatchSpec` each; per-line values override
+the call's defaults).
 
 The whole batch is validated and quoted before anything is sent; if its total would cross the
 remaining budget, approval is asked once for the whole batch. Lines then run at most
@@ -19,11 +16,9 @@ sends nothing); lines not launched are reported as skipped.
 from __future__ import annotations
 
 import json
-import os
-import stat
+import logging
 import uuid
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from pydantic import BaseModel, Field, ValidationError
@@ -37,41 +32,18 @@ from sora_mcp.errors import (
     SoraError,
 )
 from sora_mcp.models import Job, Quote
-from sora_mcp.prompting import AugmentFields
-from sora_mcp.prompting.confine import Moved, Outside, open_confined, resolve_inside
+from sora_mcp.service.batch_input import parse_jsonl, read_jsonl, request_for, to_spec
 from sora_mcp.service.budget import Approver
+from sora_mcp.service.context import ServiceContext
+from sora_mcp.service.generating import create
 from sora_mcp.service.jobs import SUGGESTED_WAIT_S
+from sora_mcp.service.quoting import check_budget, quote_create
 from sora_mcp.service.requests import CreateRequest
+from sora_mcp.service.waiting import ProgressFn
 
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
-    from sora_mcp.service.waiting import ProgressFn
-
+log = logging.getLogger("sora_mcp.service")
 MAX_LINES = 100
-MAX_JSONL_BYTES = 5 * 1024 * 1024
 MAX_WAIT_S = 60.0
-PRIMARY_FIELDS = ("subject", "action", "scene")
-
-
-class BatchSpec(AugmentFields):
-    """One job of a batch. Give `prompt`, or only structured fields (subject/action/scene at least)."""
-
-    prompt: str | None = Field(default=None, description="What the video should show.")
-    model: str | None = Field(
-        default=None, description="Model id (default: the call's default, else sora-2)."
-    )
-    size: str | None = Field(default=None, description="WIDTHxHEIGHT, e.g. 1280x720.")
-    seconds: str | int | None = Field(default=None, description="Duration: 4, 8 or 12 for the sora-2 family.")
-    input_reference: str | None = Field(
-        default=None, description="Optional first-frame image (path/URL/file_id)."
-    )
-    augment: bool | None = Field(
-        default=None, description="Weave the structured fields into the prompt template."
-    )
-    extra: dict[str, Any] | None = Field(default=None, description="Backend-specific fields passed through.")
-    backend: str | None = Field(
-        default=None, description="A backend named in the backends file (default: by model)."
-    )
 
 
 class BatchLineResult(BaseModel):
@@ -95,134 +67,19 @@ class BatchResult(BaseModel):
     next_step: str
 
 
-class _Line:
+class BatchLine:
     def __init__(self, line: int, req: CreateRequest | None = None, error: str | None = None) -> None:
         self.line, self.req, self.error = line, req, error
         self.quote: Quote | None = None
         self.key = f"sora-mcp-batch-{uuid.uuid4()}"
 
 
-# ---- parsing --------------------------------------------------------------------------------
-
-
-def parse_jsonl(text: str) -> list[tuple[int, BatchSpec | str]]:
-    """(line number, spec or error message) for every line that is not blank or a `#` comment."""
-    out: list[tuple[int, BatchSpec | str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line[0] not in '{["':
-            out.append((number, BatchSpec(prompt=line)))
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problem = f"{exc.msg} at column {exc.colno}"
-            message = (
-                f"line {number}: starts like JSON but is not valid JSON ({problem}); fix it, "
-                "or write a plain prompt that does not start with {, [ or a quote"
-            )
-            out.append((number, message))
-            continue
-        out.append((number, to_spec(value, f"line {number}")))
-    return out
-
-
-def to_spec(value: Any, where: str) -> BatchSpec | str:
-    """A spec from a JSON value (object or string), or an error message naming `where`."""
-    if isinstance(value, BatchSpec):
-        return value
-    if isinstance(value, str):
-        value = {"prompt": value}
-    if not isinstance(value, dict):
-        return f"{where}: expected a JSON object (or a plain prompt), got {type(value).__name__}"
-    try:
-        spec = BatchSpec.model_validate(value)
-    except ValidationError as exc:
-        return f"{where}: {_explain(exc)}"
-    if not (spec.prompt and spec.prompt.strip()) and not any(getattr(spec, f) for f in PRIMARY_FIELDS):
-        return f"{where}: no prompt; give `prompt` (or at least one of subject, action, scene)"
-    return spec
-
-
-def _explain(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors()[:3]:
-        name = ".".join(str(p) for p in err["loc"]) or "value"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{name}' (allowed: {', '.join(BatchSpec.model_fields)})")
-        else:
-            problems.append(f"{name}: {err['msg']}")
-    return "; ".join(problems)
-
-
-BATCH_SUFFIXES = (".jsonl", ".ndjson")
-
-
-def read_jsonl(value: str, roots: list[Path], max_bytes: int = MAX_JSONL_BYTES) -> str:
-    """Read a JSONL file confined to the allowed roots (blocking: run in a worker thread)."""
-    fix_roots = (
-        "Put the file inside an allowed folder (SORA_MCP_ALLOWED_ROOTS, default: the working directory)."
-    )
-
-    def refuse(problem: str, fix: str) -> InvalidInput:
-        return InvalidInput(f"The batch file '{value}' {problem}", fix=fix)
-
-    try:
-        root, resolved = resolve_inside(value, roots)
-    except Outside:
-        raise refuse("is outside the folders files may come from", fix_roots) from None
-    except (OSError, RuntimeError, ValueError):
-        raise refuse("could not be resolved", "Pass a plain path to a .jsonl file.") from None
-    # Only batch files: any other text file (.env, a key file) would be sent line by line as prompts.
-    if resolved.suffix.lower() not in BATCH_SUFFIXES:
-        raise refuse(
-            "is not a .jsonl file", "Save the batch as a .jsonl (or .ndjson) file: one job per line."
-        )
-    try:
-        # Opened component by component under the root: no folder can be swapped for a link meanwhile.
-        fd = open_confined(root, resolved)
-    except FileNotFoundError:
-        raise refuse(
-            "does not exist", "Check the path (relative paths start at the working directory)."
-        ) from None
-    except (Moved, OSError):
-        raise refuse(
-            "could not be opened (a symlink, or not readable)", "Pass the real path of the file."
-        ) from None
-    # Check before fdopen: os.open accepts a directory, but fdopen then raises IsADirectoryError.
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise refuse("is not a regular file", "Pass the path of a .jsonl text file.")
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise refuse(f"is over {max_bytes // 1048576} MB", "Split it into smaller batches.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise refuse("is not UTF-8 text", "Save it as UTF-8 JSONL: one job per line.") from None
-
-
 # ---- planning -------------------------------------------------------------------------------
 
 
-def _request(spec: BatchSpec, defaults: BatchSpec) -> CreateRequest:
-    """Per-line values override the call's defaults; unset ones fall back to CreateRequest's."""
-    merged = {**defaults.model_dump(exclude_none=True), **spec.model_dump(exclude_none=True)}
-    field_names = set(AugmentFields.model_fields)
-    fields = {k: v for k, v in merged.items() if k in field_names}
-    prompt = (merged.get("prompt") or "").strip()
-    if not prompt:  # fields only: the primary request is made of subject, action and scene
-        prompt = ". ".join(fields.pop(f) for f in PRIMARY_FIELDS if f in fields)
-    rest = {k: v for k, v in merged.items() if k not in field_names and k != "prompt"}
-    return CreateRequest(prompt=prompt, fields=AugmentFields(**fields), **rest)
-
-
 async def plan_batch(
-    svc: VideoService, specs: list[Any] | None, jsonl_path: str | None, defaults: dict[str, Any] | None
-) -> list[_Line]:
+    ctx: ServiceContext, specs: list[Any] | None, jsonl_path: str | None, defaults: dict[str, Any] | None
+) -> list[BatchLine]:
     """Every line validated, augmented and quoted, without any backend call."""
     if (specs is None) == (jsonl_path is None):
         raise InvalidInput(
@@ -230,7 +87,7 @@ async def plan_batch(
             fix="Pass the jobs inline as a list, or the path of a JSONL file, not both.",
         )
     if jsonl_path is not None:
-        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, svc.settings.roots())
+        text = await anyio.to_thread.run_sync(read_jsonl, jsonl_path, ctx.settings.roots())
         parsed = parse_jsonl(text)
     else:
         parsed = [(i, to_spec(s, f"job {i}")) for i, s in enumerate(specs or [], start=1)]
@@ -252,18 +109,19 @@ async def plan_batch(
     lines = []
     for number, spec in parsed:
         if isinstance(spec, str):
-            lines.append(_Line(number, error=spec))
+            lines.append(BatchLine(number, error=spec))
             continue
-        ln = _Line(number, req=_request(spec, base))
+        req = request_for(spec, base)
+        ln = BatchLine(number, req=req)
         try:
-            _, _, ln.quote = svc.quote_create(ln.req)
+            _, _, ln.quote = quote_create(ctx, req)
         except (SoraError, ValidationError) as exc:
             ln.error = f"line {number}: {exc}"
         lines.append(ln)
     return lines
 
 
-def batch_quote(lines: list[_Line]) -> Quote:
+def batch_quote(lines: list[BatchLine]) -> Quote:
     valid = [ln.quote for ln in lines if ln.error is None and ln.quote is not None]
     unknown = [q for q in valid if q.usd is None]
     known = round(sum(q.usd or 0.0 for q in valid), 4)
@@ -282,7 +140,7 @@ def batch_quote(lines: list[_Line]) -> Quote:
 
 
 async def run_batch(
-    svc: VideoService,
+    ctx: ServiceContext,
     specs: list[Any] | None,
     jsonl_path: str | None,
     *,
@@ -294,9 +152,15 @@ async def run_batch(
     approve: Approver | None,
     on_progress: ProgressFn | None = None,
 ) -> BatchResult:
+    """Create many jobs: one result per line, never two jobs for one line."""
+    for name in ctx.backends.names():  # each backend's own model list, for the lines' checks
+        try:
+            await ctx.catalogs.refresh(name)
+        except SoraError as exc:
+            log.warning("could not read the models of backend %s: %s", name or "default", exc.message)
     _check_range("concurrency", concurrency, 1, 10)
     _check_range("max_attempts", max_attempts, 1, 10)
-    lines = await plan_batch(svc, specs, jsonl_path, defaults)
+    lines = await plan_batch(ctx, specs, jsonl_path, defaults)
     total = batch_quote(lines)
     results: dict[int, BatchLineResult] = {
         ln.line: BatchLineResult(line=ln.line, ok=False, error=ln.error) for ln in lines if ln.error
@@ -304,7 +168,8 @@ async def run_batch(
     todo = [ln for ln in lines if ln.error is None]
     if dry_run:
         for ln in todo:
-            job = await svc.create(ln.req, dry_run=True)  # type: ignore[arg-type]
+            assert ln.req is not None  # a line without an error has its request
+            job = await create(ctx, ln.req, dry_run=True)
             results[ln.line] = BatchLineResult(line=ln.line, ok=True, job=job)
         return _result(results, total, dry_run=True)
     if fail_fast and results:
@@ -314,14 +179,14 @@ async def run_batch(
             )
         return _result(results, total, dry_run=False)
     if todo:
-        await svc._check_budget(total, approve)
-        await _run_lines(svc, todo, results, concurrency, max_attempts, fail_fast, on_progress)
+        await check_budget(ctx, total, approve)
+        await _run_lines(ctx, todo, results, concurrency, max_attempts, fail_fast, on_progress)
     return _result(results, total, dry_run=False)
 
 
 async def _run_lines(
-    svc: VideoService,
-    todo: list[_Line],
+    ctx: ServiceContext,
+    todo: list[BatchLine],
     results: dict[int, BatchLineResult],
     concurrency: int,
     max_attempts: int,
@@ -332,15 +197,15 @@ async def _run_lines(
     stop = False
     # The batch's quote stays reserved against the budget until each line is recorded or fails.
     held = {ln.line: (ln.quote.usd or 0.0) if ln.quote else 0.0 for ln in todo}
-    svc._reserved_usd += sum(held.values())
+    ctx.reservations.add(sum(held.values()))
 
-    def release(ln: _Line) -> None:
-        svc._reserved_usd -= held.pop(ln.line, 0.0)
+    def release(ln: BatchLine) -> None:
+        ctx.reservations.release(held.pop(ln.line, 0.0))
 
-    async def work(ln: _Line) -> None:
+    async def work(ln: BatchLine) -> None:
         nonlocal stop
         try:
-            res = await _run_line(svc, ln, max_attempts)
+            res = await _run_line(ctx, ln, max_attempts)
             results[ln.line] = res
             stop = stop or (fail_fast and not res.ok)
             if on_progress is not None:
@@ -366,12 +231,12 @@ async def _run_lines(
             release(ln)  # lines never launched (the call was cancelled)
 
 
-async def _run_line(svc: VideoService, ln: _Line, max_attempts: int) -> BatchLineResult:
+async def _run_line(ctx: ServiceContext, ln: BatchLine, max_attempts: int) -> BatchLineResult:
     assert ln.req is not None
     error: SoraError | None = None
     for attempt in range(1, max_attempts + 1):
         try:
-            job = await svc.create(ln.req, budget_approved=True, idempotency_key=ln.key)
+            job = await create(ctx, ln.req, budget_approved=True, idempotency_key=ln.key)
             return BatchLineResult(line=ln.line, ok=True, job=job, attempts=attempt)
         except OutcomeUnknown as exc:  # may exist: never resent (see service.sending)
             return _failed(ln.line, exc, attempt)

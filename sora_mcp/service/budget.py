@@ -9,22 +9,45 @@ refused with the quote, the remaining budget and how to raise it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from sora_mcp.config import Settings
 from sora_mcp.errors import BudgetExceeded
+from sora_mcp.library import Ledger
 from sora_mcp.models import Quote
 
 # True: go ahead; False: the user declined; None: the user could not be asked.
 Approver = Callable[[Quote, str], Awaitable[bool | None]]
 
+
+class Reservations:
+    """Quotes of paid requests in flight, counted against the budget until each is recorded or fails."""
+
+    def __init__(self) -> None:
+        self.usd = 0.0
+
+    def add(self, usd: float | None) -> None:
+        self.usd += usd or 0.0
+
+    def release(self, usd: float | None) -> None:
+        self.usd -= usd or 0.0
+
+    @contextlib.contextmanager
+    def hold(self, usd: float | None) -> Iterator[None]:
+        self.add(usd)
+        try:
+            yield
+        finally:
+            self.release(usd)
+
+
 _TOTAL = ("total budget", "SORA_MCP_BUDGET_USD")
 _DAILY = ("daily budget", "SORA_MCP_BUDGET_DAILY_USD")
 
 
-def remaining_budget(settings: Settings, ledger: Any, reserved: float = 0.0) -> tuple[float | None, str]:
+def remaining_budget(settings: Settings, ledger: Ledger, reserved: float = 0.0) -> tuple[float | None, str]:
     """The smallest remaining allowance (total or today's) and which one it is, e.g.
     `(0.35, "total budget (SORA_MCP_BUDGET_USD)")`; `(None, "")` when no budget is set."""
     left: list[tuple[float, str]] = []
@@ -39,7 +62,7 @@ def remaining_budget(settings: Settings, ledger: Any, reserved: float = 0.0) -> 
     return min(left)
 
 
-def over_budget(settings: Settings, ledger: Any, quote: Quote, reserved: float = 0.0) -> str | None:
+def over_budget(settings: Settings, ledger: Ledger, quote: Quote, reserved: float = 0.0) -> str | None:
     """Why `quote` needs approval, or None when it fits (or has no price, or no budget is set)."""
     remaining, which = remaining_budget(settings, ledger, reserved)
     if remaining is None or quote.usd is None or quote.usd <= remaining + 1e-9:
@@ -63,7 +86,7 @@ def budget_fix(settings: Settings, reason: str) -> str:
 
 
 async def check_budget(
-    settings: Settings, ledger: Any, quote: Quote, approve: Approver | None, reserved: float = 0.0
+    settings: Settings, ledger: Ledger, quote: Quote, approve: Approver | None, reserved: float = 0.0
 ) -> None:
     """Return when the quote fits or was approved once; raise BudgetExceeded otherwise."""
     reason = over_budget(settings, ledger, quote, reserved)

@@ -8,12 +8,17 @@ would cost. Only reads are sent: the key is tested by asking for a job id that c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from sora_mcp.errors import AuthFailed, BackendUnavailable, InvalidInput, NotFound, SoraError
 from sora_mcp.models import Quote
+from sora_mcp.prompting import ModelSpec
+from sora_mcp.service.context import ServiceContext
+
+if TYPE_CHECKING:
+    from sora_mcp.backends import Backend
 
 PROBE_ID = "sora-mcp-doctor-probe-0"  # an id no backend issues: a read of it creates nothing
 OPERATIONS = ("remix", "extend", "edit", "delete", "list", "variants", "webhooks")
@@ -43,7 +48,7 @@ class BackendReport(BaseModel):
     default_clip: Quote | None = None
 
 
-def _limits(spec: Any) -> ModelLimits:
+def _limits(spec: ModelSpec) -> ModelLimits:
     return ModelLimits(
         id=spec.id,
         sizes=list(spec.sizes),
@@ -52,7 +57,7 @@ def _limits(spec: Any) -> ModelLimits:
     )
 
 
-async def _probe(backend: Any) -> tuple[bool, bool | None, SoraError | None]:
+async def _probe(backend: Backend) -> tuple[bool, bool | None, SoraError | None]:
     """(reachable, key accepted, what went wrong) from one read of a job that cannot exist."""
     try:
         await backend.retrieve(PROBE_ID)
@@ -67,16 +72,16 @@ async def _probe(backend: Any) -> tuple[bool, bool | None, SoraError | None]:
     return True, True, None
 
 
-async def diagnose_all(svc: Any) -> list[BackendReport]:
-    return [await diagnose(svc, name) for name in svc.backend_names()]
+async def diagnose_all(ctx: ServiceContext) -> list[BackendReport]:
+    return [await diagnose(ctx, name) for name in ctx.backends.names()]
 
 
-async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
+async def diagnose(ctx: ServiceContext, name: str | None = None) -> BackendReport:
     """Check one backend (None: the default one). Never sends a POST."""
     from sora_mcp.backends.errors import host_of
 
-    engine = name is None and svc.uses_engine
-    backend = await svc.backend(name)
+    engine = name is None and ctx.uses_engine
+    backend = await ctx.backends.get(name)
     report = BackendReport(
         name=name or "default",
         host="embedded engine" if engine else host_of(backend.base_url),
@@ -101,7 +106,7 @@ async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
     if not report.reachable or report.key_accepted is False:
         return report
     try:
-        catalog = await svc.refresh_catalog(name)
+        catalog = await ctx.catalogs.refresh(name)
     except SoraError as exc:
         report.problem, report.fix = f"its model list could not be read: {exc.message}", exc.fix
         return report
@@ -109,14 +114,16 @@ async def diagnose(svc: Any, name: str | None = None) -> BackendReport:
         specs = catalog.models()
         report.models_note = f"as {catalog.provider} reports them"
     else:
-        served = None
+        served: list[str] | None = None
         try:
             served = await backend.list_models()
         except SoraError:
             served = None
-        known = [catalog.get(m) for m in served or []]
-        specs = [s for s in known if s is not None] or ([catalog.get("sora-2")] if engine else [])
-        unknown = [m for m in served or [] if catalog.get(m) is None]
+        names: list[str] = served or []
+        known = [catalog.get(m) for m in names]
+        fallback = catalog.get("sora-2") if engine else None
+        specs = [s for s in known if s is not None] or ([fallback] if fallback is not None else [])
+        unknown = [m for m in names if catalog.get(m) is None]
         report.models_note = (
             f"also served, without known limits: {', '.join(unknown)}"
             if unknown

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import cast
 
-from sora_mcp.models import Asset, Job, JobError, Quote, RemoteVideo
+from sora_mcp.library.records import JobRecord
+from sora_mcp.models import Asset, Job, JobError, Quote, RemoteVideo, Status
 
 # The wait suggested to agents: under the ~60 s a client such as Claude Desktop allows one tool call.
 SUGGESTED_WAIT_S = 45.0
@@ -38,7 +39,7 @@ def next_step(job: Job, wait: float = SUGGESTED_WAIT_S) -> str:
             return "The job ended without a video; call create_video to try again."
 
 
-def record_assets(record: Any, data_dir: Path | None) -> list[Asset]:
+def record_assets(record: JobRecord | None, data_dir: Path | None) -> list[Asset]:
     """The record's archived files, with paths made absolute (they are stored relative to the data dir)."""
     if record is None:
         return []
@@ -51,11 +52,10 @@ def record_assets(record: Any, data_dir: Path | None) -> list[Asset]:
     return out
 
 
-def record_quote(record: Any) -> Quote | None:
-    if record is None or getattr(record, "model", None) is None:
+def record_quote(record: JobRecord | None) -> Quote | None:
+    if record is None or record.model is None:
         return None
-    usd = getattr(record, "cost_usd", None)
-    note = getattr(record, "cost_note", None)
+    usd, note = record.cost_usd, record.cost_note
     if usd is None and note is None:
         return None
     return Quote(
@@ -64,7 +64,11 @@ def record_quote(record: Any) -> Quote | None:
 
 
 def job_from_remote(
-    remote: RemoteVideo, record: Any = None, *, backend: str | None = None, data_dir: Path | None = None
+    remote: RemoteVideo,
+    record: JobRecord | None = None,
+    *,
+    backend: str | None = None,
+    data_dir: Path | None = None,
 ) -> Job:
     """Merge what the backend says now with what the ledger remembers."""
     job = Job(
@@ -90,12 +94,13 @@ def job_from_remote(
     return job
 
 
-def job_from_record(record: Any, data_dir: Path | None = None) -> Job:
+def job_from_record(record: JobRecord, data_dir: Path | None = None) -> Job:
     """A job known only to the ledger (backend unreachable, or no longer has it)."""
     error = None
     if getattr(record, "error_code", None) or getattr(record, "error_message", None):
         error = JobError(code=record.error_code or "error", message=record.error_message or "")
-    status = record.status if not getattr(record, "deleted_remote", False) else "deleted"
+    # The ledger keeps the normalised status words only (`models.Status`).
+    status = cast(Status, record.status) if not getattr(record, "deleted_remote", False) else "deleted"
     job = Job(
         id=record.id,
         status=status,

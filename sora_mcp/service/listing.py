@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Literal
 
-import anyio
-
-from sora_mcp.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound, SoraError, Unsupported
+from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
 from sora_mcp.library.stores import is_s3_location
 from sora_mcp.models import DeleteResult, Job, JobPage
+from sora_mcp.service.archive import archive_soon
+from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.jobs import job_from_record, next_step
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+from sora_mcp.service.storing import delete_stored
 
 log = logging.getLogger("sora_mcp.listing")
 REMOTE_SCAN_PAGES = 5
@@ -28,14 +27,14 @@ REMOTE_PAGE_SIZE = 100
 MAX_TEXT = 1000  # characters of a prompt search (list_videos text=)
 
 
-async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | None]:
+async def _scan_remote(ctx: ServiceContext) -> tuple[set[str] | None, bool, str | None]:
     """Ids the backends list (None when the default one is unreachable), whether the scan was
     complete, and a note. Backends named in the backends file are listed after the default one;
     one that cannot be listed adds a note, and its jobs come from the library."""
-    seen, complete, note = await _scan_one(svc, None)
-    for name in svc.backend_names()[1:]:
+    seen, complete, note = await _scan_one(ctx, None)
+    for name in ctx.backends.names()[1:]:
         try:
-            more, done, _ = await _scan_one(svc, name)
+            more, done, _ = await _scan_one(ctx, name)
         except SoraError as exc:
             complete = False
             said = f"Backend {name} could not be listed ({exc.message}); its jobs are shown from the library."
@@ -46,10 +45,10 @@ async def _scan_remote(svc: VideoService) -> tuple[set[str] | None, bool, str | 
     return seen, complete, note
 
 
-async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool, str | None]:
-    backend = await svc.backend(name)
+async def _scan_one(ctx: ServiceContext, name: str | None) -> tuple[set[str], bool, str | None]:
+    backend = await ctx.backends.get(name)
     host = backend.base_url if name else None
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     seen: set[str] = set()
     after = None
     for _ in range(REMOTE_SCAN_PAGES):
@@ -65,7 +64,7 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
                 and record.asset("video") is None
                 and not record.local_files_deleted
             ):
-                svc.archive_soon(item)
+                archive_soon(ctx, item)
         if not page.has_more or not page.data:
             return seen, True, None
         after = page.last_id or page.data[-1].id
@@ -73,7 +72,7 @@ async def _scan_one(svc: VideoService, name: str | None) -> tuple[set[str], bool
 
 
 async def list_jobs(
-    svc: VideoService,
+    ctx: ServiceContext,
     *,
     limit: int,
     after: str | None,
@@ -94,19 +93,20 @@ async def list_jobs(
             fix=f"Search with at most {MAX_TEXT} characters "
             "of the prompt (a few distinctive words are enough).",
         )
+    direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
     note = None
     try:
-        seen, complete, note = await _scan_remote(svc)
+        seen, complete, note = await _scan_remote(ctx)
     except (BackendUnavailable, Unsupported) as exc:
         seen, complete = None, False
         note = f"The backend could not be listed ({exc.message}); showing the local library only."
     except SoraError as exc:
         seen, complete = None, False
         note = f"The backend's list failed ({exc.message}); showing the local library only."
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     try:
-        records, next_after = ledger.list(
-            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=order
+        records, next_after = ledger.list_jobs(
+            status=status, model=model, since=since, text=text, limit=int(limit), after=after, order=direction
         )
     except KeyError:
         raise InvalidInput(
@@ -116,7 +116,7 @@ async def list_jobs(
         ) from None
     jobs: list[Job] = []
     for rec in records:
-        job = job_from_record(rec, svc.settings.data_dir)
+        job = job_from_record(rec, ctx.settings.data_dir)
         external = getattr(rec, "kind", "") == "external"
         if seen is None:
             job.where = "remote" if external else "local"
@@ -138,10 +138,10 @@ async def list_jobs(
     return JobPage(data=jobs, next_after=next_after, has_more=next_after is not None, note=note)
 
 
-async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bool) -> DeleteResult:
-    ledger = svc._ledger()
+async def delete_job(ctx: ServiceContext, video_id: str, *, delete_local_files: bool) -> DeleteResult:
+    ledger = ctx.ledger
     record = ledger.get(video_id)
-    backend = await svc.backend(svc.job_backend(video_id))
+    backend = await ctx.backend_of(video_id)
     note = None
     deleted = False
     try:
@@ -162,15 +162,10 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
         if delete_local_files:
             for a in ledger.assets(video_id):
                 if is_s3_location(a.path):  # an object in the S3 store
-                    if svc.store is None:
-                        raise ConfigError(
-                            f"The files of {video_id} are in S3, but SORA_MCP_ASSET_STORE is not set",
-                            fix="Set SORA_MCP_ASSET_STORE to their bucket, then delete again.",
-                        )
-                    await anyio.to_thread.run_sync(svc.store.delete, a.path)
+                    await delete_stored(ctx, video_id, a.path)
                     continue
-                (svc.settings.data_dir / a.path).unlink(missing_ok=True)
-            folder = _asset_folder(svc, video_id)
+                (ctx.settings.data_dir / a.path).unlink(missing_ok=True)
+            folder = _asset_folder(ctx, video_id)
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             ledger.remove_assets(video_id)
@@ -182,9 +177,9 @@ async def delete_job(svc: VideoService, video_id: str, *, delete_local_files: bo
     return DeleteResult(id=video_id, deleted=deleted, local_files_deleted=local_deleted, note=note)
 
 
-def _asset_folder(svc: VideoService, video_id: str):
+def _asset_folder(ctx: ServiceContext, video_id: str) -> Path | None:
     from sora_mcp.library import asset_path
 
-    folder = asset_path(svc.settings.library_dir, video_id, "video").parent
-    lib = svc.settings.library_dir.resolve()
+    folder = asset_path(ctx.settings.library_dir, video_id, "video").parent
+    lib = ctx.settings.library_dir.resolve()
     return folder if folder.resolve().parent == lib else None

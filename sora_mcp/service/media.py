@@ -14,17 +14,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
 from sora_mcp.errors import InvalidInput, NotFound
 from sora_mcp.library.stores import AssetStore, is_s3_location
 from sora_mcp.models import VARIANT_MIME
+from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.requests import check_id
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
 
 # 2 MiB less 2 bytes: a multiple of 3, so the base64 of consecutive chunks concatenates into the
 # base64 of the whole file (the player can build a data: URL without decoding anything).
@@ -52,24 +49,24 @@ def _not_archived(video_id: str, variant: str) -> NotFound:
     )
 
 
-def library_file(svc: VideoService, video_id: str, variant: str) -> LibraryFile:
+def library_file(ctx: ServiceContext, video_id: str, variant: str) -> LibraryFile:
     """The archived `variant` of `video_id`, or NotFound. Never a path outside the library."""
     check_id(video_id)
     if variant not in VARIANTS:
         raise InvalidInput(f"Unknown variant {variant[:40]!r}", fix="Use video, thumbnail or spritesheet.")
-    stored = next((a for a in svc._ledger().assets(video_id) if a.variant == variant), None)
+    stored = next((a for a in ctx.ledger.assets(video_id) if a.variant == variant), None)
     if stored is None:
         raise _not_archived(video_id, variant)
     if is_s3_location(stored.path):  # in the S3 store: read by ranged GETs, never from disk
-        if svc.store is None:
+        if ctx.store is None:
             raise _not_archived(video_id, variant)
         return LibraryFile(
-            video_id, variant, Path(), stored.size_bytes, VARIANT_MIME[variant], svc.store, stored.path
+            video_id, variant, Path(), stored.size_bytes, VARIANT_MIME[variant], ctx.store, stored.path
         )
-    root = svc.settings.library_dir.resolve()
+    root = ctx.settings.library_dir.resolve()
     try:
         # resolve() follows symlinks, so a link planted in the library that points out is caught here.
-        path = (svc.settings.data_dir / stored.path).resolve(strict=True)
+        path = (ctx.settings.data_dir / stored.path).resolve(strict=True)
         info = path.stat()
     except (OSError, RuntimeError):
         raise _not_archived(video_id, variant) from None
@@ -100,7 +97,7 @@ def read_small(file: LibraryFile) -> bytes:
 
 
 async def read_chunk(
-    svc: VideoService, video_id: str, variant: str, offset: int, length: int
+    ctx: ServiceContext, video_id: str, variant: str, offset: int, length: int
 ) -> tuple[bytes, int]:
     """Bytes [offset, offset+length) of the archived file and the file's total size."""
     if offset < 0:
@@ -109,7 +106,7 @@ async def read_chunk(
         raise InvalidInput(
             f"length must be 1..{MAX_CHUNK}", fix=f"Ask for at most {MAX_CHUNK} bytes per chunk."
         )
-    file = library_file(svc, video_id, variant)
+    file = library_file(ctx, video_id, variant)
     if offset > file.size:
         raise InvalidInput(
             f"offset {offset} is past the end ({file.size} bytes)", fix="Start below the size."

@@ -10,16 +10,16 @@ the job.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
-from sora_mcp.library.s3 import StoreError
+from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited, StoreError
+from sora_mcp.models import RemotePage, RemoteVideo
 from sora_mcp.service import waiting
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+from sora_mcp.service.archive import archived, fully_archived
+from sora_mcp.service.context import ServiceContext
+from sora_mcp.service.reading import refresh
 
 log = logging.getLogger("sora_mcp.recovery")
 PENDING_MAX_AGE_S = 24 * 3600
@@ -31,21 +31,36 @@ BACKOFF_MAX_S = 60.0
 DISK_FULL_BACKOFF_MAX_S = 10.0
 
 
+def watch(ctx: ServiceContext, video_id: str) -> None:
+    """Follow a job in the background until it ends (archiving it on completion), once per job."""
+    if ctx.tasks is None or not ctx.settings.watch or video_id in ctx.watching:
+        return
+    ctx.watching.add(video_id)
+    ctx.tasks.start_soon(_follow_once, ctx, video_id)
+
+
+async def _follow_once(ctx: ServiceContext, video_id: str) -> None:
+    try:
+        await follow(ctx, video_id)
+    finally:
+        ctx.watching.discard(video_id)
+
+
 def _transient(exc: BaseException) -> bool:
     return (
         isinstance(exc, (BackendUnavailable, RateLimited, DiskFull, StoreError)) or type(exc) is BackendError
     )
 
 
-def _needs_archive(svc: VideoService, video_id: str) -> bool:
+def _needs_archive(ctx: ServiceContext, video_id: str) -> bool:
     """Did a full disk stop this job's archive? (Other failures were logged and are not retried.)"""
-    if video_id not in svc.waiting_for_space:
+    if video_id not in ctx.waiting_for_space:
         return False
-    record = svc._ledger().get(video_id)
-    return record is not None and record.status == "completed" and not svc._fully_archived(record)
+    record = ctx.ledger.get(video_id)
+    return record is not None and record.status == "completed" and not fully_archived(ctx.settings, record)
 
 
-async def follow(svc: VideoService, video_id: str) -> None:
+async def follow(ctx: ServiceContext, video_id: str) -> None:
     """Follow one job until it ends (archiving it on completion); retry through outages.
 
     A full disk is an outage too: the ledger write or the archive that failed is tried again
@@ -54,12 +69,12 @@ async def follow(svc: VideoService, video_id: str) -> None:
     backoff, cap = BACKOFF_START_S, BACKOFF_MAX_S
     while True:
         try:
-            await waiting.follow_until_done(svc, video_id)
-            await svc.archived(video_id)
-            if _needs_archive(svc, video_id):
+            await waiting.follow_until_done(ctx, video_id)
+            await archived(ctx, video_id)
+            if _needs_archive(ctx, video_id):
                 # Archiving now raises DiskFull again while the disk is still full.
-                await svc.refresh(video_id, archive="now")
-                svc.waiting_for_space.discard(video_id)
+                await refresh(ctx, video_id, archive_when="now")
+                ctx.waiting_for_space.discard(video_id)
             return
         except NotFound:
             log.info("watcher: the backend no longer has %s", video_id)
@@ -82,35 +97,35 @@ async def follow(svc: VideoService, video_id: str) -> None:
         backoff = min(backoff * 2, cap)
 
 
-async def resume(svc: VideoService) -> None:
+async def resume(ctx: ServiceContext) -> None:
     """The start-up pass: find lost creates, then watch unfinished and unarchived jobs."""
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     try:
-        await reconcile_pending(svc)
+        await reconcile_pending(ctx)
     except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the backend says
         log.info("could not look for unrecorded creates: %s", getattr(exc, "message", type(exc).__name__))
     for record in ledger.unfinished():
         if record.kind != "external":
-            svc._watch(record.id)
+            watch(ctx, record.id)
     for record in ledger.unarchived():
-        svc._watch(record.id)
+        watch(ctx, record.id)
 
 
-async def reconcile_pending(svc: VideoService) -> int:
+async def reconcile_pending(ctx: ServiceContext) -> int:
     """Record creates that reached the backend but not the ledger; return how many were found."""
-    ledger = svc._ledger()
+    ledger = ctx.ledger
     pending = [p for p in ledger.unresolved_pending(PENDING_MAX_AGE_S) if _create_prompt(p)]
     if not pending:
         return 0
     found = 0
-    pages: dict[str | None, Any] = {}
+    pages: dict[str | None, RemotePage] = {}
     for entry in pending:
         meta = entry["meta"]
-        name = meta.get("backend") if meta.get("backend") in svc.backend_names() else None
-        backend = await svc.backend(name)  # the backend the create went to
+        name = meta.get("backend") if meta.get("backend") in ctx.backends.names() else None
+        backend = await ctx.backends.get(name)  # the backend the create went to
         if name not in pages:
             pages[name] = await backend.list(limit=100, order="desc")
-        match = _match(svc, entry, pages[name].data)
+        match = _match(ctx, entry, pages[name].data)
         if match is None:
             continue
         ledger.record_job(
@@ -123,7 +138,7 @@ async def reconcile_pending(svc: VideoService) -> int:
         )
         ledger.resolve_pending(entry["key"], match.id)
         log.info("found the create %s that a previous run sent but never recorded", match.id)
-        svc._watch(match.id)
+        watch(ctx, match.id)
         found += 1
     return found
 
@@ -133,7 +148,7 @@ def _create_prompt(entry: dict[str, Any]) -> str | None:
     return meta.get("prompt") if meta.get("kind") == "create" else None
 
 
-def _match(svc: VideoService, entry: dict[str, Any], remote: list[Any]) -> Any:
+def _match(ctx: ServiceContext, entry: dict[str, Any], remote: list[RemoteVideo]) -> RemoteVideo | None:
     meta = entry["meta"]
     earliest = int(entry["sent_at"]) - CLOCK_SLACK_S
     for video in remote:
@@ -141,22 +156,7 @@ def _match(svc: VideoService, entry: dict[str, Any], remote: list[Any]) -> Any:
             continue
         if meta.get("model") and video.model and video.model != meta["model"]:
             continue
-        known = svc._ledger().get(video.id)
+        known = ctx.ledger.get(video.id)
         if known is None or known.kind == "external":
             return video
     return None
-
-
-async def archive_quietly(svc: VideoService, remote: Any) -> bool:
-    """Archive in the background (from list_videos, the watcher's poll); a failure is logged, never
-    raised into the server. True when a full disk stopped it, so the watcher tries again later."""
-    try:
-        await svc.archive(remote)
-    except (DiskFull, StoreError) as exc:  # an outage of the disk or the S3 store: the watcher retries
-        log.warning("background archive of %s waits for disk space or the store: %s", remote.id, exc.message)
-        return True
-    except Exception as exc:  # noqa: BLE001 - a background task must not end the server
-        log.warning(
-            "background archive of %s failed: %s", remote.id, getattr(exc, "message", type(exc).__name__)
-        )
-    return False

@@ -22,15 +22,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
 from sora_mcp.errors import BackendError, BackendUnavailable, OutcomeUnknown, RateLimited, SoraError
-from sora_mcp.models import RemoteVideo
+from sora_mcp.models import RemotePage, RemoteVideo
+from sora_mcp.service.context import ServiceContext
 
 if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+    from sora_mcp.backends import Backend
 
 log = logging.getLogger("sora_mcp.service")
 
@@ -64,12 +65,9 @@ class Match:
         return all(want is None or got is None or str(want) == str(got) for want, got in pairs)
 
 
-def honours_idempotency(backend: Any) -> bool:
+def honours_idempotency(backend: Backend) -> bool:
     """Only a backend known to replay `Idempotency-Key` may be resent a request of unknown outcome."""
-    explicit = getattr(backend, "honours_idempotency", None)
-    if isinstance(explicit, bool):
-        return explicit
-    return getattr(backend, "dialect", None) == "engine"
+    return getattr(backend, "honours_idempotency", None) is True  # from the backend's dialect record
 
 
 def _answered(exc: BackendError) -> bool:
@@ -77,7 +75,9 @@ def _answered(exc: BackendError) -> bool:
     return type(exc) is BackendError
 
 
-async def send_once(svc: VideoService, send: Send, match: Match, backend: Any = None) -> RemoteVideo:
+async def send_once(
+    ctx: ServiceContext, send: Send, match: Match, backend: Backend | None = None
+) -> RemoteVideo:
     try:
         return await send()
     except OutcomeUnknown as exc:
@@ -86,7 +86,7 @@ async def send_once(svc: VideoService, send: Send, match: Match, backend: Any = 
         if not _answered(exc):
             raise  # 429, auth, never sent: nothing can have been made
         first = exc
-    backend = backend or await svc.backend()  # the backend the request went to
+    backend = backend or await ctx.backends.get()  # the backend the request went to
     started = time.monotonic()
     for pause in PAUSES_S:
         await anyio.sleep(pause)
@@ -94,7 +94,7 @@ async def send_once(svc: VideoService, send: Send, match: Match, backend: Any = 
             found = await _resend(send)
         else:
             listed = await _recent(backend, int(time.time()) - WINDOW_S)
-            found = _claim(svc, listed or [], match)
+            found = _claim(ctx, listed or [], match)
             if found is None and listed is not None and _answered(first):
                 raise first  # the backend finished with the request and shows no job: nothing was made
         if found is not None:
@@ -114,7 +114,7 @@ async def _resend(send: Send) -> RemoteVideo | None:
         raise
 
 
-async def _recent(backend: Any, cutoff: int) -> list[RemoteVideo] | None:
+async def _recent(backend: Backend, cutoff: int) -> list[RemoteVideo] | None:
     """The backend's jobs created since `cutoff`, newest first; None when it cannot be listed now."""
     items: list[RemoteVideo] = []
     after = None
@@ -129,7 +129,7 @@ async def _recent(backend: Any, cutoff: int) -> list[RemoteVideo] | None:
     return [i for i in items if (i.created_at or cutoff) >= cutoff]
 
 
-async def _read_page(backend: Any, after: str | None, tries: int = 3) -> Any:
+async def _read_page(backend: Backend, after: str | None, tries: int = 3) -> RemotePage | None:
     """One page of the job list; a read is safe to retry, so passing 429s and 5xx are."""
     for attempt in range(tries):
         try:
@@ -145,12 +145,12 @@ async def _read_page(backend: Any, after: str | None, tries: int = 3) -> Any:
     return None
 
 
-def _claim(svc: VideoService, items: list[RemoteVideo], match: Match) -> RemoteVideo | None:
-    ledger = svc._ledger()
+def _claim(ctx: ServiceContext, items: list[RemoteVideo], match: Match) -> RemoteVideo | None:
+    ledger = ctx.ledger
     for item in items:
-        if item.id in svc._claimed or not match.fits(item) or ledger.get(item.id) is not None:
+        if item.id in ctx.claimed or not match.fits(item) or ledger.get(item.id) is not None:
             continue
-        svc._claimed.add(item.id)
+        ctx.claimed.add(item.id)
         return item
     return None
 

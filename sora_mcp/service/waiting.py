@@ -1,131 +1,34 @@
-"""Waiting on jobs: one polling schedule per job, shared by every waiter and the watcher.
+"""Waiting on jobs: a `get_status` wait and the background watcher's loop, on the shared poller.
 
-A job is polled when its schedule says so: after the backend's `openai-poll-after-ms` when it
-sends one, otherwise backing off 2 s, 4 s, 8 s, then every 15 s. Several waiters on one job
-(a `get_status` wait, the background watcher, a second client) share each poll instead of
-multiplying them, the last one included: the poll that sees a job end answers every waiter that
-was already waiting, so none of them asks again (a wait that starts later asks the backend).
-That poll starts the job's archive in the background rather than downloading before it answers.
+Every waiter polls through `ctx.poller` (`polling.Poller`: one schedule per job, shared by every
+waiter and the watcher), so several waiters on one job (a `get_status` wait, the watcher, a
+second client) share each poll instead of multiplying them. The poll that sees a job complete
+starts its archive in the background rather than downloading before it answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, RateLimited, SoraError
+from sora_mcp.errors import SoraError
 from sora_mcp.models import TERMINAL_STATUSES, Job
-
-if TYPE_CHECKING:
-    from sora_mcp.service.core import VideoService
+from sora_mcp.service.archive import archived
+from sora_mcp.service.context import ServiceContext
+from sora_mcp.service.polling import Poller
+from sora_mcp.service.reading import with_library
 
 MAX_WAIT_S = 240.0  # the service's cap (the CLI waits in chunks of this); tools are capped lower
 HEARTBEAT_S = 8.0  # progress goes out at least this often during a wait
 HEARTBEAT_STEP = 0.001
-BACKOFF_START_S = 2.0
-BACKOFF_MAX_S = 15.0
-POLL_AFTER_MIN_S = 0.1  # a backend asking for faster polls than this is not obeyed
-POLL_AFTER_MAX_S = 60.0  # nor one asking for slower polls than this
 POLL_CONCURRENCY = 8
-FIRST_POLL_TRIES = 3  # with no state to fall back on, a passing failure is retried at once
-# How long a job's ending stays on hand for the waiters that were waiting when it ended: each of
-# them polls again within one interval, and no interval is longer than POLL_AFTER_MAX_S.
-ENDED_KEEP_S = POLL_AFTER_MAX_S + 15.0
 
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
 
 
-@dataclass
-class _Schedule:
-    job: Job | None = None
-    due: float = 0.0
-    backoff: float = BACKOFF_START_S
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
-
-
-class Poller:
-    def __init__(self, service: VideoService) -> None:
-        self._svc = service
-        self._schedules: dict[str, _Schedule] = {}
-        self._ended: dict[str, tuple[Job, float]] = {}  # id -> (its ending, when seen), oldest first
-
-    def due(self, video_id: str) -> float:
-        s = self._schedules.get(video_id)
-        return s.due if s else 0.0
-
-    def forget(self, video_id: str) -> None:
-        """Drop what is known about a job (it was deleted): the next poll asks the backend."""
-        self._schedules.pop(video_id, None)
-        self._ended.pop(video_id, None)
-
-    def _ending_seen_since(self, video_id: str, since: float) -> Job | None:
-        now = anyio.current_time()
-        while self._ended:  # prune, oldest first
-            oldest = next(iter(self._ended))
-            if now - self._ended[oldest][1] < ENDED_KEEP_S:
-                break
-            del self._ended[oldest]
-        ended = self._ended.get(video_id)
-        return ended[0] if ended is not None and ended[1] >= since else None
-
-    async def poll(self, video_id: str, *, since: float) -> Job:
-        """The job's status, asking the backend only when its schedule is due.
-
-        `since` is when the caller started waiting: if another waiter's poll saw the job end after
-        that, its answer is returned without asking again. A passing backend failure (429, 5xx,
-        unreachable) does not end a wait: the last known state is returned and the next poll
-        comes after `Retry-After` or the next back-off step.
-        """
-        if (ended := self._ending_seen_since(video_id, since)) is not None:
-            return ended
-        s = self._schedules.setdefault(video_id, _Schedule())
-        async with s.lock:
-            now = anyio.current_time()
-            if s.job is not None and now < s.due:
-                return s.job
-            if (ended := self._ending_seen_since(video_id, since)) is not None:
-                return ended  # it ended while we waited for the lock
-            for attempt in range(FIRST_POLL_TRIES):
-                try:
-                    # archived in the background: a poll answers when it sees the job end, so
-                    # neither its waiters nor the polls of other jobs wait on a download
-                    job, poll_after_ms = await self._svc.refresh(video_id, archive="later")
-                    break
-                except (RateLimited, BackendUnavailable, BackendError) as exc:
-                    if not _transient(exc) or (s.job is None and attempt == FIRST_POLL_TRIES - 1):
-                        raise
-                    wait = getattr(exc, "retry_after", None)
-                    if s.job is not None:
-                        s.due = anyio.current_time() + (wait if wait is not None else self._next_backoff(s))
-                        return s.job
-                    await anyio.sleep(min(wait if wait is not None else 0.5 * (attempt + 1), 5.0))
-            if poll_after_ms:
-                interval = min(max(poll_after_ms / 1000.0, POLL_AFTER_MIN_S), POLL_AFTER_MAX_S)
-            else:
-                interval = self._next_backoff(s)
-            s.job, s.due = job, anyio.current_time() + interval
-            if job.status in TERMINAL_STATUSES:
-                self._schedules.pop(video_id, None)
-                self._ended.pop(video_id, None)  # re-inserted at the end: the dict stays oldest first
-                self._ended[video_id] = (job, anyio.current_time())
-            return job
-
-    @staticmethod
-    def _next_backoff(s: _Schedule) -> float:
-        interval, s.backoff = s.backoff, min(s.backoff * 2, BACKOFF_MAX_S)
-        return interval
-
-
-def _transient(exc: Exception) -> bool:
-    """429, 5xx-like answers and unreachable backends pass; auth or a bad id do not."""
-    return isinstance(exc, (RateLimited, BackendUnavailable)) or type(exc) is BackendError
-
-
 async def wait_for(
-    svc: VideoService, video_ids: list[str], wait_seconds: float, on_progress: ProgressFn | None = None
+    ctx: ServiceContext, video_ids: list[str], wait_seconds: float, on_progress: ProgressFn | None = None
 ) -> list[Job]:
     """Poll until every job ends or `wait_seconds` (capped at 240, or the max_wait_s setting when higher)
     pass; never raises on time-out.
@@ -137,11 +40,11 @@ async def wait_for(
     waits for its files (so the answer shows them); a wait on several answers as soon as the
     last one ends, each with the files archived by then (the rest follow in the background).
     """
-    cap = max(MAX_WAIT_S, float(getattr(svc.settings, "max_wait_s", 0) or 0))
+    cap = max(MAX_WAIT_S, float(ctx.settings.max_wait_s or 0))
     wait_seconds = max(0.0, min(float(wait_seconds), cap))
     since = anyio.current_time()
     deadline = since + wait_seconds
-    poller = svc.poller
+    poller = ctx.poller
     jobs: dict[str, Job] = {}
     report = _Reporter(video_ids, on_progress)
     await _poll_many(poller, video_ids, jobs, since)
@@ -164,8 +67,8 @@ async def wait_for(
         elif now < deadline:
             await report.heartbeat(jobs, now - since)
     if len(video_ids) == 1 and jobs[video_ids[0]].status == "completed":
-        await svc.archived(video_ids[0])
-    return [svc.with_library(jobs[v]) if jobs[v].status == "completed" else jobs[v] for v in video_ids]
+        await archived(ctx, video_ids[0])
+    return [with_library(ctx, jobs[v]) if jobs[v].status == "completed" else jobs[v] for v in video_ids]
 
 
 async def _poll_many(poller: Poller, video_ids: list[str], jobs: dict[str, Job], since: float) -> None:
@@ -243,9 +146,9 @@ class _Reporter:
         await self.on_progress(done, 100.0 * len(self.order), message)
 
 
-async def follow_until_done(svc: VideoService, video_id: str) -> None:
+async def follow_until_done(ctx: ServiceContext, video_id: str) -> None:
     """The background watcher's loop for one job (the poll that sees it complete starts its archive)."""
-    poller = svc.poller
+    poller = ctx.poller
     since = anyio.current_time()
     while True:
         job = await poller.poll(video_id, since=since)

@@ -26,7 +26,7 @@ import pytest
 
 from sora_mcp.config import Settings
 from tests.apps.host_server import HostServer, mcp_client
-from tests.hardening.serve_proc import ServeProcess, free_port
+from tests.hardening.runs.serve_proc import ServeProcess, free_port
 
 TOKEN = "tok-player-browser-7c1d-0f4e9a2b6c3d8e51"  # the HTTP server needs 32+ characters
 WAIT_MS = 90_000

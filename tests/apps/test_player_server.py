@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from sora_mcp.server.apps import PLAYER_URI
-from sora_mcp.service.media import MAX_CHUNK, read_chunk
+from sora_mcp.service.media import MAX_CHUNK
 from tests.apps.conftest import apps_client, clip_info, make_clip
 
 pytestmark = pytest.mark.anyio
@@ -77,7 +77,7 @@ async def test_chunks_reassemble_byte_for_byte(server, service, mode: str) -> No
     async with apps_client(server, mode) as client:
         video_id = await make_clip(client)
         info = await clip_info(client, video_id)
-        files = {a.variant: a for a in service._ledger().assets(video_id)}
+        files = {a.variant: a for a in service.ledger.assets(video_id)}
         for variant, length in (
             ("video", 65536),
             ("video", MAX_CHUNK),
@@ -135,12 +135,12 @@ async def test_chunk_reads_only_its_range(service, server) -> None:
     with big.open("wb") as fh:  # sparse: a known tail, nothing else written
         fh.seek(size - 10)
         fh.write(b"0123456789")
-    service._ledger().add_asset(
+    service.ledger.add_asset(
         video_id, "video", str(big.relative_to(service.settings.data_dir)), size, "0" * 64
     )
     tracemalloc.start()
     try:
-        data, total = await read_chunk(service, video_id, "video", size - MAX_CHUNK, MAX_CHUNK)
+        data, total = await service.read_chunk(video_id, "video", size - MAX_CHUNK, MAX_CHUNK)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -161,7 +161,7 @@ async def test_unknown_ids_and_paths_outside_the_library_are_refused(
         video_id = await make_clip(client)
         outside = tmp_path / "outside.mp4"
         video = service.settings.data_dir / next(
-            a.path for a in service._ledger().assets(video_id) if a.variant == "video"
+            a.path for a in service.ledger.assets(video_id) if a.variant == "video"
         )
         outside.write_bytes(video.read_bytes())
 

@@ -1,20 +1,18 @@
-"""Small stand-ins for other vendors' `/v1/videos` servers, served by uvicorn on 127.0.0.1.
+"""Small stand-ins for other vendors' `/v1/videos` servers: uvicorn on 127.0.0.1, or in-process (mock.py).
 
-`FakeVideos` holds the shared part (an in-memory job store, a request log, scripted faults,
-a Range-aware streamed MP4); each dialect in `fake_dialects.py` overrides only what its
+`FakeVideos` holds the shared part (an in-memory job store, a request log, a Range-aware
+streamed MP4); each dialect in `tests/dialects/fake_dialects.py` overrides only what its
 real server does differently, as read from that project's source. A job advances one step
 (queued → running → done) each time it is retrieved, so journeys are fast and deterministic.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 import uvicorn
@@ -22,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # An MP4 file head (ftyp box) followed by filler: enough for magic-byte sniffing and Ranges.
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
@@ -65,13 +64,6 @@ def real_mp4(width: int = 160, height: int = 96, frames: int = 24, fps: int = 24
     return out.getvalue()
 
 
-@dataclass
-class Fault:
-    status: int
-    body: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class FakeVideos:
     """The shared fake: subclasses override the `render_*`/`parse_*` hooks and routes."""
 
@@ -84,9 +76,8 @@ class FakeVideos:
         self.api_key = api_key
         self.jobs: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[str, str, dict[str, str]]] = []  # (method, raw path, headers)
+        self.seen: list[tuple[str, str]] = []  # (method, path) of every request, routed or not
         self.bodies: list[dict[str, Any]] = []  # parsed create/remix bodies
-        self.faults: list[Fault] = []
-        self.create_delay_s = 0.0
         # A real, decodable MP4 to serve instead of the patterned filler (journeys that derive
         # thumbnails from it need one); `content_size` follows it.
         self.mp4: bytes | None = None
@@ -138,15 +129,8 @@ class FakeVideos:
         return JSONResponse(body, status, headers=self.headers())
 
     def gate(self, request: Request) -> Response | None:
-        """Log the request; answer a scripted fault or a wrong key before the handler runs."""
+        """Log the request; answer a wrong key before the handler runs."""
         self.log.append((request.method, request.scope.get("raw_path", b"").decode(), dict(request.headers)))
-        if self.faults:
-            fault = self.faults.pop(0)
-            return JSONResponse(
-                fault.body or {"error": {"message": f"fault {fault.status}"}},
-                fault.status,
-                headers=fault.headers,
-            )
         if self.api_key is not None:
             sent = request.headers.get("authorization", "").removeprefix("Bearer ")
             if sent != self.api_key:
@@ -211,8 +195,6 @@ class FakeVideos:
             return fields
         self.bodies.append(fields)
         job = self.add_job(fields)
-        if self.create_delay_s:
-            await asyncio.sleep(self.create_delay_s)  # the job exists; the answer is late
         return self.ok(self.render(job))
 
     async def retrieve(self, request: Request) -> Response:
@@ -273,8 +255,16 @@ class FakeVideos:
             Route("/v1/videos/{video_id}/content", self.content, methods=["GET"]),
         ]
 
-    def app(self) -> Starlette:
-        return Starlette(routes=self.routes())
+    def app(self) -> ASGIApp:
+        """The fake's routes, with every request recorded in `seen` (even one no route answers)."""
+        inner = Starlette(routes=self.routes())
+
+        async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                self.seen.append((scope["method"], scope["path"]))
+            await inner(scope, receive, send)
+
+        return recorded
 
 
 class FakeServer:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from sora_mcp.backends.content import served_variant, sniff_mime
+from tests.dialects.fake_dialects import FakeLiteLLM
 
-from .conftest import make_backend
-from .fake_dialects import FakeLiteLLM
 from .fakes import FakeServer, FakeVideos, content_slice
+from .mock import make_backend
 
 pytestmark = pytest.mark.anyio
 

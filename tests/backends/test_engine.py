@@ -8,6 +8,7 @@ import pytest
 from sora_mcp.backends import Backend
 from sora_mcp.config import Settings
 from sora_mcp.errors import OutcomeUnknown
+from tests.conditions import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +72,7 @@ async def test_engine_timeout_after_accepting_leaves_exactly_one_job(engine, tmp
     backend = engine_backend(engine.base_url, tmp_path, request_timeout_s=0.5)
     with pytest.raises(OutcomeUnknown):
         await backend.create("a slow kite", "sora-2", "1280x720", "4", idempotency_key="k-timeout")
-    await anyio.sleep(1.2)  # let the engine finish answering the abandoned request
+    # the engine made the job and logged the POST before holding its answer back
+    await eventually(lambda: engine.stats.count("POST", "/v1/videos") >= 1, what="the abandoned create")
     assert engine.jobs_count() == 1 and engine.stats.count("POST", "/v1/videos") == 1
     await backend.aclose()

@@ -1,11 +1,13 @@
-"""Every failure reaches the caller as one actionable `SoraError`, without the API key."""
+"""Every failure reaches the caller as one actionable `SoraError`, without the API key.
+
+The backend's answers come from `httpx2.MockTransport` handler functions in OpenAI's published
+error shape; the refused connection is a real socket."""
 
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable
 
+import anyio
 import httpx2
 import openai
 import pytest
@@ -22,8 +24,7 @@ from sora_mcp.errors import (
     SoraError,
 )
 
-from .conftest import SECRET_KEY, make_backend
-from .fakes import FakeServer, FakeVideos, Fault
+from .mock import SECRET_KEY, make_backend, mock_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -37,11 +38,23 @@ def assert_clean(exc: SoraError) -> None:
     assert SECRET_KEY not in text and "Traceback" not in text and "/home/" not in text
 
 
-async def test_wrong_key_is_auth_failed_and_the_echoed_key_is_scrubbed(
-    serve: Callable[..., FakeServer],
-) -> None:
-    server = serve(FakeVideos(api_key="sk-the-right-one"))
-    backend = make_backend(server.base_url, dialect="generic")
+def openai_error(status: int, message: str, **headers: str) -> httpx2.Response:
+    """An error answer in OpenAI's published shape (`{"error": {message, type, param, code}}`)."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+    return httpx2.Response(status, json=body, headers=headers)
+
+
+def video(video_id: str, status: str = "queued") -> dict[str, object]:
+    return {"id": video_id, "object": "video", "status": status, "progress": 0, "model": "sora-2"}
+
+
+async def test_wrong_key_is_auth_failed_and_the_echoed_key_is_scrubbed() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+        # Like OpenAI, echo the key back: the client must scrub it.
+        return openai_error(401, f"Incorrect API key provided: {sent}.")
+
+    backend = mock_backend(handler, dialect="generic")
     with pytest.raises(AuthFailed) as info:
         await backend.retrieve("video_1")
     assert "refused the API key (HTTP 401)" in info.value.message and "SORA_MCP_API_KEY" in info.value.fix
@@ -49,8 +62,8 @@ async def test_wrong_key_is_auth_failed_and_the_echoed_key_is_scrubbed(
     await backend.aclose()
 
 
-async def test_unknown_id_is_not_found(serve: Callable[..., FakeServer]) -> None:
-    backend = make_backend(serve(FakeVideos()).base_url, dialect="generic")
+async def test_unknown_id_is_not_found() -> None:
+    backend = mock_backend(lambda request: openai_error(404, "Video not found"), dialect="generic")
     with pytest.raises(NotFound, match=r"HTTP 404\): Video not found.*list tool"):
         await backend.retrieve("video_nope")
     await backend.aclose()
@@ -59,23 +72,23 @@ async def test_unknown_id_is_not_found(serve: Callable[..., FakeServer]) -> None
 @pytest.mark.parametrize(
     ("headers", "expected"), [({"Retry-After": "7"}, 7.0), ({"retry-after-ms": "1500"}, 1.5)]
 )
-async def test_429_carries_retry_after(
-    serve: Callable[..., FakeServer], headers: dict[str, str], expected: float
-) -> None:
-    fake = FakeVideos()
-    backend = make_backend(serve(fake).base_url, dialect="generic")
-    fake.faults.append(Fault(429, {"error": {"message": "Too many requests"}}, headers))
+async def test_429_carries_retry_after(headers: dict[str, str], expected: float) -> None:
+    posts: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        posts.append(request)
+        return openai_error(429, "Too many requests", **headers)
+
+    backend = mock_backend(handler, dialect="generic")
     with pytest.raises(RateLimited) as info:
         await backend.create("a cat", None, None, None)
     assert info.value.retry_after == expected and f"after {expected:g} s" in info.value.fix
-    assert fake.jobs == {} and len(fake.log) == 1  # one POST: never retried
+    assert [r.method for r in posts] == ["POST"]  # one POST: never retried
     await backend.aclose()
 
 
-async def test_5xx_is_backend_error_with_its_message(serve: Callable[..., FakeServer]) -> None:
-    fake = FakeVideos()
-    backend = make_backend(serve(fake).base_url, dialect="generic")
-    fake.faults.append(Fault(503, {"error": {"message": "GPU pool exhausted"}}))
+async def test_5xx_is_backend_error_with_its_message() -> None:
+    backend = mock_backend(lambda request: openai_error(503, "GPU pool exhausted"), dialect="generic")
     with pytest.raises(
         BackendError, match=r"backend error 503 during retrieve.*GPU pool exhausted.*try again"
     ):
@@ -83,15 +96,10 @@ async def test_5xx_is_backend_error_with_its_message(serve: Callable[..., FakeSe
     await backend.aclose()
 
 
-async def test_validation_message_is_trimmed_scrubbed_and_traceback_free(
-    serve: Callable[..., FakeServer],
-) -> None:
-    fake = FakeVideos()
-    backend = make_backend(serve(fake).base_url, dialect="generic")
+async def test_validation_message_is_trimmed_scrubbed_and_traceback_free() -> None:
     detail = f"size must be one of 1280x720, 720x1280 (key {SECRET_KEY}) " + "x" * 500
-    fake.faults.append(
-        Fault(400, {"detail": detail + '\nTraceback (most recent call last):\n  File "/srv/app.py"'})
-    )
+    detail += '\nTraceback (most recent call last):\n  File "/srv/app.py"'
+    backend = mock_backend(lambda request: httpx2.Response(400, json={"detail": detail}), dialect="generic")
     with pytest.raises(InvalidInput) as info:
         await backend.create("a cat", None, "1x1", None)
     assert "size must be one of 1280x720" in info.value.message and len(info.value.message) < 420
@@ -100,18 +108,19 @@ async def test_validation_message_is_trimmed_scrubbed_and_traceback_free(
     await backend.aclose()
 
 
-async def test_timeout_after_the_create_was_accepted_is_outcome_unknown(
-    serve: Callable[..., FakeServer],
-) -> None:
-    fake = FakeVideos()
-    fake.create_delay_s = 2.0
-    backend = make_backend(serve(fake).base_url, dialect="generic", request_timeout_s=0.5)
-    started = time.monotonic()
-    with pytest.raises(OutcomeUnknown) as info:
+async def test_timeout_after_the_create_was_accepted_is_outcome_unknown() -> None:
+    created: list[str] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        created.append("video_slow")  # the job exists; the answer is late
+        await anyio.sleep(30)
+        return httpx2.Response(200, json=video("video_slow"))
+
+    backend = mock_backend(handler, dialect="generic", request_timeout_s=0.5)
+    with anyio.fail_after(10), pytest.raises(OutcomeUnknown) as info:
         await backend.create("a slow cat", None, None, None)
-    assert time.monotonic() - started < 1.8
     assert "may have created the job" in info.value.message and "Do not resend" in info.value.fix
-    assert len(fake.jobs) == 1 and sum(m == "POST" for m, _, _ in fake.log) == 1  # one job, no retry
+    assert created == ["video_slow"]  # one job, no retry
     assert_clean(info.value)
     await backend.aclose()
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from sora_mcp.backends import Backend, VariantUnavailable
-from sora_mcp.errors import Unsupported
+from sora_mcp.backends import Backend
+from sora_mcp.errors import Unsupported, VariantUnavailable
 from sora_mcp.models import RemoteVideo
+from tests.dialects.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
 
-from .conftest import make_backend
-from .fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
 from .fakes import MP4_HEAD, FakeServer, FakeVideos, mp4_bytes
+from .mock import make_backend
 
 pytestmark = pytest.mark.anyio
 EXTRA = {"seed": 7, "negative_prompt": "blurry, static", "num_frames": 33, "fps": 16}

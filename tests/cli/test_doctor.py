@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.engine import EngineServer
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
 from tests.cli.conftest import API_KEY, Cli
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 
 @pytest.fixture

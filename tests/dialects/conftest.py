@@ -1,7 +1,7 @@
 """Fixtures for the dialect journeys: a dialect fake served on 127.0.0.1 with a real MP4, and an
 MCP client (the official `mcp.Client`, in-process) on a VideoService pointed at it.
 
-The fakes are the ones in `tests/backends/fake_dialects.py`; here they serve a small decodable
+The fakes are the ones in `tests/dialects/fake_dialects.py`; here they serve a small decodable
 MP4 so the service can derive thumbnails and spritesheets from it, as it would from a real clip.
 """
 
@@ -18,9 +18,9 @@ from mcp import Client
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.backends.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
-from tests.backends.fake_hosted import FakeOpenRouter, SignedStore
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
+from tests.dialects.fake_dialects import FakeGateway, FakeLiteLLM, FakeSglang, FakeVllmOmni
+from tests.dialects.fake_hosted import FakeOpenRouter, SignedStore
 from tests.results import structured  # noqa: F401 - shared with the tests here
 from tests.results import text as text_of
 
@@ -45,7 +45,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def openrouter(mp4: bytes) -> Iterator[FakeServer]:
-    """A fake of OpenRouter's video API (tests/backends/fake_hosted.py) that accepts SECRET_KEY."""
+    """A fake of OpenRouter's video API (tests/dialects/fake_hosted.py) that accepts SECRET_KEY."""
     fake = FakeOpenRouter(api_key=SECRET_KEY)
     fake.use_mp4(mp4)
     with FakeServer(fake) as server:

@@ -12,8 +12,8 @@ import pytest
 from sora_mcp.backends_file import load_backends
 from sora_mcp.config import Settings
 from sora_mcp.errors import ConfigError
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 from .conftest import SECRET_KEY, mcp_client, refusal, structured
 

@@ -1,5 +1,5 @@
 """Together's `/videos` and a gateway with millisecond timestamps, through the MCP client, against
-fakes built from their docs (tests/backends/fake_hosted.py); and OpenRouter through the CLI.
+fakes built from their docs (tests/dialects/fake_hosted.py); and OpenRouter through the CLI.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.backends import Backend
-from tests.backends.fake_hosted import FakeMillisGateway, FakeOpenRouter, FakeTogether
 from tests.backends.fakes import FakeServer
 from tests.cli.conftest import API_KEY, Cli
+from tests.dialects.fake_hosted import FakeMillisGateway, FakeOpenRouter, FakeTogether
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured
 

@@ -1,7 +1,7 @@
 """The same journey through the MCP server on every dialect: create → wait → download the video
 and its thumbnail → list → delete, each backend's missing features answered by clear messages.
 
-Each fake reproduces one real backend (see tests/backends/fake_dialects.py); the agent's side is
+Each fake reproduces one real backend (see tests/dialects/fake_dialects.py); the agent's side is
 the official MCP client calling our tools in-process, so what is checked is what an agent sees.
 """
 

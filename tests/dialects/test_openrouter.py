@@ -1,5 +1,5 @@
 """OpenRouter's video API end to end through the official MCP client, against a fake built from
-OpenRouter's docs (tests/backends/fake_hosted.py): sizes and seconds mapped to its fields, the
+OpenRouter's docs (tests/dialects/fake_hosted.py): sizes and seconds mapped to its fields, the
 model list read from its video-models endpoint, every status, the billed cost, downloads with the
 key only where it belongs, and what OpenRouter lacks refused with the alternative named.
 """
@@ -17,8 +17,8 @@ from sora_mcp.backends import Backend
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured, text_of
 
@@ -155,6 +155,18 @@ async def test_validation_uses_the_providers_model_list(openrouter: FakeServer, 
         assert "1280x720, 1920x1080, 720x1280, 1080x1920" in veo and "| 4, 6, 8 |" in veo
         assert "no / no / no / yes / yes" in veo and "1920x1080: 0.60" in veo
         assert "sora-2 " not in models  # the built-in catalog describes other backends
+        # Every model the provider lists, with its limits, and the provider's own words for them.
+        wan = next(line for line in models.splitlines() if line.startswith("| alibaba/wan-2.6"))
+        assert "| 854x480, 480x480, 1280x720, 720x720 | 5, 10 | no / no / no / no / no |" in wan
+        assert "720x720: 0.04" in wan
+        assert (
+            "reported by OpenRouter (GET /videos/models): resolutions 720p, 1080p; aspect ratios 16:9, 9:16; "
+            "durations 4, 6, 8; frame images first_frame, last_frame; audio yes; seed yes"
+        ) in models
+        assert (
+            "resolutions 480p, 720p; aspect ratios 16:9, 1:1; durations 5, 10; frame images none listed"
+            in models
+        )
 
 
 async def test_the_model_list_is_cached_then_read_again(openrouter: FakeServer, data_dir: Path) -> None:
@@ -200,6 +212,7 @@ async def test_what_openrouter_lacks_is_refused_with_the_alternative(
         assert "cannot list videos" in listed["note"] and "local library" in listed["note"]
         deleted = structured(await client.call_tool("delete_video", {"video_id": vid}))
         assert deleted["deleted"] is False and "This backend (OpenRouter) cannot delete" in deleted["note"]
+        assert not [m for m, _ in fake.seen if m == "DELETE"]  # refused from its record: nothing sent
         thumb = await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
         assert not thumb.is_error and "made locally by sora-mcp" in text_of(thumb)
         assert not [p for _, p, _ in fake.log if "variant=" in p]  # named variants never asked of it

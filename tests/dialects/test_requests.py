@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sora_mcp.config import Settings
-from tests.backends.fake_dialects import FakeSglang
 from tests.backends.fakes import FakeServer
+from tests.dialects.fake_dialects import FakeSglang
 
 from .conftest import SECRET_KEY, mcp_client, refusal, settings_for, structured
 

@@ -164,6 +164,13 @@ async def test_range_requests_on_mp4(engine: EngineServer) -> None:
         assert beyond.status_code == 416
         assert beyond.headers["content-range"] == f"bytes */{len(whole)}"
         assert_valid("ErrorResponse", beyond.json())
+        assert beyond.json()["error"]["code"] == "range_not_satisfiable"
+        # A malformed or multi-range Range is ignored: the whole file, not a 400 or multipart/byteranges.
+        for ignored in ("bytes=abc", "items=0-5", "bytes=0-9,20-29"):
+            whole_again = await http.get(url, headers={"Range": ignored})
+            assert whole_again.status_code == 200 and whole_again.content == whole, ignored
+        head = await http.head(url, headers={"Range": "bytes=100-199"})
+        assert head.status_code == 206 and head.content == b"" and head.headers["content-length"] == "100"
 
 
 async def test_remix_keeps_settings_and_links_source(engine: EngineServer) -> None:

@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from sora_mcp.engine import EngineConfig, EngineServer
+from tests.conditions import eventually
 from tests.engine.engine_helpers import create_done, raw, sdk, wait_done
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -73,7 +74,11 @@ async def test_api_stays_responsive_while_rendering(engine_factory: EngineFactor
     engine = engine_factory(render_workers=1, render_slowdown=3.0)
     async with sdk(engine) as client:
         ids = [(await client.videos.create(prompt=f"busy {i}")).id for i in range(3)]
-        await anyio.sleep(0.3)
+        store = engine.engine.store
+        await eventually(
+            lambda: any((job := store.get(i)) is not None and job.status == "in_progress" for i in ids),
+            what="the worker to take a job",
+        )
         started = time.monotonic()
         statuses = [(await client.videos.retrieve(i)).status for i in ids]
         assert time.monotonic() - started < 1.0

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.config import Settings
-from tests.hardening.common import SECRET_KEY
-from tests.hardening.crash import crash_cycles
+from tests.hardening.runs.common import SECRET_KEY
+from tests.hardening.runs.crash import crash_cycles
 
 pytestmark = pytest.mark.anyio
 

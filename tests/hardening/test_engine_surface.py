@@ -20,10 +20,10 @@ from sora_mcp.config import Settings
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 from tests.engine.engine_helpers import exact
-from tests.hardening.embedded_engine import attacks, listening_ports
-from tests.hardening.http_run import client
-from tests.hardening.secrets_run import exercise, files_containing
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.embedded_engine import attacks, listening_ports
+from tests.hardening.runs.http_run import client
+from tests.hardening.runs.secrets_run import exercise, files_containing
+from tests.hardening.runs.serve_proc import ServeProcess
 
 pytestmark = pytest.mark.anyio
 REFUSED = {401, 403, 404, 413, 415, 421}
@@ -108,8 +108,8 @@ async def test_generated_key_never_reaches_an_answer_log_or_file(
         async with Client(build_server(service)) as mcp:
             seen = await exercise(mcp)
             # Read-only look at the engine this service started: the test needs the key to search for it.
-            key = service._engine.config.api_key
-            port = service._engine.port
+            key = service.engine.config.api_key
+            port = service.engine.port
             assert key and len(key) >= 32
             # The key is the only way in, and it works.
             assert exact(port, "GET", "/v1/videos").status == 401

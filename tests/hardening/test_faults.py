@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.common import stack
-from tests.hardening.faults_run import SCENARIOS, engine_down, restart_mid_job, scenario
+from tests.hardening.runs.common import stack
+from tests.hardening.runs.faults_run import SCENARIOS, engine_down, restart_mid_job, scenario
 
 pytestmark = pytest.mark.anyio
 

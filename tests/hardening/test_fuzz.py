@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from sora_mcp.prompting.template import strip_controls
-from tests.hardening.common import input_forms, leaks
-from tests.hardening.fuzz_session import fuzz_session
+from tests.hardening.runs.common import input_forms, leaks
+from tests.hardening.runs.fuzz_session import fuzz_session
 
 EXPECTED_TOOLS = {
     "create_video",

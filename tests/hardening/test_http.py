@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.config import Settings
-from tests.hardening.common import SECRET_KEY
-from tests.hardening.http_run import load, raw_post, summary
-from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
+from tests.hardening.runs.common import SECRET_KEY
+from tests.hardening.runs.http_run import load, raw_post, summary
+from tests.hardening.runs.serve_proc import ServeProcess, free_port, serve_env
 
 pytestmark = pytest.mark.anyio
 TOKEN = "hardening-bearer-token-0123456789abcdef"
@@ -57,7 +57,7 @@ def test_non_loopback_bind_without_token_is_refused(settings: Settings, host: st
 
 
 async def test_bearer_token_required_and_checked(settings: Settings) -> None:
-    from tests.hardening.http_run import client
+    from tests.hardening.runs.http_run import client
 
     proc = ServeProcess(settings, "http", env={"SORA_MCP_AUTH_TOKEN": TOKEN})
     try:

@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from sora_mcp.config import Settings
-from tests.hardening.flood import (
+from tests.hardening.runs.flood import (
     IdleHorde,
     closed_within,
     initialize_flood,
@@ -27,8 +27,8 @@ from tests.hardening.flood import (
     quick_call,
     rss_mb,
 )
-from tests.hardening.http_run import raw_post
-from tests.hardening.serve_proc import ServeProcess, free_port, serve_env
+from tests.hardening.runs.http_run import raw_post
+from tests.hardening.runs.serve_proc import ServeProcess, free_port, serve_env
 
 pytestmark = pytest.mark.anyio
 TOKEN = "flood-test-token-0123456789abcdef-XYZ"  # 37 characters
@@ -98,7 +98,7 @@ async def test_initialize_flood_leaves_both_protocol_eras_working(settings: Sett
     try:
         await quick_call(proc.url, None, "legacy")
         start_mb = rss_mb(pid)[0]
-        from tests.hardening.flood import FloodReport
+        from tests.hardening.runs.flood import FloodReport
 
         report = FloodReport()
         async with anyio.create_task_group() as tg:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.common import SECRET_KEY, stack
-from tests.hardening.secrets_run import exercise, files_containing
-from tests.hardening.serve_proc import ServeProcess
+from tests.hardening.runs.common import SECRET_KEY, stack
+from tests.hardening.runs.secrets_run import exercise, files_containing
+from tests.hardening.runs.serve_proc import ServeProcess
 
 pytestmark = pytest.mark.anyio
 

@@ -101,16 +101,16 @@ def test_list_filters(ledger: Ledger) -> None:
     ledger.record_job(remote("b", "queued", created_at=200, model="sora-2-pro"), prompt_given="a red car")
     ledger.record_job(remote("c", "failed", created_at=300), prompt_given="SUNSET in the city")
     ids = lambda page: [j.id for j in page[0]]
-    assert ids(ledger.list()) == ["c", "b", "a"]
-    assert ids(ledger.list(order="asc")) == ["a", "b", "c"]
-    assert ids(ledger.list(status="completed")) == ["a"]
-    assert ids(ledger.list(model="sora-2-pro")) == ["b"]
-    assert ids(ledger.list(since=200)) == ["c", "b"]
-    assert ids(ledger.list(text="sunset")) == ["c", "a"]
-    assert ids(ledger.list(text="100%")) == ["a"]
-    assert ids(ledger.list(text="_")) == []  # LIKE wildcards are literal
+    assert ids(ledger.list_jobs()) == ["c", "b", "a"]
+    assert ids(ledger.list_jobs(order="asc")) == ["a", "b", "c"]
+    assert ids(ledger.list_jobs(status="completed")) == ["a"]
+    assert ids(ledger.list_jobs(model="sora-2-pro")) == ["b"]
+    assert ids(ledger.list_jobs(since=200)) == ["c", "b"]
+    assert ids(ledger.list_jobs(text="sunset")) == ["c", "a"]
+    assert ids(ledger.list_jobs(text="100%")) == ["a"]
+    assert ids(ledger.list_jobs(text="_")) == []  # LIKE wildcards are literal
     with pytest.raises(InvalidInput, match="after"):
-        ledger.list(after="no-such-id")
+        ledger.list_jobs(after="no-such-id")
 
 
 def test_deleted_jobs_hidden_unless_files_kept(ledger: Ledger) -> None:
@@ -119,8 +119,8 @@ def test_deleted_jobs_hidden_unless_files_kept(ledger: Ledger) -> None:
     ledger.add_asset("kept", "video", "library/kept/video.mp4", 10, "00" * 32)
     ledger.mark_deleted("kept", local_files_deleted=False)
     ledger.mark_deleted("gone", local_files_deleted=True)
-    assert [j.id for j in ledger.list()[0]] == ["kept"]
-    assert [j.id for j in ledger.list(include_deleted=True)[0]] == ["gone", "kept"]
+    assert [j.id for j in ledger.list_jobs()[0]] == ["kept"]
+    assert [j.id for j in ledger.list_jobs(include_deleted=True)[0]] == ["gone", "kept"]
     kept = ledger.get("kept")
     assert kept is not None and kept.deleted_remote and kept.status == "deleted" and kept.asset("video")
     assert kept.history[-1].status == "deleted"
@@ -132,14 +132,14 @@ def test_cursor_is_stable_across_inserts_between_pages(ledger: Ledger) -> None:
     for i in range(7):  # two share a timestamp, so the id breaks the tie
         ledger.record_job(remote(f"j{i}", created_at=1000 + min(i, 5) * 10))
     seen: list[str] = []
-    page, after = ledger.list(limit=3)
+    page, after = ledger.list_jobs(limit=3)
     seen += [j.id for j in page]
     extra = 0
     while after:
         extra += 1  # new jobs arrive between pages: newer ones, and one tying the cursor's timestamp
         ledger.record_job(remote(f"new{extra}", created_at=5000 + extra))
         ledger.record_job(remote(f"j0tie{extra}", created_at=1000))
-        page, after = ledger.list(limit=3, after=after)
+        page, after = ledger.list_jobs(limit=3, after=after)
         seen += [j.id for j in page]
     originals = [s for s in seen if s.startswith("j") and "tie" not in s]
     assert sorted(originals) == [f"j{i}" for i in range(7)]
@@ -250,7 +250,7 @@ def test_v1_database_is_migrated_with_data_kept(tmp_path: Path) -> None:
     ]
     assert old.asset("video") is not None and old.asset("video").size_bytes == 1234
     assert [j.id for j in led.unfinished()] == ["old2"]
-    page, _ = led.list()
+    page, _ = led.list_jobs()
     assert [j.id for j in page] == ["old2", "old1"]  # old2's NULL created_at filled from updated_at
     led.record_pending("k", "fp", {})  # the v2 table exists
     led.update_status(remote("old1", "completed", 100), polled=True)
@@ -365,4 +365,4 @@ def test_a_local_delete_mark_survives_the_backend_still_reporting_the_job(ledger
     ledger.update_status(RemoteVideo(id="stuck", status="completed", progress=100))
     record = ledger.get("stuck")
     assert record is not None and record.status == "deleted"
-    assert [j.id for j in ledger.list(status="deleted", include_deleted=True)[0]] == ["stuck"]
+    assert [j.id for j in ledger.list_jobs(status="deleted", include_deleted=True)[0]] == ["stuck"]

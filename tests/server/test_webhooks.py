@@ -28,8 +28,8 @@ from sora_mcp.server import build_server
 from sora_mcp.server.http import build_http_app
 from sora_mcp.service import VideoService
 from sora_mcp.service.requests import CreateRequest
-from tests.backends.fake_hosted import FakeOpenRouter
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
+from tests.dialects.fake_hosted import FakeOpenRouter
 
 pytestmark = pytest.mark.anyio
 

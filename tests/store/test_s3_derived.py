@@ -12,9 +12,9 @@ from mcp import Client
 
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
-from tests.backends.fake_dialects import FakeLiteLLM
 from tests.backends.fakes import FakeServer, real_mp4
 from tests.dialects.conftest import SECRET_KEY, settings_for
+from tests.dialects.fake_dialects import FakeLiteLLM
 from tests.results import structured
 from tests.store.conftest import objects, open_uploads
 

@@ -22,14 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 import av
 import pytest
 from mcp import Client
+from PIL import Image
 
 from sora_mcp.engine import EngineServer
 from sora_mcp.server import build_server
 from sora_mcp.service import VideoService
 from tests.apps.conftest import apps_client
 from tests.conditions import eventually
-from tests.library_service.conftest import archived, engine_bytes, make_settings
 from tests.results import structured, text
+from tests.service.library.conftest import archived, engine_bytes, make_settings
 from tests.store.conftest import SECRET_KEY, aws_env, objects, open_uploads
 from tests.store.s3server import RefusingGateway
 
@@ -39,7 +40,7 @@ MODES = ["auto", "legacy"]
 
 @pytest.fixture
 def fast_engine(engine_factory: Any) -> EngineServer:
-    from tests.library_service.conftest import API_KEY
+    from tests.service.library.conftest import API_KEY
 
     return engine_factory(api_key=API_KEY, poll_after_ms=100)
 
@@ -56,6 +57,14 @@ async def s3_client(
 async def _made(client: Client, prompt: str) -> dict[str, Any]:
     vid = structured(await client.call_tool("create_video", {"prompt": prompt}))["id"]
     return structured(await client.call_tool("get_status", {"video_id": vid, "wait_seconds": 45}))["jobs"][0]
+
+
+def _shown(result: Any) -> tuple[int, int]:
+    """The one inline image of a tool result, decoded: its size."""
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) == 1, result.content
+    with Image.open(io.BytesIO(base64.b64decode(images[0].data))) as image:
+        return image.size
 
 
 def _fetch(url: str) -> bytes:
@@ -104,10 +113,14 @@ async def test_clips_are_archived_into_the_bucket_and_served_from_it(
         assert hashlib.sha256(fetched).hexdigest() == row.sha256
         width, height, frames = _frames(fetched)
         assert (width, height) == (1280, 720) and frames > 0
-        thumb = structured(
-            await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
-        )
+        thumb_result = await client.call_tool("download_asset", {"video_id": vid, "variant": "thumbnail"})
+        thumb = structured(thumb_result)
         assert _fetch(thumb["url"])[:4] == b"RIFF"
+        # The thumbnail is shown inline, its bytes read back from the bucket (no local file exists).
+        width, height = _shown(thumb_result)
+        assert 0 < width <= 480 and height > 0
+        again = await client.call_tool("get_status", {"video_id": vid, "thumbnail": True})
+        assert _shown(again) == (width, height)
 
         # The job resource carries fresh links too.
         resource = (await client.read_resource(f"sora://videos/{vid}")).contents[0].text

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from sora_mcp.errors import ConfigError
+from sora_mcp.errors import ConfigError, StoreError
 from sora_mcp.library import open_store
-from sora_mcp.library.s3 import PART_SIZE, S3Store, StoreError, parse_store_url
+from sora_mcp.library.s3 import PART_SIZE, S3Store, parse_store_url
 from sora_mcp.library.stores import LocalStore
 from tests.conditions import eventually
 from tests.store.conftest import SECRET_KEY, objects, open_uploads

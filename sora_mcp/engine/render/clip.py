@@ -173,12 +173,13 @@ class _Producer(threading.Thread):
             self.spare.put(frame)
 
     def _blank(self) -> av.VideoFrame | None:
+        frame: av.VideoFrame | None
         try:
             frame = self.spare.get_nowait()
         except queue.Empty:
             frame = FRAMES.take(self.spec.width, self.spec.height)
-            if frame is None:
-                return None
+        if frame is None:
+            return None
         frame.make_writable()  # a copy only if the encoder still holds a reference to its data
         return frame
 

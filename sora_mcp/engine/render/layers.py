@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.video.plane import VideoPlane
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from sora_mcp.engine.render.plan import RGB, PromptPlan
@@ -53,11 +54,16 @@ def to_yuv(img: Image.Image, size: tuple[int, int] | None = None, layout: str = 
     )
 
 
+def plane_bytes(plane: VideoPlane) -> np.ndarray:
+    """A flat uint8 view (writable, no copy) of one frame plane's memory, row padding included."""
+    return np.frombuffer(memoryview(plane), np.uint8)
+
+
 def planes_of(frame: av.VideoFrame, copy: bool = False) -> Planes:
     """Numpy views (writable) on a yuv420p frame's planes, trimmed of row padding."""
     out = []
     for plane in frame.planes:
-        arr = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        arr = plane_bytes(plane).reshape(plane.height, plane.line_size)[:, : plane.width]
         out.append(arr.copy() if copy else arr)
     return out[0], out[1], out[2]
 
@@ -100,7 +106,11 @@ def procedural_plate(plan: PromptPlan, size: tuple[int, int], seed: int) -> Imag
     # half the cost, since a blur this wide leaves nothing the smaller image cannot hold
     radius = max(2, sh // 30)
     if sw >= 64 and sh >= 64:
-        img = img.reduce(2).filter(ImageFilter.GaussianBlur(radius / 2)).resize(img.size, Image.BILINEAR)
+        img = (
+            img.reduce(2)
+            .filter(ImageFilter.GaussianBlur(radius / 2))
+            .resize(img.size, Image.Resampling.BILINEAR)
+        )
     else:
         img = img.filter(ImageFilter.GaussianBlur(radius))
     draw = ImageDraw.Draw(img)
@@ -120,7 +130,7 @@ def procedural_plate(plan: PromptPlan, size: tuple[int, int], seed: int) -> Imag
 
 def fitted_plate(img: Image.Image, size: tuple[int, int], monochrome: bool) -> Image.Image:
     """An input image as the backdrop: centre-cropped to the plate's aspect and resized."""
-    fitted = ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), size, Image.BILINEAR)
+    fitted = ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), size, Image.Resampling.BILINEAR)
     return ImageOps.grayscale(fitted).convert("RGB") if monochrome else fitted
 
 

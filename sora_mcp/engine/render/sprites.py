@@ -15,8 +15,9 @@ import random
 
 import av
 import numpy as np
+from numpy.typing import ArrayLike
 
-from sora_mcp.engine.render.layers import bt601, even
+from sora_mcp.engine.render.layers import bt601, even, plane_bytes
 from sora_mcp.engine.render.plan import RGB, PromptPlan
 
 PARTICLES = 12
@@ -112,14 +113,14 @@ class SpriteLayer:
         return np.concatenate(rows), np.concatenate(cols), np.array(counts), np.concatenate(values)
 
     def positions(
-        self, t: np.ndarray, cam_dx: np.ndarray, cam_dy: np.ndarray
+        self, times: ArrayLike, cam_dx: ArrayLike, cam_dy: ArrayLike
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-left (x, y) of every shape at times `t` (seconds, one per frame) with the camera at
         (cam_dx, cam_dy): arrays of shape (frames, shapes). A drifting, wobbling path bounced off
         the frame edges; worked out for the whole clip at once, so a frame only looks its row up."""
-        t, cam_dx, cam_dy = (np.asarray(a, np.float64).reshape(-1, 1) for a in (t, cam_dx, cam_dy))
-        x = self.x0 + self.vx * t + self.wobble * np.sin(2.1 * t + self.phase) - cam_dx * self.depth
-        y = self.y0 + self.vy * t + self.wobble * np.cos(1.7 * t + self.phase) - cam_dy * self.depth
+        t, dx, dy = (np.asarray(a, np.float64).reshape(-1, 1) for a in (times, cam_dx, cam_dy))
+        x = self.x0 + self.vx * t + self.wobble * np.sin(2.1 * t + self.phase) - dx * self.depth
+        y = self.y0 + self.vy * t + self.wobble * np.cos(1.7 * t + self.phase) - dy * self.depth
         return _bounce(x, self.width - self.sizes), _bounce(y, self.height - self.sizes)
 
     def draw(self, frame: av.VideoFrame, x: np.ndarray, y: np.ndarray) -> None:
@@ -130,7 +131,7 @@ class SpriteLayer:
             # each shape's corner, once per pixel of it (pixels are listed shape by shape)
             corners = np.repeat((y // scale) * stride + x // scale, counts)
             corners += offsets
-            np.frombuffer(plane, np.uint8)[corners] = values
+            plane_bytes(plane)[corners] = values
 
     def _scatter(self, plane: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(each pixel's offset from its shape's corner in a plane of this stride, pixels per shape, value)."""

@@ -16,7 +16,7 @@ import av
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from sora_mcp.engine.render.layers import SWS_THREADS, planes_of
+from sora_mcp.engine.render.layers import SWS_THREADS, plane_bytes, planes_of
 from sora_mcp.engine.render.pool import FRAMES
 
 SPRITE_TILES = 16
@@ -97,6 +97,8 @@ class Stills:
         # the same bytes as from an RGB array, without two more sheet-sized copies in fresh memory
         rgbx = self.sheet.reformat(format="rgb0", threads=SWS_THREADS)
         plane = rgbx.planes[0]
-        image = Image.frombuffer("RGBX", (rgbx.width, rgbx.height), plane, "raw", "RGBX", plane.line_size, 1)
+        image = Image.frombuffer(
+            "RGBX", (rgbx.width, rgbx.height), plane_bytes(plane), "raw", "RGBX", plane.line_size, 1
+        )
         image.save(self.spritesheet, "JPEG", quality=SPRITESHEET_QUALITY)
         FRAMES.give([self.sheet])

@@ -41,7 +41,7 @@ def _glyph(size: int, char: str) -> tuple[np.ndarray, int, int, float]:
     """One character at `size` (call with _FONT_LOCK held): its coverage mask (read-only), the
     mask's offset from the pen at the top of the line, and how far the pen then advances."""
     font = _font(size)
-    x0, y0, x1, y1 = font.getbbox(char)
+    x0, y0, x1, y1 = (int(edge) for edge in font.getbbox(char))  # whole pixels (typed as floats)
     image = Image.new("L", (max(1, x1 - x0), max(1, y1 - y0)), 0)
     ImageDraw.Draw(image).text((-x0, -y0), char, font=font, fill=255)
     mask = np.asarray(image)

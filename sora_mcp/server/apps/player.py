@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
+from mcp.server.apps import Apps, ResourceCsp, Visibility, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 from pydantic import Field
@@ -24,13 +24,13 @@ from pydantic import Field
 from sora_mcp.errors import NotFound, SoraError
 from sora_mcp.models import Job
 from sora_mcp.service import VideoService
-from sora_mcp.service.media import MAX_CHUNK, LibraryFile, library_file, read_chunk, read_small, sprite_grid
+from sora_mcp.service.media import MAX_CHUNK, LibraryFile, read_small, sprite_grid
 
 PLAYER_URI = "ui://sora-mcp/player.html"
 INLINE_IMAGE_MAX = 256 * 1024  # posters and gallery thumbnails travel inline up to this size
 GALLERY_INLINE_BUDGET = 2 * 1024 * 1024  # thumbnail bytes inlined in one gallery page, at most
-APP_ONLY = ["app"]
-_READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True)
+APP_ONLY: list[Visibility] = ["app"]
+_READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 
 
 def player_link() -> dict[str, Any]:
@@ -56,7 +56,7 @@ def _data_url(file: LibraryFile) -> str | None:
 
 def _file(service: VideoService, video_id: str, variant: str) -> LibraryFile | None:
     try:
-        return library_file(service, video_id, variant)
+        return service.library_file(video_id, variant)
     except NotFound:
         return None
 
@@ -162,7 +162,7 @@ def build_apps(service: VideoService) -> Apps:
         length: Annotated[int, Field(description=f"Bytes, at most {MAX_CHUNK}.")] = MAX_CHUNK,
     ) -> CallToolResult:
         """A byte range of an archived file, base64."""
-        data, total = await read_chunk(service, video_id, variant, offset, length)
+        data, total = await service.read_chunk(video_id, variant, offset, length)
         end = offset + len(data)
         return _result(
             f"bytes {offset}-{end} of {total}",
@@ -183,7 +183,7 @@ def build_apps(service: VideoService) -> Apps:
         limit: Annotated[int, Field(ge=1, le=48)] = 24,
     ) -> CallToolResult:
         """Gallery page: jobs with thumbnails."""
-        page = await service.list(limit=limit, after=after, text=text or None, status=status or None)
+        page = await service.list_jobs(limit=limit, after=after, text=text or None, status=status or None)
         items = await anyio.to_thread.run_sync(gallery_items, service, page.data)
         return _result(f"{len(items)} videos", {"items": items, "next_after": page.next_after})
 

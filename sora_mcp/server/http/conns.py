@@ -53,7 +53,7 @@ class ConnectionGuard:
 
         class GuardedProtocol(asyncio.Protocol):
             def __init__(self, **kwargs: Any) -> None:
-                self.inner = AutoHTTPProtocol(**kwargs)  # type: ignore[call-arg]
+                self.inner = AutoHTTPProtocol(**kwargs)
                 self.conn: _Conn | None = None
 
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,7 +64,7 @@ class ConnectionGuard:
             def data_received(self, data: bytes) -> None:
                 if self.conn is not None:
                     self.conn.got_bytes = True
-                    self.inner.data_received(data)  # type: ignore[attr-defined]
+                    self.inner.data_received(data)
 
             def eof_received(self) -> bool | None:
                 return self.inner.eof_received() if self.conn is not None else None
@@ -97,6 +97,8 @@ class ConnectionGuard:
                 len(self.open),
                 busy,
             )
+            # A TCP connection's transport is a full asyncio.Transport (abort included); the
+            # Protocol interface only promises BaseTransport.
             transport.abort()  # type: ignore[attr-defined]
             return None
         conn = _Conn(self, (str(peer[0]), int(peer[1])), transport)
@@ -209,7 +211,7 @@ class _Conn:
         self.stop_waiting()
         if self.guard.open.get(self.peer) is self:
             del self.guard.open[self.peer]
-        self.transport.abort()  # type: ignore[attr-defined]
+        self.transport.abort()  # type: ignore[attr-defined]  # a TCP transport: see _admit
 
 
 def raise_open_file_limit() -> None:
