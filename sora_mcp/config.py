@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host:port/database: keep the ledger in PostgreSQL, shared by "
         "several instances. Unset: ledger.sqlite3 in the data dir.",
     )
+    asset_store: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: archive clips into S3-compatible storage (endpoint and credentials "
+        "from the usual AWS_* settings). Unset: the local library in the data dir.",
+    )
+    asset_url_ttl_s: int = Field(
+        default=3600, ge=1, le=604800, description="How long a presigned link to a stored clip stays valid."
+    )
     dialect: DialectChoice = "auto"
     catalog: Path | None = Field(default=None, description="A JSON/TOML file adding or overriding models.")
     strict_models: bool = False
@@ -202,6 +210,11 @@ class Settings(BaseSettings):
             # The value itself is not repeated: it may hold a password.
             raise ValueError("must be a postgresql:// URL (postgresql://user:password@host:port/database)")
         return value
+
+    @field_validator("asset_store", mode="before")
+    @classmethod
+    def _blank_is_local(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _hosted_defaults(self) -> Settings:

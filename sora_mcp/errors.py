@@ -136,6 +136,12 @@ class DiskFull(SoraError):
     code = "disk_full"
 
 
+class StoreError(SoraError):
+    """The S3-compatible asset store refused or could not be reached; nothing partial was kept."""
+
+    code = "store"
+
+
 DISK_FULL_MESSAGE = "the data directory's disk is full"
 DISK_FULL_FIX = "Free space or move SORA_MCP_DATA_DIR, then try again."
 # ENOSPC: no space; EDQUOT: quota; EFBIG: RLIMIT_FSIZE or the filesystem's largest file.

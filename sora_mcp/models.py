@@ -64,7 +64,7 @@ class Asset(BaseModel):
     video_id: str
     variant: Variant
     path: str = Field(
-        description="Where the file is: an absolute path in the library, under the data directory."
+        description="Where the file is: an absolute path in the library, or s3://bucket/key in an S3 store."
     )
     mime_type: str
     size_bytes: int
@@ -72,6 +72,11 @@ class Asset(BaseModel):
     derived: bool = Field(
         default=False,
         description="True when sora-mcp made this variant itself from the MP4 (the backend could not serve it).",
+    )
+    url: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # local files: no key at all in results (agents pay per byte)
+        description="With an S3 asset store: a time-limited link to the file (path is then its s3:// location).",
     )
 
 

@@ -7,6 +7,7 @@ import sys
 
 from sora_mcp import __version__
 from sora_mcp.cli.usage import UsageError
+from sora_mcp.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,5 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    except ConfigError as exc:  # a setting refused at start (e.g. SORA_MCP_ASSET_STORE): no traceback
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

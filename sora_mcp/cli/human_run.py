@@ -215,7 +215,7 @@ async def _wait_and_save(svc: VideoService, video_id: str, args: argparse.Namesp
     if args.download or args.out:
         asset = await svc.download(video_id, args.variant)
         dest = _early_out(args, video_id)
-        saved = save_copy(asset, dest, args.force) if dest is not None else None
+        saved = save_copy(asset, dest, args.force, svc.store) if dest is not None else None
         data["download"] = download_data(asset, saved)
         note(f"Saved {args.variant} to {saved or asset.path} ({human_size(asset.size_bytes)})")
     _finish(args, data, f"{job.id}.json")
@@ -263,7 +263,7 @@ async def cmd_download(args: argparse.Namespace) -> int:
     dest = _early_out(args, args.video_id)
     async with open_service() as svc:
         asset = await svc.download(args.video_id, args.variant)
-    saved = save_copy(asset, dest, args.force) if dest is not None else None
+    saved = save_copy(asset, dest, args.force, svc.store) if dest is not None else None
     note(f"Saved {asset.variant} to {saved or asset.path} ({human_size(asset.size_bytes)})")
     emit(download_data(asset, saved))
     return 0

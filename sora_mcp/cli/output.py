@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sora_mcp.errors import InvalidInput
+from sora_mcp.library.stores import AssetStore, is_s3_location
 from sora_mcp.models import VARIANT_EXT, Asset, Job, JobPage
 
 CLI_NEXT = {
@@ -93,14 +94,20 @@ def check_overwrite(path: Path | None, force: bool) -> None:
         )
 
 
-def save_copy(asset: Asset, dest: Path, force: bool) -> Path:
-    """Copy an archived asset to where the user asked (atomic; never a partial file)."""
+def save_copy(asset: Asset, dest: Path, force: bool, store: AssetStore | None = None) -> Path:
+    """Copy an archived asset to where the user asked (atomic; never a partial file); a file in
+    the S3 store is streamed from it."""
     check_overwrite(dest, force)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as out, open(asset.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
+        with os.fdopen(fd, "wb") as out:
+            if store is not None and is_s3_location(asset.path):
+                for data in store.iter_bytes(asset.path):
+                    out.write(data)
+            else:
+                with open(asset.path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
         _plain_mode(tmp)

@@ -49,6 +49,7 @@ def register_resources(mcp: MCPServer, service: VideoService) -> None:
             job = await service.get_status(video_id, archive_now=False)
         except SoraError as exc:
             raise ResourceError(str(exc)) from None
+        job = service.with_links(job)  # files in S3: each with a fresh time-limited link
         return job.model_dump_json(indent=2, exclude_none=True)
 
     @mcp.resource("sora://library", name="library", mime_type="application/json")

@@ -64,11 +64,19 @@ def delete(video_id: str, outcome: DeleteResult) -> CallToolResult:
     return result(tool_text.delete_text(video_id, outcome), outcome)
 
 
-async def asset(asset: Asset, copied: Path | None) -> CallToolResult:
+# Reads a small archived file kept in the S3 store (None for a local file): VideoService.stored_bytes.
+StoredBytes = Callable[[Asset, int], bytes | None]
+
+
+def _thumbnail(asset: Asset, read: StoredBytes | None) -> list[Any]:
+    """The thumbnail to show, read from the library or from the S3 store (blocking)."""
+    data = read(asset, tool_text.THUMB_MAX_BYTES) if read is not None else None
+    return tool_text.thumbnail(asset, data)
+
+
+async def asset(asset: Asset, copied: Path | None, read: StoredBytes | None = None) -> CallToolResult:
     """A saved file: its path, where it was copied, and the image itself for a thumbnail."""
-    images = (
-        await anyio.to_thread.run_sync(tool_text.thumbnail, asset) if asset.variant == "thumbnail" else []
-    )
+    images = await anyio.to_thread.run_sync(_thumbnail, asset, read) if asset.variant == "thumbnail" else []
     data = asset.model_dump(mode="json") | ({"copied_to": str(copied)} if copied else {})
     return result(tool_text.asset_text(asset, copied_to=copied), data, images)
 
@@ -76,8 +84,9 @@ async def asset(asset: Asset, copied: Path | None) -> CallToolResult:
 class StatusShaper:
     """get_status results: each job's next step, the overall one, and thumbnails shown once per job."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, read: StoredBytes | None = None) -> None:
         self.wait = wait
+        self.read = read
         self._shown: set[str] = set()
 
     async def __call__(
@@ -108,7 +117,7 @@ class StatusShaper:
                 and (again or job.id not in self._shown)
                 and len(images) < THUMBS_PER_RESULT
             ):
-                images += await anyio.to_thread.run_sync(tool_text.thumbnail, thumb)
+                images += await anyio.to_thread.run_sync(_thumbnail, thumb, self.read)
                 if len(self._shown) > SHOWN_MAX:
                     self._shown.clear()
                 self._shown.add(job.id)

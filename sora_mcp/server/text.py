@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sora_mcp.service.batch import BatchResult
 
 THUMB_MAX_WIDTH = 480
+THUMB_MAX_BYTES = 20 * 1024 * 1024  # a larger "thumbnail" is not decoded to be shown
 PROMPT_SHOWN = 200  # characters of the sent prompt shown after a create
 LIST_PROMPT_SHOWN = 70
 
@@ -204,6 +205,8 @@ def asset_text(asset: Asset, *, copied_to: Path | None = None) -> str:
         f"{asset.size_bytes / 1048576:.1f} MB" if asset.size_bytes >= 1048576 else f"{asset.size_bytes} bytes"
     )
     lines = [f"{asset.variant} of {asset.video_id}: {asset.path} ({size}, {asset.mime_type})."]
+    if asset.url:
+        lines.append(f"Link (expires; fetch it soon): {asset.url}")
     if copied_to is not None:
         lines.append(f"Copied to {copied_to}.")
     if asset.derived:
@@ -240,23 +243,24 @@ def text(value: str) -> TextContent:
     return TextContent(type="text", text=value)
 
 
-def thumbnail(asset: Asset) -> list[Any]:
-    """A label line and the thumbnail, at most THUMB_MAX_WIDTH wide (blocking: run in a thread)."""
+def thumbnail(asset: Asset, data: bytes | None = None) -> list[Any]:
+    """A label line and the thumbnail, at most THUMB_MAX_WIDTH wide (blocking: run in a thread).
+    `data`: the file's bytes when it is not a local file (read from the S3 store)."""
     from PIL import Image  # heavy; only needed when a thumbnail is shown
 
     path = Path(asset.path)
-    if not path.is_file() or asset.size_bytes > 20 * 1024 * 1024:
+    if asset.size_bytes > THUMB_MAX_BYTES or (data is None and not path.is_file()):
         return []
     try:
-        with Image.open(path) as image:
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
             image.thumbnail((THUMB_MAX_WIDTH, THUMB_MAX_WIDTH * 4), Image.Resampling.LANCZOS)
             out = io.BytesIO()
             image.convert("RGB").save(out, format="WEBP", quality=70)
             size = image.size
     except Exception:  # noqa: BLE001 - a damaged thumbnail is simply not shown
         return []
-    data = base64.b64encode(out.getvalue()).decode()
+    encoded = base64.b64encode(out.getvalue()).decode()
     return [
         text(f"Thumbnail of {asset.video_id} ({size[0]}x{size[1]}):"),
-        ImageContent(type="image", data=data, mime_type="image/webp"),
+        ImageContent(type="image", data=encoded, mime_type="image/webp"),
     ]

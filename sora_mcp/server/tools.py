@@ -94,7 +94,7 @@ def _read(title: str) -> ToolAnnotations:
 def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None = None) -> list[Tool]:
     """All tools (or those named by SORA_MCP_TOOLS). `meta`: extra `_meta` per tool name (e.g. a UI link)."""
     wait = service.settings.max_wait_s
-    status_result = results.StatusShaper(wait)
+    status_result = results.StatusShaper(wait, service.stored_bytes)
     meta = meta or {}
 
     @needs_approval(create_gate(service))
@@ -294,7 +294,7 @@ def build_tools(service: VideoService, meta: Mapping[str, dict[str, Any]] | None
         """
         asset = await service.download(video_id, variant)
         copied = await service.export(asset, destination, overwrite=overwrite) if destination else None
-        return await results.asset(asset, copied)
+        return await results.asset(asset, copied, service.stored_bytes)
 
     async def delete_video(
         video_id: VideoId,

@@ -24,11 +24,21 @@ from typing import cast
 import anyio
 
 from sora_mcp.config import Settings
-from sora_mcp.errors import AssetExpired, DiskFull, NotFound, SoraError, Unsupported, as_disk_full
+from sora_mcp.errors import (
+    AssetExpired,
+    DiskFull,
+    NotFound,
+    SoraError,
+    StoreError,
+    Unsupported,
+    as_disk_full,
+)
 from sora_mcp.library import asset_path, download
 from sora_mcp.library.records import JobRecord
+from sora_mcp.library.stores import is_s3_location
 from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import VARIANT_MIME, Asset, RemoteVideo, Variant
+from sora_mcp.service import storing
 from sora_mcp.service.context import ServiceContext
 
 log = logging.getLogger("sora_mcp.archive")
@@ -55,7 +65,15 @@ def _looks_expired(exc: SoraError, expires_at: int | None) -> bool:
     return isinstance(exc, NotFound) and "expired" in exc.message.lower()
 
 
-def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, derived: bool) -> Asset:
+def _asset(
+    video_id: str,
+    variant: str,
+    path: Path | str,
+    size: int,
+    sha256: str,
+    derived: bool,
+    url: str | None = None,
+) -> Asset:
     return Asset(
         video_id=video_id,
         variant=cast(Variant, variant),  # one of VARIANT_MIME's keys, checked by the callers
@@ -64,6 +82,7 @@ def _asset(video_id: str, variant: str, path: Path, size: int, sha256: str, deri
         size_bytes=size,
         sha256=sha256,
         derived=derived,
+        url=url,
     )
 
 
@@ -113,11 +132,12 @@ async def archived(ctx: ServiceContext, video_id: str) -> None:
 
 async def archive_quietly(ctx: ServiceContext, remote: RemoteVideo) -> bool:
     """Archive in the background (from list_videos, the watcher's poll); a failure is logged, never
-    raised into the server. True when a full disk stopped it, so the watcher tries again later."""
+    raised into the server. True when a full disk or the store's outage stopped it, so the watcher
+    tries again later."""
     try:
         await archive(ctx, remote)
-    except DiskFull as exc:
-        log.warning("background archive of %s waits for disk space: %s", remote.id, exc.message)
+    except (DiskFull, StoreError) as exc:  # an outage of the disk or the S3 store: the watcher retries
+        log.warning("background archive of %s waits for disk space or the store: %s", remote.id, exc.message)
         return True
     except Exception as exc:  # noqa: BLE001 - a background task must not end the server
         log.warning(
@@ -131,6 +151,11 @@ def library_asset(ctx: ServiceContext, video_id: str, variant: str, *, verify: b
     for a in ctx.ledger.assets(video_id):
         if a.variant != variant:
             continue
+        if is_s3_location(a.path):  # kept in the S3 store: there when the object has the recorded size
+            if not storing.present(ctx, a.path, a.size_bytes):
+                return None
+            link = storing.asset_link(ctx, a.path)
+            return _asset(video_id, variant, a.path, a.size_bytes, a.sha256, a.derived, link)
         path = ctx.settings.data_dir / a.path
         try:
             if path.stat().st_size != a.size_bytes:
@@ -158,6 +183,12 @@ async def archive_job(ctx: ServiceContext, remote: RemoteVideo) -> list[Asset]:
             tg.start_soon(_keep_claim, ctx, remote.id, tg.cancel_scope)
             saved = await _archive_claimed(ctx, remote)
             tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The one real error (a full disk, the store down), not the task group around it, so
+        # callers can tell an outage to wait out from a failure.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     finally:
         ledger.release("archive", remote.id, owner)
     return saved
@@ -184,8 +215,8 @@ async def _archive_claimed(ctx: ServiceContext, remote: RemoteVideo) -> list[Ass
             continue
         try:
             saved.append(await fetch_variant(ctx, remote.id, variant))
-        except DiskFull:
-            raise  # the caller says so (a tool) or waits for space and tries again (the watcher)
+        except (DiskFull, StoreError):
+            raise  # the caller says so (a tool) or waits for space / the store and tries again (the watcher)
         except SoraError as exc:
             log.warning("could not archive %s of %s: %s", variant, remote.id, exc.message)
             if variant == "video":
@@ -204,7 +235,8 @@ async def fetch_variant(ctx: ServiceContext, video_id: str, variant: str) -> Ass
         return cached
     backend = await ctx.backend_of(video_id)
     wanted = cast(Variant, variant)  # the callers pass a variant name they checked (or the settings')
-    dest = asset_path(private_dir(ctx.job_library(video_id)), video_id, variant)  # the owner's folder
+    # the owner's folder; with an S3 store, a temp file first, uploaded by _record
+    dest = storing.staging_path(ctx, asset_path(private_dir(ctx.job_library(video_id)), video_id, variant))
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         result = await download(
@@ -223,7 +255,7 @@ async def fetch_variant(ctx: ServiceContext, video_id: str, variant: str) -> Ass
         return await _derive(ctx, video_id, variant, dest)
     except SoraError as exc:
         raise _explain_failure(ctx, video_id, variant, exc) from None
-    return _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=False)
+    return await _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=False)
 
 
 def _explain_failure(ctx: ServiceContext, video_id: str, variant: str, exc: SoraError) -> SoraError:
@@ -246,15 +278,18 @@ async def _derive(ctx: ServiceContext, video_id: str, variant: str, dest: Path) 
     from sora_mcp.library.derive import derive_spritesheet, derive_thumbnail  # lazy: PyAV + Pillow
 
     maker = derive_thumbnail if variant == "thumbnail" else derive_spritesheet
-    result = await anyio.to_thread.run_sync(
-        lambda: maker(Path(video.path), dest, tmp_dir=ctx.settings.tmp_dir)
-    )
-    return _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=True)
+    async with storing.stored_mp4(ctx, video.path) as mp4:
+        result = await anyio.to_thread.run_sync(lambda: maker(mp4, dest, tmp_dir=ctx.settings.tmp_dir))
+    return await _record(ctx, video_id, variant, dest, result.size, result.sha256, derived=True)
 
 
-def _record(
+async def _record(
     ctx: ServiceContext, video_id: str, variant: str, dest: Path, size: int, sha: str, *, derived: bool
 ) -> Asset:
+    if ctx.store is not None:  # `dest` is a temp file: stream it into the store, record s3://bucket/key
+        location = await storing.upload(ctx, dest, video_id, variant, size, sha)
+        ctx.ledger.add_asset(video_id, variant, location, size, sha, derived=derived)
+        return _asset(video_id, variant, location, size, sha, derived, storing.asset_link(ctx, location))
     rel = dest.relative_to(ctx.settings.data_dir)
     ctx.ledger.add_asset(video_id, variant, str(rel), size, sha, derived=derived)
     return _asset(video_id, variant, dest, size, sha, derived)

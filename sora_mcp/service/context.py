@@ -6,8 +6,9 @@ instead of reaching into the service. What is in it:
 
 - `settings`, `backends` (the default backend and the named ones: `routing.BackendPool`),
   `catalogs` (shipped and providers' lists), and `instance_id` (this instance in ledger claims);
-- `opened` (the ledger, set while the service is started; `ledger` raises outside it) and
-  `tasks` (the task group background work runs in, likewise);
+- `opened` (the ledger, set while the service is started; `ledger` raises outside it),
+  `tasks` (the task group background work runs in, likewise) and `store` (the S3-compatible
+  asset store SORA_MCP_ASSET_STORE names, opened on start; None: files in the local library);
 - `reservations` (budget held by paid requests in flight, by user), `claimed` (backend jobs a
   reconciliation already took), `watching` (jobs the watcher follows), the archive locks and
   running archives, `waiting_for_space` (archives a full disk stopped), and the `poller`.
@@ -32,6 +33,7 @@ import anyio.abc
 from sora_mcp import principal
 from sora_mcp.config import Settings
 from sora_mcp.library import Ledger, owner_library
+from sora_mcp.library.stores import AssetStore
 from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.principal import Principal
 from sora_mcp.service.budget import Reservations
@@ -58,6 +60,7 @@ class ServiceContext:
     instance_id: str = field(default_factory=new_instance_id)
     opened: Ledger | None = None
     tasks: anyio.abc.TaskGroup | None = None
+    store: AssetStore | None = None  # the S3-compatible store (set on start); None: the local library
     reservations: Reservations = field(default_factory=Reservations)
     claimed: set[str] = field(default_factory=set)
     watching: set[str] = field(default_factory=set)

@@ -17,11 +17,12 @@ import anyio
 
 from sora_mcp.config import Settings
 from sora_mcp.errors import SoraError
-from sora_mcp.library import Ledger, sweep_temp
+from sora_mcp.library import Ledger, open_store, sweep_temp
+from sora_mcp.library.stores import AssetStore
 from sora_mcp.library.tempfiles import private_dir
 from sora_mcp.models import Asset, DeleteResult, Job, JobPage, Quote, RemoteVideo
 from sora_mcp.prompting import Catalog, ValidatedRequest
-from sora_mcp.service import archive, generating, listing, media, quoting, reading, recovery
+from sora_mcp.service import archive, generating, listing, media, quoting, reading, recovery, storing
 from sora_mcp.service.budget import Approver, remaining_budget
 from sora_mcp.service.catalogs import Catalogs
 from sora_mcp.service.context import ServiceContext
@@ -66,6 +67,7 @@ class VideoService:
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
         ctx = self.ctx
+        ctx.store = open_store(ctx.settings.asset_store)  # a bad URL or no credentials: ConfigError now
         # Private by mode: 0700 folders (the ledger and library files are 0600 themselves).
         for d in (ctx.settings.data_dir, ctx.settings.tmp_dir, ctx.settings.library_dir):
             private_dir(d)
@@ -105,6 +107,11 @@ class VideoService:
     @property
     def instance_id(self) -> str:
         return self.ctx.instance_id
+
+    @property
+    def store(self) -> AssetStore | None:
+        """Where archived files are kept: the S3-compatible store, or None for the local library."""
+        return self.ctx.store
 
     @property
     def poller(self) -> Poller:
@@ -275,6 +282,14 @@ class VideoService:
             text=text,
         )
 
+    def with_links(self, job: Job) -> Job:
+        """The job with a fresh presigned link on each file kept in the S3 store (unchanged without one)."""
+        return storing.with_links(self.ctx, job)
+
+    def stored_bytes(self, asset: Asset, limit: int) -> bytes | None:
+        """A small archived file's bytes read from the S3 store (None for a local file). Blocking."""
+        return storing.small_file(self.ctx, asset.path, asset.size_bytes, limit)
+
     def with_library(self, job: Job) -> Job:
         """The job with its archived files as the ledger has them now."""
         return reading.with_library(self.ctx, job)
@@ -312,7 +327,7 @@ class VideoService:
 
         roots = self.ctx.roots()
         return await anyio.to_thread.run_sync(
-            lambda: copy_asset(asset, destination, roots, overwrite=overwrite)
+            lambda: copy_asset(asset, destination, roots, overwrite=overwrite, store=self.store)
         )
 
     def library_file(self, video_id: str, variant: str) -> media.LibraryFile:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sora_mcp.errors import InvalidInput
+from sora_mcp.library.stores import AssetStore, is_s3_location
 from sora_mcp.models import VARIANT_EXT, Asset
 
 
@@ -33,9 +34,16 @@ def _target(destination: str, asset: Asset) -> Path:
     return path if path.suffix else path.with_suffix(VARIANT_EXT[asset.variant])
 
 
-def copy_asset(asset: Asset, destination: str, roots: Sequence[Path], *, overwrite: bool = False) -> Path:
+def copy_asset(
+    asset: Asset,
+    destination: str,
+    roots: Sequence[Path],
+    *,
+    overwrite: bool = False,
+    store: AssetStore | None = None,
+) -> Path:
     """Copy `asset` to `destination` (a file, or a folder for `<id>.<ext>`); returns the path written.
-    Blocking: run in a worker thread."""
+    A file in the S3 store is streamed from it. Blocking: run in a worker thread."""
     target = _target(destination, asset)
     allowed = [Path(r).resolve() for r in roots]
     try:
@@ -65,8 +73,13 @@ def copy_asset(asset: Asset, destination: str, roots: Sequence[Path], *, overwri
         )
     fd, tmp = tempfile.mkstemp(prefix=f".{resolved.name}.", suffix=".part", dir=resolved.parent)
     try:
-        with os.fdopen(fd, "wb") as out, open(asset.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
+        with os.fdopen(fd, "wb") as out:
+            if store is not None and is_s3_location(asset.path):
+                for data in store.iter_bytes(asset.path):
+                    out.write(data)
+            else:
+                with open(asset.path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # the user's file: the permissions any new file would get

@@ -46,7 +46,7 @@ def record_assets(record: JobRecord | None, data_dir: Path | None) -> list[Asset
     out = []
     for a in getattr(record, "assets", []) or []:
         asset = Asset.model_validate(a, from_attributes=True)
-        if data_dir is not None and not Path(asset.path).is_absolute():
+        if data_dir is not None and not Path(asset.path).is_absolute() and "://" not in asset.path:
             asset.path = str(data_dir / asset.path)
         out.append(asset)
     return out

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Literal
 
 from sora_mcp.errors import BackendUnavailable, InvalidInput, NotFound, SoraError, Unsupported
+from sora_mcp.library.stores import is_s3_location
 from sora_mcp.models import DeleteResult, Job, JobPage
 from sora_mcp.service.archive import archive_soon
 from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.jobs import job_from_record, next_step
 from sora_mcp.service.requests import unknown_video
+from sora_mcp.service.storing import delete_stored
 
 log = logging.getLogger("sora_mcp.listing")
 REMOTE_SCAN_PAGES = 5
@@ -164,6 +166,9 @@ async def delete_job(ctx: ServiceContext, video_id: str, *, delete_local_files: 
     if record is not None:
         if delete_local_files:
             for a in ledger.assets(video_id):
+                if is_s3_location(a.path):  # an object in the S3 store
+                    await delete_stored(ctx, video_id, a.path)
+                    continue
                 (ctx.settings.data_dir / a.path).unlink(missing_ok=True)
             folder = _asset_folder(ctx, video_id)
             if folder is not None:

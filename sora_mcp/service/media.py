@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 
 from sora_mcp.errors import InvalidInput, NotFound
+from sora_mcp.library.stores import AssetStore, is_s3_location
 from sora_mcp.models import VARIANT_MIME
 from sora_mcp.service.context import ServiceContext
 from sora_mcp.service.requests import check_id
@@ -37,6 +38,8 @@ class LibraryFile:
     path: Path
     size: int
     mime_type: str
+    store: AssetStore | None = None  # set when the file is an object in the S3 store (`location`)
+    location: str = ""
 
 
 def _not_archived(video_id: str, variant: str) -> NotFound:
@@ -55,6 +58,12 @@ def library_file(ctx: ServiceContext, video_id: str, variant: str) -> LibraryFil
     stored = next((a for a in ctx.ledger.assets(video_id) if a.variant == variant), None)
     if stored is None:
         raise _not_archived(video_id, variant)
+    if is_s3_location(stored.path):  # in the S3 store: read by ranged GETs, never from disk
+        if ctx.store is None:
+            raise _not_archived(video_id, variant)
+        return LibraryFile(
+            video_id, variant, Path(), stored.size_bytes, VARIANT_MIME[variant], ctx.store, stored.path
+        )
     # Inside the owner's folder: another user's files are out of reach even if a record pointed there.
     root = ctx.job_library(video_id).resolve()
     try:
@@ -66,6 +75,12 @@ def library_file(ctx: ServiceContext, video_id: str, variant: str) -> LibraryFil
     if not path.is_relative_to(root) or not stat.S_ISREG(info.st_mode) or info.st_size != stored.size_bytes:
         raise _not_archived(video_id, variant)
     return LibraryFile(video_id, variant, path, info.st_size, VARIANT_MIME[variant])
+
+
+def _read_file(file: LibraryFile, offset: int, length: int) -> bytes:
+    if file.store is not None:
+        return file.store.read(file.location, offset, length)
+    return _read(file.path, offset, length)
 
 
 def _read(path: Path, offset: int, length: int) -> bytes:
@@ -80,7 +95,7 @@ def read_small(file: LibraryFile) -> bytes:
     """The whole of a small checked file (a poster), read the same guarded way as a chunk."""
     if file.size > MAX_CHUNK:
         raise InvalidInput(f"The {file.variant} is too large to send at once", fix="Read it in chunks.")
-    return _read(file.path, 0, file.size)
+    return _read_file(file, 0, file.size)
 
 
 async def read_chunk(
@@ -98,7 +113,7 @@ async def read_chunk(
         raise InvalidInput(
             f"offset {offset} is past the end ({file.size} bytes)", fix="Start below the size."
         )
-    data = await anyio.to_thread.run_sync(_read, file.path, offset, min(length, file.size - offset))
+    data = await anyio.to_thread.run_sync(_read_file, file, offset, min(length, file.size - offset))
     return data, file.size
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 
-from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited
+from sora_mcp.errors import BackendError, BackendUnavailable, DiskFull, NotFound, RateLimited, StoreError
 from sora_mcp.models import RemotePage, RemoteVideo
 from sora_mcp.principal import LOCAL_OWNER
 from sora_mcp.service import waiting
@@ -51,7 +51,9 @@ async def _follow_once(ctx: ServiceContext, video_id: str) -> None:
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, (BackendUnavailable, RateLimited, DiskFull)) or type(exc) is BackendError
+    return (
+        isinstance(exc, (BackendUnavailable, RateLimited, DiskFull, StoreError)) or type(exc) is BackendError
+    )
 
 
 def _needs_archive(ctx: ServiceContext, video_id: str) -> bool:

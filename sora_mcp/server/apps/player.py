@@ -11,6 +11,7 @@ files the ledger lists inside the library (`service.media`).
 from __future__ import annotations
 
 import base64
+import io
 from importlib import resources
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from sora_mcp.errors import NotFound
+from sora_mcp.errors import NotFound, SoraError
 from sora_mcp.models import Job
 from sora_mcp.service import VideoService
 from sora_mcp.service.media import MAX_CHUNK, LibraryFile, read_small, sprite_grid
@@ -75,9 +76,9 @@ def _sheet(service: VideoService, job: Job) -> dict[str, Any] | None:
     from PIL import Image  # lazy: only the header is read, for the grid's size
 
     try:
-        with Image.open(sheet.path) as im:
+        with Image.open(sheet.path if sheet.store is None else io.BytesIO(read_small(sheet))) as im:
             width, height = im.size
-    except OSError:
+    except (OSError, SoraError):
         return None
     cols, rows = sprite_grid(width, height, *_dims(job.size))
     return {"bytes": sheet.size, "width": width, "height": height, "cols": cols, "rows": rows}
