@@ -22,6 +22,7 @@ FIGURES = (
     "engine render + encode",
     "memory of an idle server",
     "agent bytes",
+    "`list_videos` text filter on a 100,000-job ledger",
 )
 
 
