@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sora_mcp.errors import OutcomeUnknown, SoraError
-from sora_mcp.models import Job, RemoteVideo
+from sora_mcp.models import Job, Quote, RemoteVideo
 from sora_mcp.service import sending
 from sora_mcp.service.budget import Approver
 from sora_mcp.service.context import ServiceContext
@@ -26,6 +26,7 @@ from sora_mcp.service.requests import CreateRequest, DeriveRequest
 
 if TYPE_CHECKING:
     from sora_mcp.backends import Backend
+    from sora_mcp.prompting import AugmentFields
 
 
 async def create(
@@ -131,21 +132,19 @@ async def create(
 
             match = sending.Match(prompt_sent, valid.model, size, seconds)
             remote = await _send_once(ctx, send, match, key, backend)
-        ledger.resolve_pending(key, remote.id)
-        ledger.record_job(
+        _record_sent(
+            ctx,
             remote,
-            backend=backend.dialect,
-            prompt_given=req.prompt,
-            prompt_sent=prompt_sent,
-            augmentation=req.fields.model_dump(exclude_none=True),
-            input_reference_sha256=getattr(ref, "sha256", None),
+            backend,
+            name,
+            key,
+            req.prompt,
+            prompt_sent,
+            req.fields,
+            quote,
             kind="create",
             source_id=None,
-            cost_usd=quote.usd,
-            cost_note=quote.note,
-            idempotency_key=key,
-            base_url_host=backend.base_url if name else None,  # which backend to follow it to
-            owner=ctx.user.user_id,
+            reference_sha256=getattr(ref, "sha256", None),
         )
     watch(ctx, remote.id)
     job = job_from_remote(
@@ -206,25 +205,58 @@ async def derive(
 
         match = sending.Match(prompt_sent, source_id=req.video_id if kind == "remix" else None)
         remote = await _send_once(ctx, send, match, key, backend)
-        ledger.resolve_pending(key, remote.id)
-        ledger.record_job(
+        _record_sent(
+            ctx,
             remote,
-            backend=backend.dialect,
-            prompt_given=req.prompt,
-            prompt_sent=prompt_sent,
-            augmentation=req.fields.model_dump(exclude_none=True),
-            input_reference_sha256=None,
+            backend,
+            name,
+            key,
+            req.prompt,
+            prompt_sent,
+            req.fields,
+            quote,
             kind=kind,
             source_id=req.video_id,
-            cost_usd=quote.usd,
-            cost_note=quote.note,
-            idempotency_key=key,
-            base_url_host=backend.base_url if name else None,
-            owner=ctx.user.user_id,
+            reference_sha256=None,
         )
     watch(ctx, remote.id)
     return job_from_remote(
         remote, ledger.get(remote.id), backend=backend.dialect, data_dir=ctx.settings.data_dir
+    )
+
+
+def _record_sent(
+    ctx: ServiceContext,
+    remote: RemoteVideo,
+    backend: Backend,
+    name: str | None,
+    key: str,
+    prompt_given: str,
+    prompt_sent: str,
+    fields: AugmentFields,
+    quote: Quote,
+    *,
+    kind: str,
+    source_id: str | None,
+    reference_sha256: str | None,
+) -> None:
+    """Record a job the backend accepted (create or derive) and close its pending entry: one place
+    for what every sent job keeps (its backend to follow it to, its owner, its quoted cost)."""
+    ctx.ledger.resolve_pending(key, remote.id)
+    ctx.ledger.record_job(
+        remote,
+        backend=backend.dialect,
+        prompt_given=prompt_given,
+        prompt_sent=prompt_sent,
+        augmentation=fields.model_dump(exclude_none=True),
+        input_reference_sha256=reference_sha256,
+        kind=kind,
+        source_id=source_id,
+        cost_usd=quote.usd,
+        cost_note=quote.note,
+        idempotency_key=key,
+        base_url_host=backend.base_url if name else None,  # which backend to follow it to
+        owner=ctx.user.user_id,
     )
 
 
