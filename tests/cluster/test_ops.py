@@ -12,21 +12,16 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx2
 import psycopg
 import pytest
 
 from sora_mcp.config import Settings
 from sora_mcp.engine import EngineServer
-from sora_mcp.server import build_server
-from sora_mcp.server.http import build_http_app
-from sora_mcp.service import VideoService
 from tests.hardening.runs.serve_proc import ServeProcess
 from tests.pg import PostgresCluster
+from tests.server.conftest import asgi_http
 
 pytestmark = pytest.mark.anyio
 TOKEN = "ops-test-token-" + "y" * 24
@@ -39,23 +34,11 @@ def _settings(engine: EngineServer, data_dir: Path, **more: object) -> Settings:
     )
 
 
-@asynccontextmanager
-async def _http(settings: Settings) -> AsyncIterator[tuple[VideoService, httpx2.AsyncClient]]:
-    async with VideoService(settings) as service:
-        app = build_http_app(
-            build_server(service), settings, transport="http", host="127.0.0.1", service=service
-        ).app
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1"
-        ) as http:
-            yield service, http
-
-
 async def test_probes_answer_without_the_token_but_behind_the_host_guard(
     engine_factory: object, data_dir: Path
 ) -> None:
     engine = engine_factory(api_key=KEY)  # type: ignore[operator]
-    async with _http(_settings(engine, data_dir)) as (_, http):
+    async with asgi_http(_settings(engine, data_dir)) as (_, http):
         health = await http.get("/healthz")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = await http.get("/readyz")
@@ -76,7 +59,7 @@ async def test_readyz_names_an_unreachable_database_without_its_url(
     postgres_cluster: PostgresCluster, database_url: str, engine_factory: object, data_dir: Path
 ) -> None:
     engine = engine_factory(api_key=KEY)  # type: ignore[operator]
-    async with _http(_settings(engine, data_dir, database_url=database_url)) as (_, http):
+    async with asgi_http(_settings(engine, data_dir, database_url=database_url)) as (_, http):
         assert (await http.get("/readyz")).status_code == 200
         name = database_url.rsplit("/", 1)[1]
         with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
@@ -90,7 +73,7 @@ async def test_readyz_names_an_unreachable_database_without_its_url(
 
 async def test_request_ids_are_echoed_or_made(engine_factory: object, data_dir: Path) -> None:
     engine = engine_factory(api_key=KEY)  # type: ignore[operator]
-    async with _http(_settings(engine, data_dir)) as (_, http):
+    async with asgi_http(_settings(engine, data_dir)) as (_, http):
         given = await http.get("/healthz", headers={"x-request-id": "trace-42.a:b"})
         assert given.headers["x-request-id"] == "trace-42.a:b"
         made = await http.get("/healthz", headers={"x-request-id": "no spaces allowed"})
@@ -154,7 +137,7 @@ async def test_a_webhook_replayed_to_the_other_instance_is_refused(
         )
     body = json.dumps({"type": "video.completed", "data": {"id": "video_" + "0" * 32}}).encode()
     headers = _standard_headers(body, "msg_cluster_1")
-    async with _http(made[0]) as (_, http_a), _http(made[1]) as (_, http_b):
+    async with asgi_http(made[0]) as (_, http_a), asgi_http(made[1]) as (_, http_b):
         assert (await http_a.post("/webhooks/video", content=body, headers=headers)).status_code == 204
         assert (await http_b.post("/webhooks/video", content=body, headers=headers)).status_code == 401
         assert (await http_a.post("/webhooks/video", content=body, headers=headers)).status_code == 401

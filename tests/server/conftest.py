@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from sora_mcp.config import Settings
 from sora_mcp.server import build_server
+from sora_mcp.server.http import build_http_app
 from sora_mcp.service import VideoService
 
 SECRET_KEY = "sk-test-SECRET-9f8e7d6c5b4a"
@@ -55,3 +58,17 @@ def server_env(settings: Settings) -> dict[str, str]:
         SORA_MCP_DATA_DIR=str(settings.data_dir),
     )
     return env
+
+
+@asynccontextmanager
+async def asgi_http(settings: Settings) -> AsyncIterator[tuple[VideoService, httpx2.AsyncClient]]:
+    """A started VideoService and an httpx client on its whole HTTP app (guards, webhooks, probes)
+    through ASGITransport: the app as `serve --transport http` builds it, without a socket."""
+    async with VideoService(settings) as service:
+        app = build_http_app(
+            build_server(service), settings, transport="http", host="127.0.0.1", service=service
+        ).app
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http:
+            yield service, http

@@ -15,21 +15,16 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from sora_mcp.config import Settings
-from sora_mcp.server import build_server
-from sora_mcp.server.http import build_http_app
-from sora_mcp.service import VideoService
 from sora_mcp.service.requests import CreateRequest
 from tests.backends.fakes import FakeServer, FakeVideos, real_mp4
 from tests.dialects.fake_hosted import FakeOpenRouter
+from tests.server.conftest import asgi_http
 
 pytestmark = pytest.mark.anyio
 
@@ -55,18 +50,6 @@ def _standard_headers(body: bytes, msg_id: str, at: int | None = None) -> dict[s
 @pytest.fixture(scope="module")
 def mp4() -> bytes:
     return real_mp4()
-
-
-@asynccontextmanager
-async def _app(settings: Settings) -> AsyncIterator[tuple[VideoService, httpx2.AsyncClient]]:
-    async with VideoService(settings) as service:
-        app = build_http_app(
-            build_server(service), settings, transport="http", host="127.0.0.1", service=service
-        ).app
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1"
-        ) as http:
-            yield service, http
 
 
 def _finish(fake: FakeVideos, vid: str) -> dict[str, Any]:
@@ -95,7 +78,7 @@ async def test_openrouter_webhook_archives_without_polling(
             webhook_secret=SECRET,
             webhook_url="https://sora.example/webhooks/video",
         )
-        async with _app(settings) as (service, http):
+        async with asgi_http(settings) as (service, http):
             job = await service.create(CreateRequest(prompt="a kite", model="google/veo-3.1", seconds=4))
             assert fake.bodies[-1]["callback_url"] == "https://sora.example/webhooks/video"
             assert (await http.post("/mcp", json={})).status_code == 401  # the MCP route keeps its token
@@ -154,7 +137,7 @@ async def test_standard_webhooks_video_completed(tmp_path: Path, mp4: bytes) -> 
             watch=False,
             webhook_secret=STANDARD_SECRET,
         )
-        async with _app(settings) as (service, http):
+        async with asgi_http(settings) as (service, http):
             job = await service.create(CreateRequest(prompt="a kite", seconds=4))
             _finish(fake, job.id)
             polls = _polls(fake, job.id)
@@ -189,7 +172,7 @@ async def test_standard_webhooks_video_completed(tmp_path: Path, mp4: bytes) -> 
 
 async def test_oversized_and_wrong_method(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", watch=False, webhook_secret=SECRET)
-    async with _app(settings) as (_, http):
+    async with asgi_http(settings) as (_, http):
         big = b"{" + b" " * (300 * 1024) + b"}"
         assert (
             await http.post("/webhooks/video", content=big, headers=_openrouter_headers(big))
