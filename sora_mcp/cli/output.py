@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sora_mcp.errors import InvalidInput
-from sora_mcp.library.stores import AssetStore, is_s3_location
+from sora_mcp.library.stores import AssetStore, copy_out
 from sora_mcp.models import VARIANT_EXT, Asset, Job, JobPage
 
 CLI_NEXT = {
@@ -99,22 +98,7 @@ def save_copy(asset: Asset, dest: Path, force: bool, store: AssetStore | None = 
     the S3 store is streamed from it."""
     check_overwrite(dest, force)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if store is not None and is_s3_location(asset.path):
-                for data in store.iter_bytes(asset.path):
-                    out.write(data)
-            else:
-                with open(asset.path, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        _plain_mode(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    copy_out(asset.path, dest, store)
     return dest
 
 

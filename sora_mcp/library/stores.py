@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -186,3 +188,28 @@ def fetch_to_temp(store: AssetStore, location: str, tmp_dir: Path, suffix: str) 
             path.unlink()
         raise
     return path
+
+
+def copy_out(location: str, dest: Path, store: AssetStore | None) -> None:
+    """Write a user's copy of an archived file at `dest` (its folder must exist): streamed from the
+    store for an `s3://` location, else copied from the local path; written to a `.part` file beside
+    `dest`, flushed to disk and renamed over it, so `dest` is never partial and no temp file is left.
+    The copy gets the permissions any new file of the user's would get (not mkstemp's 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if store is not None and is_s3_location(location):
+                for data in store.iter_bytes(location):
+                    out.write(data)
+            else:
+                with open(location, "rb") as src:
+                    shutil.copyfileobj(src, out, READ_CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -10,13 +10,11 @@ an interrupted copy never leaves half a file; an existing file is replaced only 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from sora_mcp.errors import InvalidInput
-from sora_mcp.library.stores import AssetStore, is_s3_location
+from sora_mcp.library.stores import AssetStore, copy_out
 from sora_mcp.models import VARIANT_EXT, Asset
 
 
@@ -71,20 +69,5 @@ def copy_asset(
             f"destination '{destination[:200]}' leads outside the allowed folders ({roots_text(allowed)})",
             fix="Pass a path inside one of those folders.",
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{resolved.name}.", suffix=".part", dir=resolved.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if store is not None and is_s3_location(asset.path):
-                for data in store.iter_bytes(asset.path):
-                    out.write(data)
-            else:
-                with open(asset.path, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # the user's file: the permissions any new file would get
-        os.replace(tmp, resolved)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    copy_out(asset.path, resolved, store)
     return resolved
