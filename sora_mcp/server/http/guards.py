@@ -12,6 +12,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,19 +26,32 @@ MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 async def refuse(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    body = json.dumps({"error": message}).encode()
+    await send_json(send, status, {"error": message}, headers)
+
+
+async def send_json(
+    send: Send,
+    status: int,
+    body: dict[str, Any],
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
+) -> None:
+    """A whole JSON answer from raw ASGI (guards and probes answer before any app runs); `head`:
+    the headers of the answer without its body."""
+    data = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
+                (b"content-length", str(len(data)).encode()),
                 *headers,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else data})
 
 
 def allowed_hosts(bind: str, extra: Iterable[str]) -> set[str]:

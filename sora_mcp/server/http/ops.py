@@ -26,6 +26,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sora_mcp.server.http.guards import send_json
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("sora_mcp_request_id", default=None)
 
 HEADER = b"x-request-id"
@@ -94,19 +96,7 @@ class Probes:
 
 
 async def _answer(send: Send, status: int, body: dict[str, Any], *, head: bool) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else data})
+    await send_json(send, status, body, [(b"cache-control", b"no-store")], head=head)
 
 
 class JsonFormatter(logging.Formatter):
